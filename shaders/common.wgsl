@@ -1,0 +1,132 @@
+// Declarations shared by every Adafactor kernel: the tile geometry, the tables the host
+// writes at construction, and the bindings (declared here once; the host derives its bind
+// group layout and buffer checks from them). Each kernel file is this prelude plus one pass.
+
+const WORKGROUP_SIZE = 256u;
+// A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
+const TILE_ROWS = 64u;
+const TILE_COLS = 64u;
+// An unfactored tensor (rank 0 or 1) is cut into tiles of VECTOR_TILE elements.
+const VECTOR_TILE = 4096u;
+// finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
+const LINE_BLOCK = WORKGROUP_SIZE;
+const NO_MOMENTUM = 0xffffffffu;
+
+// One entry per tensor. Offsets count f32 elements, in the buffer named beside them.
+struct Tensor {
+  paramOffset: u32,     // param
+  gradOffset: u32,      // grad
+  batch: u32,           // matrices in the tensor (product of the leading dims); 1 when unfactored
+  rows: u32,            // n; 1 when unfactored
+  cols: u32,            // m; the element count when unfactored
+  factored: u32,        // 1: rank >= 2, row and column second moments; 0: full second moment
+  tileRowCount: u32,    // tiles down one matrix
+  tileColCount: u32,    // tiles across one matrix (1 when unfactored)
+  tileCount: u32,       // tiles in the whole tensor
+  firstTile: u32,       // index of its first tile among its group's tiles
+  firstLineBlock: u32,  // index of its first finalize_stats workgroup among its group's
+  settings: u32,        // index into settings: the option group it belongs to
+  rowState: u32,        // state: R [batch, rows], or V [cols] when unfactored
+  colState: u32,        // state: C [batch, cols]
+  momentum: u32,        // momentum: M [numel], or NO_MOMENTUM
+  rowPartials: u32,     // scratch: per row, one partial sum of Q per column tile
+  colPartials: u32,     // scratch: per column, one partial sum of Q per row tile
+  newRow: u32,          // scratch: R_t, written by finalize_stats, committed by apply
+  newCol: u32,          // scratch: C_t
+  rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
+  tilePartials: u32,    // scratch: per tile, (sum of U^2 before the row-mean factor, sum of X^2)
+  matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
+  tensorScalars: u32,   // scratch: (update scale, weight decay factor)
+}
+
+// Options of one parameter group with this step's schedule folded in. Written every step.
+struct Settings {
+  beta2: f32,           // beta2_t = 1 - t^decayRate
+  oneMinusBeta2: f32,   // t^decayRate, computed in float64 on the host
+  rho: f32,             // relative step size rho_t, or the learning rate lr(t)
+  eps1: f32,
+  eps2: f32,
+  clipThreshold: f32,
+  beta1: f32,
+  weightDecay: f32,
+  scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+}
+
+// One group: tensors whose parameters share one buffer and whose gradients share another.
+struct Group {
+  firstTensor: u32,
+  tensorCount: u32,
+  tileCount: u32,
+  lineBlockCount: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> param: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
+@group(0) @binding(3) var<storage, read> settings: array<Settings>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+@group(0) @binding(5) var<storage, read_write> momentum: array<f32>;
+@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(7) var<uniform> group: Group;
+
+// Dispatch grids are 2-D when one dimension would pass maxComputeWorkgroupsPerDimension.
+fn flatWorkgroupIndex(workgroupId: vec3<u32>, workgroupCount: vec3<u32>) -> u32 {
+  return workgroupId.x + workgroupId.y * workgroupCount.x;
+}
+
+// The group's tensor that owns tile `tile`: the last one whose firstTile <= tile.
+fn tensorOfTile(tile: u32) -> u32 {
+  var lo = group.firstTensor;
+  var hi = group.firstTensor + group.tensorCount - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi + 1u) / 2u;
+    if (tensors[mid].firstTile <= tile) { lo = mid; } else { hi = mid - 1u; }
+  }
+  return lo;
+}
+
+// Where one tile of a tensor lies: its matrix, first row and column, and extent.
+struct Tile {
+  matrix: u32,
+  row0: u32,
+  col0: u32,
+  rowCount: u32,
+  colCount: u32,
+  tileRow: u32,
+  tileCol: u32,
+}
+
+fn factoredTile(t: Tensor, localTile: u32) -> Tile {
+  let tilesPerMatrix = t.tileRowCount * t.tileColCount;
+  var tile: Tile;
+  tile.matrix = localTile / tilesPerMatrix;
+  let inMatrix = localTile % tilesPerMatrix;
+  tile.tileRow = inMatrix / t.tileColCount;
+  tile.tileCol = inMatrix % t.tileColCount;
+  tile.row0 = tile.tileRow * TILE_ROWS;
+  tile.col0 = tile.tileCol * TILE_COLS;
+  tile.rowCount = min(TILE_ROWS, t.rows - tile.row0);
+  tile.colCount = min(TILE_COLS, t.cols - tile.col0);
+  return tile;
+}
+
+// Fixed-order tree reduction over the workgroup: every invocation gets the same sum, and the
+// same inputs always give the same bits (no atomics).
+var<workgroup> reduction: array<vec2<f32>, WORKGROUP_SIZE>;
+
+fn workgroupSum2(lid: u32, value: vec2<f32>) -> vec2<f32> {
+  reduction[lid] = value;
+  workgroupBarrier();
+  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      reduction[lid] = reduction[lid] + reduction[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = reduction[0];
+  workgroupBarrier();
+  return total;
+}

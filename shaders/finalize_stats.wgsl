@@ -1,0 +1,61 @@
+// Pass 2 of a step, factored tensors only: one invocation per row (or column) of a matrix adds
+// that line's tile partials in order and forms the new moment
+//   R_t = beta2_t R_{t-1} + (1 - beta2_t) mean_j Q,   C_t = beta2_t C_{t-1} + (1 - beta2_t) mean_i Q,
+// kept in scratch until apply commits it. Row blocks also leave sum(R_t) over their rows, for mean(R_t).
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
+        @builtin(num_workgroups) workgroupCount: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let block = flatWorkgroupIndex(workgroupId, workgroupCount);
+  if (block >= group.lineBlockCount) { return; }
+  let t = tensors[tensorOfLineBlock(block)];
+  let s = settings[t.settings];
+  let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
+  let colBlocks = (t.cols + LINE_BLOCK - 1u) / LINE_BLOCK;
+  let localBlock = block - t.firstLineBlock;
+  if (localBlock < t.batch * rowBlocks) {
+    let matrix = localBlock / rowBlocks;
+    let rowBlock = localBlock % rowBlocks;
+    let row = rowBlock * LINE_BLOCK + lid;
+    var newRow = 0.0;
+    if (row < t.rows) {
+      let rowIndex = matrix * t.rows + row;
+      var sum = 0.0;
+      for (var k = 0u; k < t.tileColCount; k = k + 1u) {
+        sum = sum + scratch[t.rowPartials + rowIndex * t.tileColCount + k];
+      }
+      newRow = s.beta2 * state[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
+      scratch[t.newRow + rowIndex] = newRow;
+    }
+    let blockSum = workgroupSum2(lid, vec2<f32>(newRow, 0.0));
+    if (lid == 0u) {
+      scratch[t.rowBlockSums + matrix * rowBlocks + rowBlock] = blockSum.x;
+    }
+  } else {
+    let colBlock = localBlock - t.batch * rowBlocks;
+    let matrix = colBlock / colBlocks;
+    let col = (colBlock % colBlocks) * LINE_BLOCK + lid;
+    if (col < t.cols) {
+      let colIndex = matrix * t.cols + col;
+      var sum = 0.0;
+      for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
+        sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
+      }
+      scratch[t.newCol + colIndex] = s.beta2 * state[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+    }
+  }
+}
+
+// The group's tensor that owns line block `block`. Unfactored tensors own none, so the search
+// is over firstLineBlock among factored ones: ties resolve to the last tensor with that start,
+// which is the factored one because unfactored tensors never advance the count.
+fn tensorOfLineBlock(block: u32) -> u32 {
+  var lo = group.firstTensor;
+  var hi = group.firstTensor + group.tensorCount - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi + 1u) / 2u;
+    if (tensors[mid].firstLineBlock <= block) { lo = mid; } else { hi = mid - 1u; }
+  }
+  return lo;
+}

@@ -1,0 +1,33 @@
+// Pass 3 of a step, factored tiles only: the partial sum of squares of the unscaled update
+//   U' = G / (sqrt(R_t) sqrt(C_t)),
+// one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
+// needs every row, is applied later (finalize_scale) instead of waiting for it here.
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
+        @builtin(num_workgroups) workgroupCount: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let tileIndex = flatWorkgroupIndex(workgroupId, workgroupCount);
+  if (tileIndex >= group.tileCount) { return; }
+  let t = tensors[tensorOfTile(tileIndex)];
+  if (t.factored == 0u) { return; }
+  let localTile = tileIndex - t.firstTile;
+  let tile = factoredTile(t, localTile);
+  let col = lid % TILE_COLS;
+  let lane = lid / TILE_COLS;
+  var squares = 0.0;
+  if (col < tile.colCount) {
+    let colIndex = tile.matrix * t.cols + tile.col0 + col;
+    let colFactor = inverseSqrt(scratch[t.newCol + colIndex]);
+    for (var row = lane; row < tile.rowCount; row = row + WORKGROUP_SIZE / TILE_COLS) {
+      let rowIndex = tile.matrix * t.rows + tile.row0 + row;
+      let g = grad[t.gradOffset + rowIndex * t.cols + tile.col0 + col];
+      let u = g * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor;
+      squares = squares + u * u;
+    }
+  }
+  let sums = workgroupSum2(lid, vec2<f32>(squares, 0.0));
+  if (lid == 0u) {
+    scratch[t.tilePartials + 2u * localTile] = sums.x;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`), their
+ * checks, and the per-step schedules, as pure functions of the step number t = 1, 2, ...
+ */
+
+/** Options of `new Adafactor(device, params, options)`; every one is optional. */
+export interface AdafactorOptions {
+  /** External step size, a number or a function of the step t (1, 2, ...). Only with `relativeStep: false`. */
+  lr?: number | ((step: number) => number);
+  /** Added to squared gradients (eps_1 in the paper). Default 1e-30. */
+  eps1?: number;
+  /** Floor of the parameter scale RMS(X) (eps_2 in the paper). Default 1e-3. */
+  eps2?: number;
+  /** Updates are scaled down to an RMS of at most this (d in the paper). Default 1.0. */
+  clipThreshold?: number;
+  /** beta2_t = 1 - t^decayRate. Default -0.8. */
+  decayRate?: number;
+  /** First-moment decay. Default undefined: no first moment is kept. */
+  beta1?: number;
+  /** Decoupled weight decay: X -= weightDecay * alpha_t * X. Default 0. */
+  weightDecay?: number;
+  /** alpha_t = rho_t * max(eps2, RMS(X_{t-1})) when true, rho_t when false. Default true. */
+  scaleParameter?: boolean;
+  /** rho_t = min(1e-2, 1/sqrt(t)) when true; the given `lr` when false. Default true. */
+  relativeStep?: boolean;
+  /** rho_t = min(1e-6 t, 1/sqrt(t)); needs `relativeStep`. Default false. */
+  warmupInit?: boolean;
+}
+
+/** Options with every default filled in and every check passed. */
+export interface ResolvedOptions {
+  lr: ((step: number) => number) | undefined;
+  eps1: number;
+  eps2: number;
+  clipThreshold: number;
+  decayRate: number;
+  beta1: number | undefined;
+  weightDecay: number;
+  scaleParameter: boolean;
+  relativeStep: boolean;
+  warmupInit: boolean;
+}
+
+export const DEFAULT_OPTIONS = {
+  eps1: 1e-30,
+  eps2: 1e-3,
+  clipThreshold: 1.0,
+  decayRate: -0.8,
+  beta1: undefined,
+  weightDecay: 0,
+  scaleParameter: true,
+  relativeStep: true,
+  warmupInit: false,
+} as const;
+
+const KNOWN_OPTIONS = new Set(['lr', ...Object.keys(DEFAULT_OPTIONS)]);
+
+/** Fills in defaults and checks every option; throws an Error naming the option and the problem. */
+export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafactor'): ResolvedOptions {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new Error(`${where}: unknown option '${key}'`);
+    }
+  }
+  const merged = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
+  const number = (name: keyof typeof DEFAULT_OPTIONS, ok: (v: number) => boolean, domain: string): number => {
+    const value = merged[name] as unknown;
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
+      throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
+    }
+    return value;
+  };
+  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit'): boolean => {
+    const value = merged[name] as unknown;
+    if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
+    return value;
+  };
+  const resolved: ResolvedOptions = {
+    lr: undefined,
+    eps1: number('eps1', (v) => v > 0, '> 0'),
+    eps2: number('eps2', (v) => v > 0, '> 0'),
+    clipThreshold: number('clipThreshold', (v) => v > 0, '> 0'),
+    decayRate: number('decayRate', (v) => v < 0, '< 0'),
+    beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
+    scaleParameter: flag('scaleParameter'),
+    relativeStep: flag('relativeStep'),
+    warmupInit: flag('warmupInit'),
+  };
+  const lr = options.lr;
+  if (lr !== undefined) {
+    if (resolved.relativeStep) {
+      throw new Error(`${where}: option lr is given while relativeStep is true (the default); pass relativeStep: false to use an external learning rate`);
+    }
+    if (typeof lr === 'number') {
+      if (!Number.isFinite(lr) || lr < 0) throw new Error(`${where}: option lr must be a finite number >= 0, got ${lr}`);
+      resolved.lr = () => lr;
+    } else if (typeof lr === 'function') {
+      resolved.lr = lr;
+    } else {
+      throw new Error(`${where}: option lr must be a number or a function of the step, got ${typeof lr}`);
+    }
+  } else if (!resolved.relativeStep) {
+    throw new Error(`${where}: relativeStep is false but no lr is given; pass lr (a number or a function of the step)`);
+  }
+  if (resolved.warmupInit && !resolved.relativeStep) {
+    throw new Error(`${where}: option warmupInit needs relativeStep: true`);
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** 1 - beta2_t = t^decayRate. Kept separately from beta2_t so that it keeps full precision. */
+export function oneMinusBeta2(options: ResolvedOptions, step: number): number {
+  return Math.pow(step, options.decayRate);
+}
+
+/** beta2_t = 1 - t^decayRate. */
+export function beta2(options: ResolvedOptions, step: number): number {
+  return 1 - oneMinusBeta2(options, step);
+}
+
+/**
+ * rho_t: the relative step size min(1e-2, 1/sqrt(t)) (or min(1e-6 t, 1/sqrt(t)) with warmupInit),
+ * or lr(t) without relativeStep. Throws if a learning-rate function returns a bad value.
+ */
+export function stepSize(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
+  if (options.relativeStep) {
+    const floor = options.warmupInit ? 1e-6 * step : 1e-2;
+    return Math.min(floor, 1 / Math.sqrt(step));
+  }
+  const lr = (options.lr as (step: number) => number)(step);
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+    throw new Error(`${where}: lr(${step}) returned ${String(lr)}; the learning rate must be a finite number >= 0`);
+  }
+  return lr;
+}

@@ -1,0 +1,167 @@
+/**
+ * Adafactor in float64 on the CPU: the tests' reference and a fallback without WebGPU.
+ * It reads like the paper (Shazeer & Stern 2018, Algorithms 4 and 5) with Hugging Face
+ * transformers' choices, one function per stage of the update, the same stages as the shaders.
+ */
+import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
+import { type Geometry, geometry } from './shape.js';
+
+/** Optimizer state of one tensor, with Hugging Face's names in the comments. */
+export interface ReferenceState {
+  /** exp_avg_sq_row: R, shape [...batch, rows] (factored only). */
+  row?: Float64Array;
+  /** exp_avg_sq_col: C, shape [...batch, cols] (factored only). */
+  col?: Float64Array;
+  /** exp_avg_sq: V, the tensor's shape (unfactored only). */
+  full?: Float64Array;
+  /** exp_avg: M, the tensor's shape (with beta1 only). */
+  momentum?: Float64Array;
+}
+
+export function initialState(geom: Geometry, options: ResolvedOptions): ReferenceState {
+  const state: ReferenceState = {};
+  if (geom.factored) {
+    state.row = new Float64Array(geom.batch * geom.rows);
+    state.col = new Float64Array(geom.batch * geom.cols);
+  } else {
+    state.full = new Float64Array(geom.numel);
+  }
+  if (options.beta1 !== undefined) state.momentum = new Float64Array(geom.numel);
+  return state;
+}
+
+/** RMS(A) = sqrt(mean(A^2)). */
+export function rms(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
+  return values.length === 0 ? 0 : Math.sqrt(sum / values.length);
+}
+
+/** Stage 1, the second moment: R, C (factored) or V (unfactored) take an EMA of Q = G^2 + eps1. */
+export function updateSecondMoment(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
+  const decay = beta2(options, step);
+  const rate = oneMinusBeta2(options, step);
+  const q = (i: number) => grad[i] * grad[i] + options.eps1;
+  if (!geom.factored) {
+    const v = state.full as Float64Array;
+    for (let i = 0; i < geom.numel; i++) v[i] = decay * v[i] + rate * q(i);
+    return;
+  }
+  const { batch, rows, cols } = geom;
+  const row = state.row as Float64Array;
+  const col = state.col as Float64Array;
+  for (let b = 0; b < batch; b++) {
+    const rowSums = new Float64Array(rows);
+    const colSums = new Float64Array(cols);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const value = q((b * rows + i) * cols + j);
+        rowSums[i] += value;
+        colSums[j] += value;
+      }
+    }
+    for (let i = 0; i < rows; i++) row[b * rows + i] = decay * row[b * rows + i] + rate * (rowSums[i] / cols);
+    for (let j = 0; j < cols; j++) col[b * cols + j] = decay * col[b * cols + j] + rate * (colSums[j] / rows);
+  }
+}
+
+/** Stage 2, normalise: U = G / sqrt(V), or U = G * rsqrt(R / mean(R)) * rsqrt(C) per matrix. */
+export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState): Float64Array {
+  const update = new Float64Array(geom.numel);
+  if (!geom.factored) {
+    const v = state.full as Float64Array;
+    for (let i = 0; i < geom.numel; i++) update[i] = grad[i] / Math.sqrt(v[i]);
+    return update;
+  }
+  const { batch, rows, cols } = geom;
+  const row = state.row as Float64Array;
+  const col = state.col as Float64Array;
+  for (let b = 0; b < batch; b++) {
+    let rowMean = 0;
+    for (let i = 0; i < rows; i++) rowMean += row[b * rows + i];
+    rowMean /= rows;
+    for (let i = 0; i < rows; i++) {
+      const rowFactor = 1 / Math.sqrt(row[b * rows + i] / rowMean);
+      for (let j = 0; j < cols; j++) {
+        const k = (b * rows + i) * cols + j;
+        update[k] = grad[k] * rowFactor * (1 / Math.sqrt(col[b * cols + j]));
+      }
+    }
+  }
+  return update;
+}
+
+/** Stage 3, clip: U /= max(1, RMS(U) / clipThreshold). */
+export function clipUpdate(update: Float64Array, options: ResolvedOptions): void {
+  const divisor = Math.max(1, rms(update) / options.clipThreshold);
+  for (let i = 0; i < update.length; i++) update[i] /= divisor;
+}
+
+/** alpha_t = rho_t * max(eps2, RMS(X_{t-1})), or rho_t without scaleParameter. */
+export function scaledStepSize(param: ArrayLike<number>, options: ResolvedOptions, step: number): number {
+  const rho = stepSize(options, step);
+  return options.scaleParameter ? rho * Math.max(options.eps2, rms(param)) : rho;
+}
+
+/** Stage 4, scale and momentum: U = alpha_t U; with beta1, M = beta1 M + (1 - beta1) U and U = M. */
+export function scaleAndAverage(update: Float64Array, alpha: number, state: ReferenceState, options: ResolvedOptions): Float64Array {
+  for (let i = 0; i < update.length; i++) update[i] *= alpha;
+  const m = state.momentum;
+  if (options.beta1 === undefined || m === undefined) return update;
+  for (let i = 0; i < update.length; i++) m[i] = options.beta1 * m[i] + (1 - options.beta1) * update[i];
+  return m;
+}
+
+/** Stage 5, apply: X -= weightDecay * alpha_t * X, then X -= U. */
+export function applyUpdate(param: Float64Array, update: ArrayLike<number>, alpha: number, options: ResolvedOptions): void {
+  const decay = options.weightDecay * alpha;
+  for (let i = 0; i < param.length; i++) param[i] = param[i] - decay * param[i] - update[i];
+}
+
+/** One Adafactor step of one tensor, in place on `param` and `state`. `step` is t = 1, 2, ... */
+export function referenceStep(param: Float64Array, grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
+  if (geom.numel === 0) return;
+  const alpha = scaledStepSize(param, options, step);
+  updateSecondMoment(grad, geom, state, options, step);
+  const update = normalizedUpdate(grad, geom, state);
+  clipUpdate(update, options);
+  applyUpdate(param, scaleAndAverage(update, alpha, state, options), alpha, options);
+}
+
+export interface ReferenceParam {
+  data: ArrayLike<number>;
+  shape: readonly number[];
+  name?: string;
+}
+
+/** Float64 Adafactor over plain arrays, with the same options as the WebGPU `Adafactor`. */
+export class ReferenceAdafactor {
+  readonly params: Float64Array[];
+  readonly states: ReferenceState[];
+  readonly options: ResolvedOptions;
+  stepCount = 0;
+  private readonly geometries: Geometry[];
+
+  constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
+    this.options = resolveOptions(options, 'ReferenceAdafactor');
+    this.geometries = params.map((p, i) => geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`));
+    this.params = params.map((p) => Float64Array.from(p.data));
+    this.states = this.geometries.map((g) => initialState(g, this.options));
+  }
+
+  /** One step with one gradient per parameter, in the order the parameters were given. */
+  step(grads: readonly ArrayLike<number>[]): void {
+    if (grads.length !== this.params.length) {
+      throw new Error(`ReferenceAdafactor: step needs ${this.params.length} gradients, got ${grads.length}`);
+    }
+    grads.forEach((g, i) => {
+      if (g.length !== this.params[i].length) {
+        throw new Error(`ReferenceAdafactor: gradient ${i} has ${g.length} elements, its parameter ${this.params[i].length}`);
+      }
+    });
+    const step = this.stepCount + 1;
+    stepSize(this.options, step); // a bad learning rate throws before anything changes
+    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step));
+    this.stepCount = step;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Checks of the caller's tensors, all made before any GPU work so that a bad input never
+ * reaches the optimizer state. Every message names the tensor (its name, else its index).
+ */
+import { BufferUsage } from './reflect.js';
+import { type Geometry, geometry } from './shape.js';
+
+/** One tensor handed to the optimizer. Parameters and gradients are f32, row-major. */
+export interface AdafactorParam {
+  param: GPUBuffer;
+  grad: GPUBuffer;
+  /** The tensor's shape; [] is a scalar. Rank >= 2 is factored over the last two dims. */
+  shape: readonly number[];
+  /** Bytes into `param` where the tensor starts. Default 0. */
+  paramOffset?: number;
+  /** Bytes into `grad` where the gradient starts. Default 0. */
+  gradOffset?: number;
+  /** Used in error messages and saved-state names. Default: its index. */
+  name?: string;
+}
+
+export interface CheckedParam {
+  label: string;
+  geom: Geometry;
+  paramOffset: number;
+  gradOffset: number;
+  byteLength: number;
+}
+
+interface Range {
+  buffer: GPUBuffer;
+  start: number;
+  end: number;
+  label: string;
+  what: 'parameter' | 'gradient';
+}
+
+export function tensorLabel(p: { name?: string } | undefined, index: number): string {
+  return p && typeof p.name === 'string' && p.name !== '' ? `tensor '${p.name}'` : `tensor ${index}`;
+}
+
+/** Checks shapes, offsets, buffer sizes and usages, and overlaps; returns the tensors' geometry. */
+export function checkParams(params: readonly AdafactorParam[], elementSize: number, where = 'Adafactor'): CheckedParam[] {
+  if (!Array.isArray(params)) throw new Error(`${where}: params must be an array of { param, grad, shape }`);
+  const ranges: Range[] = [];
+  const checked = params.map((p, index) => {
+    const label = `${where}: ${tensorLabel(p, index)}`;
+    if (typeof p !== 'object' || p === null) throw new Error(`${label} is not an object { param, grad, shape }`);
+    const geom = geometry(p.shape, label);
+    const byteLength = geom.numel * elementSize;
+    const paramOffset = checkBuffer(p.param, p.paramOffset, byteLength, `${label}: param`, elementSize);
+    const gradOffset = checkBuffer(p.grad, p.gradOffset, byteLength, `${label}: grad`, elementSize);
+    if (byteLength > 0) {
+      ranges.push({ buffer: p.param, start: paramOffset, end: paramOffset + byteLength, label, what: 'parameter' });
+      ranges.push({ buffer: p.grad, start: gradOffset, end: gradOffset + byteLength, label, what: 'gradient' });
+    }
+    return { label, geom, paramOffset: paramOffset / elementSize, gradOffset: gradOffset / elementSize, byteLength };
+  });
+  checkOverlaps(ranges);
+  return checked;
+}
+
+function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: number, label: string, elementSize: number): number {
+  if (typeof buffer !== 'object' || buffer === null || typeof buffer.size !== 'number' || typeof buffer.usage !== 'number') {
+    throw new Error(`${label} is not a GPUBuffer`);
+  }
+  const start = offset ?? 0;
+  if (typeof start !== 'number' || !Number.isInteger(start) || start < 0) {
+    throw new Error(`${label} offset ${String(start)} is not an integer >= 0`);
+  }
+  if (start % elementSize !== 0) {
+    throw new Error(`${label} offset ${start} is not a multiple of ${elementSize} bytes`);
+  }
+  if ((buffer.usage & BufferUsage.STORAGE) === 0) {
+    throw new Error(`${label} buffer was not created with GPUBufferUsage.STORAGE`);
+  }
+  if (start + byteLength > buffer.size) {
+    throw new Error(`${label} needs bytes [${start}, ${start + byteLength}) but its buffer has ${buffer.size} bytes`);
+  }
+  return start;
+}
+
+/** Two writes to one element in a step would race: no parameter range may overlap another, nor its gradient. */
+function checkOverlaps(ranges: Range[]): void {
+  const byBuffer = new Map<GPUBuffer, Range[]>();
+  for (const r of ranges) byBuffer.set(r.buffer, [...(byBuffer.get(r.buffer) ?? []), r]);
+  for (const list of byBuffer.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) {
+      const a = list[i - 1];
+      const b = list[i];
+      if (b.start < a.end) {
+        const same = a.label === b.label;
+        throw new Error(
+          same
+            ? `${a.label}: its parameter and gradient ranges overlap in one buffer`
+            : `${b.label}: its ${b.what} range [${b.start}, ${b.end}) overlaps the ${a.what} range [${a.start}, ${a.end}) of ${a.label.replace(/^.*?: /, '')}`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * GPU checks shared by the Node (Dawn) and browser (Chromium) suites. Each takes a GPUDevice,
+ * throws an Error naming what differs, and returns a short summary of what it measured.
+ */
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor, geometry } from '../../src/index.js';
+import { internalBuffers } from '../../src/adafactor.js';
+import type { GoldenCase } from './golden.js';
+import { TensorSet, expectClose, normals, random, readFloats, relativeError } from './harness.js';
+
+/** Replays one golden trace: every listed parameter after every listed step within TOLERANCE. */
+export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena'): Promise<string> {
+  const tensors = new TensorSet(device, golden.params.map((p) => p.shape), golden.params.map((p) => p.init), layout);
+  const optimizer = tensors.newOptimizer(golden.options);
+  let compared = 0;
+  let worst = 0;
+  try {
+    for (const [s, step] of golden.steps.entries()) {
+      tensors.writeGrads(step.grads);
+      optimizer.step();
+      if (!step.expected) continue;
+      const params = await tensors.readParams();
+      params.forEach((actual, i) => {
+        const what = `${golden.name}: ${golden.params[i].name} ${JSON.stringify(golden.params[i].shape)} after step ${s + 1}`;
+        expectClose(actual, step.expected![i], what);
+        worst = Math.max(worst, relativeError(actual, step.expected![i]));
+        compared++;
+      });
+    }
+    await checkFinalState(device, optimizer, golden);
+    await tensors.expectGapsUntouched();
+  } finally {
+    optimizer.destroy();
+    tensors.destroy();
+  }
+  return `${golden.name}: ${compared} parameter checks, worst ${worst.toExponential(2)}`;
+}
+
+/** The optimizer's R, C, V and M after the trace match Hugging Face's final state. */
+async function checkFinalState(device: GPUDevice, optimizer: Adafactor, golden: GoldenCase): Promise<void> {
+  const { state, momentum, plan } = internalBuffers(optimizer);
+  const stateValues = await readFloats(device, state);
+  const momentumValues = await readFloats(device, momentum);
+  for (const planned of plan.tensors) {
+    const f = planned.fields;
+    const expected = golden.finalState[planned.input];
+    const name = golden.params[planned.input].name;
+    const slice = (values: Float32Array, offset: number, length: number) => values.subarray(offset, offset + length);
+    const pairs: [string, Float32Array][] = f.factored
+      ? [
+          ['exp_avg_sq_row', slice(stateValues, f.rowState, f.batch * f.rows)],
+          ['exp_avg_sq_col', slice(stateValues, f.colState, f.batch * f.cols)],
+        ]
+      : [['exp_avg_sq', slice(stateValues, f.rowState, f.cols)]];
+    if (f.momentum !== 0xffffffff) pairs.push(['exp_avg', slice(momentumValues, f.momentum, f.batch * f.rows * f.cols)]);
+    for (const [key, actual] of pairs) {
+      const want = expected[key];
+      if (typeof want !== 'object') throw new Error(`${golden.name}: ${name}.${key} missing from the golden state`);
+      expectClose(actual, want.data, `${golden.name}: final state ${name}.${key}`);
+    }
+  }
+}
+
+export interface RandomCase {
+  seed: number;
+  shapes: number[][];
+  options: AdafactorOptions;
+  steps: number;
+  layout: 'arena' | 'separate';
+  /** Gradient scale per step, so that clipping and its absence both happen. */
+  gradScale?: number;
+}
+
+/** Runs a random case on the GPU and in float64 on the CPU; parameters and state must agree. */
+export async function checkAgainstReference(device: GPUDevice, c: RandomCase): Promise<number> {
+  const rand = random(c.seed);
+  const sizes = c.shapes.map((s) => geometry(s, 'case').numel);
+  const init = sizes.map((n) => normals(n, rand));
+  const tensors = new TensorSet(device, c.shapes, init, c.layout);
+  const reference = new ReferenceAdafactor(c.shapes.map((shape, i) => ({ data: init[i], shape })), c.options);
+  const optimizer = tensors.newOptimizer(c.options);
+  let worst = 0;
+  try {
+    for (let s = 0; s < c.steps; s++) {
+      const scale = (c.gradScale ?? 1) * (s % 3 === 2 ? 10 : 1);
+      const grads = sizes.map((n) => normals(n, rand, scale));
+      tensors.writeGrads(grads);
+      optimizer.step();
+      reference.step(grads);
+    }
+    const params = await tensors.readParams();
+    params.forEach((actual, i) => {
+      const what = `seed ${c.seed}, tensor ${i} ${JSON.stringify(c.shapes[i])}, options ${describe(c.options)}, after ${c.steps} steps`;
+      expectClose(actual, reference.params[i], what);
+      worst = Math.max(worst, relativeError(actual, reference.params[i]));
+    });
+    await tensors.expectGapsUntouched();
+  } finally {
+    optimizer.destroy();
+    tensors.destroy();
+  }
+  return worst;
+}
+
+/** Two steps recorded into one encoder and submitted together equal two steps submitted apart. */
+export async function checkTwoStepsInOneEncoder(device: GPUDevice): Promise<void> {
+  const rand = random(7);
+  const shapes = [[37, 70], [70], [3, 5, 9], []];
+  const sizes = shapes.map((s) => geometry(s, 'case').numel);
+  const init = sizes.map((n) => normals(n, rand));
+  const grads = sizes.map((n) => normals(n, rand));
+  const options: AdafactorOptions = { relativeStep: false, lr: (t) => 0.01 / t, beta1: 0.5, warmupInit: false };
+  const results: Float32Array[][] = [];
+  for (const together of [false, true]) {
+    const tensors = new TensorSet(device, shapes, init);
+    const optimizer = tensors.newOptimizer(options);
+    tensors.writeGrads(grads);
+    if (together) {
+      const encoder = device.createCommandEncoder();
+      optimizer.step(encoder);
+      optimizer.step(encoder);
+      device.queue.submit([encoder.finish()]);
+    } else {
+      optimizer.step();
+      optimizer.step();
+    }
+    results.push(await tensors.readParams());
+    optimizer.destroy();
+    tensors.destroy();
+  }
+  results[0].forEach((apart, i) => {
+    const joint = results[1][i];
+    for (let k = 0; k < apart.length; k++) {
+      if (!Object.is(apart[k], joint[k])) {
+        throw new Error(`tensor ${i} ${JSON.stringify(shapes[i])} element ${k}: ${joint[k]} with both steps in one encoder, ${apart[k]} with two submits`);
+      }
+    }
+  });
+  // And the result is two steps of the reference, not one step or two with the same schedule.
+  const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+  reference.step(grads);
+  reference.step(grads);
+  results[1].forEach((joint, i) => expectClose(joint, reference.params[i], `two steps in one encoder, tensor ${i}`));
+}
+
+/** Two runs on the same inputs give bit-identical parameters (reductions are fixed-order trees). */
+export async function checkDeterminism(device: GPUDevice): Promise<void> {
+  const rand = random(11);
+  const shapes = [[300, 515], [4, 67, 33], [9000], []];
+  const sizes = shapes.map((s) => geometry(s, 'case').numel);
+  const init = sizes.map((n) => normals(n, rand));
+  const grads = [0, 1, 2].map(() => sizes.map((n) => normals(n, rand)));
+  const runs: Float32Array[][] = [];
+  for (let run = 0; run < 2; run++) {
+    const tensors = new TensorSet(device, shapes, init);
+    const optimizer = tensors.newOptimizer({ beta1: 0.9 });
+    for (const g of grads) {
+      tensors.writeGrads(g);
+      optimizer.step();
+    }
+    runs.push(await tensors.readParams());
+    optimizer.destroy();
+    tensors.destroy();
+  }
+  runs[0].forEach((first, i) => {
+    for (let k = 0; k < first.length; k++) {
+      if (!Object.is(first[k], runs[1][i][k])) throw new Error(`tensor ${i} element ${k} differs between runs: ${first[k]} vs ${runs[1][i][k]}`);
+    }
+  });
+}
+
+function describe(options: AdafactorOptions): string {
+  return JSON.stringify(options, (_, v) => (typeof v === 'function' ? String(v) : v));
+}
