@@ -1,18 +1,47 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { reflectShader } from './src/reflect.js';
 
-export default defineConfig({
-  build: {
-    lib: {
-      entry: resolve(import.meta.dirname, 'src/index.ts'),
-      formats: ['es'],
-      fileName: 'webgpu-adafactor',
+/** `import info from './x.wgsl?reflect'`: the shader's bindings, structs and constants as JSON. */
+function wgslReflect(): Plugin {
+  const suffix = '?reflect';
+  return {
+    name: 'wgsl-reflect',
+    load(id) {
+      if (!id.endsWith('.wgsl' + suffix)) return null;
+      const file = id.slice(0, -suffix.length);
+      this.addWatchFile(file);
+      return `export default ${JSON.stringify(reflectShader(readFileSync(file, 'utf8')))};`;
     },
-    target: 'es2022',
-    sourcemap: true,
-    outDir: 'dist',
+  };
+}
+
+const here = import.meta.dirname;
+
+/** `--mode demo` serves and builds the demo page (a static site in demo-dist/). */
+const demoBuild = { outDir: resolve(here, 'demo-dist'), emptyOutDir: true, target: 'es2022' };
+
+/** The default mode builds the library: one ES module with the shaders inlined. */
+const libraryBuild = {
+  lib: {
+    entry: resolve(here, 'src/index.ts'),
+    formats: ['es' as const],
+    fileName: 'webgpu-adafactor',
   },
+  target: 'es2022',
+  sourcemap: true,
+  outDir: 'dist',
+};
+
+export default defineConfig(({ mode }) => ({
+  plugins: [wgslReflect()],
+  root: mode === 'demo' ? resolve(here, 'demo') : here,
+  base: './',
+  build: mode === 'demo' ? demoBuild : libraryBuild,
   test: {
+    reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     projects: [
       {
         extends: true,
@@ -32,4 +61,4 @@ export default defineConfig({
       },
     ],
   },
-});
+}));

@@ -4,7 +4,7 @@
  */
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
 import { type Plan, planTensors } from './plan.js';
-import { BufferUsage, bindGroupLayoutEntries, shaderInterface } from './reflect.js';
+import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName } from './shaders.js';
 import { type AdafactorParam, type CheckedParam, checkParams } from './validate.js';
 
@@ -63,9 +63,8 @@ export class Adafactor {
     options: AdafactorOptions = {},
   ) {
     if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
-    const shader = shaderInterface();
     this.options = resolveOptions(options);
-    const elementSize = bindingOf('param').elementSize;
+    const elementSize = binding('param').elementSize;
     this.tensors = checkParams(params, elementSize);
     params.forEach((p, i) => {
       if (p.param === p.grad && this.tensors[i].byteLength > 0) {
@@ -82,7 +81,7 @@ export class Adafactor {
         settings: 0,
         momentum: this.options.beta1 !== undefined,
       })),
-      shader.constants,
+      SHADER.constants,
     );
     this.checkBindingSizes(params);
 
@@ -90,7 +89,7 @@ export class Adafactor {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';
     });
 
-    const { Tensor, Settings, Group } = shader.structs;
+    const { Tensor, Settings, Group } = SHADER.structs;
     const storage = (label: string, bytes: number, extra = 0) =>
       this.own(device.createBuffer({ label, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
 
@@ -109,7 +108,7 @@ export class Adafactor {
 
     const layout = device.createBindGroupLayout({
       label: 'adafactor',
-      entries: bindGroupLayoutEntries(shader.bindings, new Set(['settings'])),
+      entries: bindGroupLayoutEntries(new Set(['settings'])),
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
     this.pipelines = Object.fromEntries(
@@ -141,7 +140,7 @@ export class Adafactor {
       const bindGroup = device.createBindGroup({
         label: `adafactor group ${index}`,
         layout,
-        entries: shader.bindings.map((b) => {
+        entries: SHADER.bindings.map((b) => {
           const resource = resources[b.name];
           if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
           return { binding: b.binding, resource };
@@ -150,12 +149,10 @@ export class Adafactor {
       const workItems = Object.fromEntries(KERNEL_ORDER.map((k) => [k, WORK_ITEMS[k](g)])) as Record<KernelName, number>;
       return { bindGroup, workItems };
     });
+  }
 
-    function bindingOf(name: string) {
-      const b = shader.bindings.find((x) => x.name === name);
-      if (!b) throw new Error(`internal: the shaders declare no binding '${name}'`);
-      return b;
-    }
+  private get maxWorkgroupsPerDimension(): number {
+    return Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
   }
 
   /** Bytes of GPU memory the optimizer state occupies: R and C (or V) per tensor, and M with beta1. */
@@ -198,7 +195,7 @@ export class Adafactor {
         const count = group.workItems[kernel];
         if (count === 0) continue;
         pass.setBindGroup(0, group.bindGroup, [slot * this.settingsSlotBytes]);
-        const [x, y] = dispatchGrid(count, this.device.limits.maxComputeWorkgroupsPerDimension);
+        const [x, y] = dispatchGrid(count, this.maxWorkgroupsPerDimension);
         pass.dispatchWorkgroups(x, y);
       }
     }
@@ -215,7 +212,7 @@ export class Adafactor {
   }
 
   private settingsFor(step: number): ArrayBuffer {
-    const { Settings } = shaderInterface().structs;
+    const { Settings } = SHADER.structs;
     const o = this.options;
     const data = new DataView(new ArrayBuffer(Settings.size));
     Settings.write(data, 0, {

@@ -25,6 +25,16 @@ export interface AdafactorOptions {
   relativeStep?: boolean;
   /** rho_t = min(1e-6 t, 1/sqrt(t)); needs `relativeStep`. Default false. */
   warmupInit?: boolean;
+  /**
+   * Device limits to use instead of the device's own, only ever lower: for tests of the code
+   * paths that large tensors take on small devices. Default: the device's limits.
+   */
+  limits?: AdafactorLimits;
+}
+
+export interface AdafactorLimits {
+  /** Instead of the device's maxComputeWorkgroupsPerDimension. */
+  maxWorkgroupsPerDimension?: number;
 }
 
 /** Options with every default filled in and every check passed. */
@@ -39,6 +49,7 @@ export interface ResolvedOptions {
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
+  limits: AdafactorLimits;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -53,7 +64,7 @@ export const DEFAULT_OPTIONS = {
   warmupInit: false,
 } as const;
 
-const KNOWN_OPTIONS = new Set(['lr', ...Object.keys(DEFAULT_OPTIONS)]);
+const KNOWN_OPTIONS = new Set(['lr', 'limits', ...Object.keys(DEFAULT_OPTIONS)]);
 
 /** Fills in defaults and checks every option; throws an Error naming the option and the problem. */
 export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafactor'): ResolvedOptions {
@@ -86,6 +97,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
+    limits: resolveLimits(options.limits, where),
   };
   const lr = options.lr;
   if (lr !== undefined) {
@@ -107,6 +119,18 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     throw new Error(`${where}: option warmupInit needs relativeStep: true`);
   }
   return resolved;
+}
+
+function resolveLimits(limits: AdafactorLimits | undefined, where: string): AdafactorLimits {
+  if (limits === undefined) return {};
+  if (typeof limits !== 'object' || limits === null) throw new Error(`${where}: option limits must be an object`);
+  for (const [key, value] of Object.entries(limits)) {
+    if (key !== 'maxWorkgroupsPerDimension') throw new Error(`${where}: unknown limit '${key}'`);
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new Error(`${where}: limit ${key} must be an integer >= 1, got ${String(value)}`);
+    }
+  }
+  return { ...limits };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -2,7 +2,7 @@
  * Checks of the caller's tensors, all made before any GPU work so that a bad input never
  * reaches the optimizer state. Every message names the tensor (its name, else its index).
  */
-import { BufferUsage } from './reflect.js';
+import { BufferUsage } from './layout.js';
 import { type Geometry, geometry } from './shape.js';
 
 /** One tensor handed to the optimizer. Parameters and gradients are f32, row-major. */

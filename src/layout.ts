@@ -1,0 +1,81 @@
+/**
+ * The host side of the TypeScript/WGSL boundary, built from the shaders' reflected interface:
+ * struct writers by field name, the bind group layout, and the constants.
+ */
+import type { BindingInfo, ShaderInterface, StructData } from './reflect.js';
+import commonInterface from '../shaders/common.wgsl?reflect';
+
+// GPUBufferUsage and GPUShaderStage values, fixed by the WebGPU spec; spelled out so the library
+// does not depend on globals that Node's WebGPU only installs on request.
+export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const SHADER_STAGE_COMPUTE = 0x4;
+
+/** Writes a WGSL struct into a DataView by field name; every field but padding must be given. */
+export class StructLayout {
+  readonly size: number;
+
+  constructor(readonly name: string, private readonly data: StructData) {
+    this.size = data.size;
+  }
+
+  write(view: DataView, base: number, values: Readonly<Record<string, number>>): void {
+    for (const key of Object.keys(values)) {
+      if (!(key in this.data.fields)) throw new Error(`internal: WGSL struct ${this.name} has no field '${key}'`);
+    }
+    for (const [field, { offset, type }] of Object.entries(this.data.fields)) {
+      const value = values[field];
+      if (value === undefined) {
+        if (field.startsWith('_')) continue;
+        throw new Error(`internal: no value for ${this.name}.${field}`);
+      }
+      if (type === 'f32') view.setFloat32(base + offset, value, true);
+      else if (type === 'u32') view.setUint32(base + offset, value, true);
+      else if (type === 'i32') view.setInt32(base + offset, value, true);
+      else throw new Error(`internal: ${this.name}.${field} has type ${type}, which the host cannot write`);
+    }
+  }
+}
+
+function constant(info: ShaderInterface, name: string): number {
+  const value = info.constants[name];
+  if (value === undefined) throw new Error(`internal: WGSL constant ${name} not found`);
+  return value;
+}
+
+function struct(info: ShaderInterface, name: string): StructLayout {
+  const data = info.structs[name];
+  if (!data) throw new Error(`internal: WGSL struct ${name} not found`);
+  return new StructLayout(name, data);
+}
+
+/** What the host knows of the common prelude (shaders/common.wgsl). */
+export const SHADER = {
+  bindings: commonInterface.bindings as readonly BindingInfo[],
+  structs: {
+    Tensor: struct(commonInterface, 'Tensor'),
+    Settings: struct(commonInterface, 'Settings'),
+    Group: struct(commonInterface, 'Group'),
+  },
+  constants: {
+    WORKGROUP_SIZE: constant(commonInterface, 'WORKGROUP_SIZE'),
+    TILE_ROWS: constant(commonInterface, 'TILE_ROWS'),
+    TILE_COLS: constant(commonInterface, 'TILE_COLS'),
+    VECTOR_TILE: constant(commonInterface, 'VECTOR_TILE'),
+    LINE_BLOCK: constant(commonInterface, 'LINE_BLOCK'),
+    NO_MOMENTUM: constant(commonInterface, 'NO_MOMENTUM'),
+  },
+};
+
+export function binding(name: string): BindingInfo {
+  const b = SHADER.bindings.find((x) => x.name === name);
+  if (!b) throw new Error(`internal: the shaders declare no binding '${name}'`);
+  return b;
+}
+
+/** The bind group layout of every kernel, from the prelude's declarations. */
+export function bindGroupLayoutEntries(dynamicOffsets: ReadonlySet<string>): GPUBindGroupLayoutEntry[] {
+  return SHADER.bindings.map((b) => {
+    if (b.group !== 0) throw new Error(`internal: binding ${b.name} is in group ${b.group}; the kernels use group 0 only`);
+    return { binding: b.binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: b.kind, hasDynamicOffset: dynamicOffsets.has(b.name) } };
+  });
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { planTensors } from '../../src/plan.js';
+import { SHADER } from '../../src/layout.js';
+import { geometry } from '../../src/shape.js';
+
+const tiles = SHADER.constants;
+
+describe('the tensor table', () => {
+  it('reads its tile geometry from the shaders', () => {
+    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 256, TILE_ROWS: 64, TILE_COLS: 64, VECTOR_TILE: 4096, LINE_BLOCK: 256 });
+  });
+
+  it('groups tensors by (parameter buffer, gradient buffer) and lays out tiles in order', () => {
+    const [a, b, c] = ['A', 'B', 'C'];
+    const input = (shape: number[], param: string, grad: string) => ({ geom: geometry(shape, 't'), paramBuffer: param, gradBuffer: grad, paramOffset: 0, gradOffset: 0, settings: 0, momentum: false });
+    const plan = planTensors([input([130, 65], a, b), input([5000], c, b), input([], a, b), input([0, 4], a, b)], tiles);
+    expect(plan.groups.map((g) => [g.paramBuffer, g.gradBuffer, g.firstTensor, g.tensorCount])).toEqual([[a, b, 0, 2], [c, b, 2, 1]]);
+    const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
+    expect(plan.tensors.map((t) => t.input)).toEqual([0, 2, 1]); // the empty tensor is left out
+    expect(matrix).toMatchObject({ tileRowCount: 3, tileColCount: 2, tileCount: 6, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 130 });
+    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 6, firstLineBlock: 2, rowState: 195 });
+    expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, rowState: 196 });
+    expect(plan.groups[0]).toMatchObject({ tileCount: 7, lineBlockCount: 2, hasFactored: true });
+    expect(plan.groups[1]).toMatchObject({ hasFactored: false, lineBlockCount: 0 });
+    expect(plan.stateLength).toBe(130 + 65 + 1 + 5000);
+    expect(plan.momentumLength).toBe(0);
+  });
+});
+
+describe('shapes', () => {
+  it.each([[[-1, 3]], [[2.5]], [[NaN]], [[Infinity, 2]]])('rejects %j', (shape) => {
+    expect(() => geometry(shape, "tensor 'w'")).toThrow(/tensor 'w': shape .* has an invalid dim/);
+  });
+  it('sees rank >= 2 as a batch of matrices', () => {
+    expect(geometry([2, 3, 4, 5], 't')).toEqual({ factored: true, batch: 6, rows: 4, cols: 5, numel: 120 });
+    expect(geometry([], 't')).toEqual({ factored: false, batch: 1, rows: 1, cols: 1, numel: 1 });
+  });
+});

@@ -1,0 +1,32 @@
+/** fast-check generators of shapes and options for the property tests. */
+import fc from 'fast-check';
+import type { AdafactorOptions } from '../../src/index.js';
+
+/** Dims that are rarely a multiple of a workgroup or tile size, sometimes 1. */
+const dim = fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 2, max: 9 }) }, { weight: 3, arbitrary: fc.integer({ min: 10, max: 150 }) });
+
+/** Shapes of rank 0 to 4 with at most `maxElements` elements. */
+export function shape(maxElements = 40_000): fc.Arbitrary<number[]> {
+  return fc
+    .integer({ min: 0, max: 4 })
+    .chain((rank) => fc.array(dim, { minLength: rank, maxLength: rank }))
+    .filter((s) => s.reduce((a, b) => a * b, 1) <= maxElements);
+}
+
+export const options: fc.Arbitrary<AdafactorOptions> = fc
+  .record({
+    relativeStep: fc.boolean(),
+    warmupInit: fc.boolean(),
+    lr: fc.double({ min: 1e-4, max: 0.1, noNaN: true }),
+    lrDecays: fc.boolean(),
+    beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
+    weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
+    clipThreshold: fc.oneof(fc.constant(1), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.constant(1e9)),
+    decayRate: fc.double({ min: -1, max: -0.2, noNaN: true }),
+    scaleParameter: fc.boolean(),
+    eps1: fc.constantFrom(1e-30, 1e-20),
+    eps2: fc.constantFrom(1e-3, 1e-2),
+  })
+  .map(({ relativeStep, warmupInit, lr, lrDecays, ...rest }) =>
+    relativeStep ? { ...rest, relativeStep, warmupInit } : { ...rest, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr },
+  );

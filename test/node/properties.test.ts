@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
+import { options, shape } from '../gpu/arbitraries.js';
+import { checkAgainstReference } from '../gpu/checks.js';
+import { withGpuErrors } from '../gpu/harness.js';
+import { useDevice } from './device.js';
+
+const gpu = useDevice();
+const check = (c: Parameters<typeof checkAgainstReference>[1]) => withGpuErrors(gpu.device, () => checkAgainstReference(gpu.device, c));
+
+describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn)', () => {
+  it('random shapes, options and buffer layouts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(shape(), { minLength: 1, maxLength: 5 }),
+        options,
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom('arena', 'separate'),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (shapes, opts, steps, layout, seed) => {
+          await check({ seed, shapes, options: opts, steps, layout: layout as 'arena' | 'separate' });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it.each([
+    ['a scalar', [[]]],
+    ['[1]', [[1]]],
+    ['[n]', [[1000]]],
+    ['[1, n]', [[1, 333]]],
+    ['[n, 1]', [[333, 1]]],
+    ['rank 3: a batch of matrices', [[3, 65, 129]]],
+    ['rank 4: a batch of matrices', [[2, 3, 17, 70]]],
+    ['sizes off every tile size', [[63, 65], [127, 1], [4097], [1, 4095]]],
+  ])('%s', async (_, shapes) => {
+    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' });
+  });
+
+  it('a 2048 x 3000 matrix', async () => {
+    await check({ seed: Date.now() % 2 ** 31, shapes: [[2048, 3000]], options: {}, steps: 2, layout: 'separate' });
+  });
+
+  it('a vector longer than 65535 x 256 elements', async () => {
+    await check({ seed: Date.now() % 2 ** 31, shapes: [[65535 * 256 + 1000]], options: {}, steps: 2, layout: 'separate' });
+  });
+
+  it('2-D dispatch grids, forced by a low workgroups-per-dimension limit', async () => {
+    await check({ seed: Date.now() % 2 ** 31, shapes: [[300, 200], [20000], [5, 7, 9]], options: { limits: { maxWorkgroupsPerDimension: 3 } }, steps: 2, layout: 'arena' });
+  });
+});

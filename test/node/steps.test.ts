@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { Adafactor } from '../../src/index.js';
+import { checkDeterminism, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
+import { TensorSet, normals, random, withGpuErrors } from '../gpu/harness.js';
+import { useDevice } from './device.js';
+
+const gpu = useDevice();
+
+/** An encoder whose compute passes count their dispatches. */
+function countingEncoder(device: GPUDevice): { encoder: GPUCommandEncoder; dispatches: () => number } {
+  let count = 0;
+  const real = device.createCommandEncoder();
+  const encoder = new Proxy(real, {
+    get(target, key) {
+      if (key === 'beginComputePass') {
+        return (descriptor?: GPUComputePassDescriptor) => {
+          const pass = target.beginComputePass(descriptor);
+          return new Proxy(pass, {
+            get(p, k) {
+              const value = Reflect.get(p, k);
+              if (k === 'dispatchWorkgroups' || k === 'dispatchWorkgroupsIndirect') {
+                return (...args: unknown[]) => {
+                  count++;
+                  return (value as (...a: unknown[]) => void).apply(p, args);
+                };
+              }
+              return typeof value === 'function' ? value.bind(p) : value;
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { encoder, dispatches: () => count };
+}
+
+/** `n` tensors of mixed ranks in one parameter buffer and one gradient buffer. */
+function mixedTensors(device: GPUDevice, n: number): TensorSet {
+  const rand = random(n);
+  const shapes = Array.from({ length: n }, (_, i) => [[12, 20], [33], [2, 5, 6], []][i % 4]);
+  return new TensorSet(device, shapes, shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), rand)));
+}
+
+describe('stepping (Dawn)', () => {
+  it('two steps in one encoder equal two steps submitted apart', async () => {
+    await withGpuErrors(gpu.device, () => checkTwoStepsInOneEncoder(gpu.device));
+  });
+
+  it('two runs on the same inputs are bit-identical', async () => {
+    await withGpuErrors(gpu.device, () => checkDeterminism(gpu.device));
+  });
+
+  it('the dispatch count of a step does not grow with the number of tensors sharing buffers', async () => {
+    const counts: number[] = [];
+    for (const n of [2, 50]) {
+      const tensors = mixedTensors(gpu.device, n);
+      const optimizer = new Adafactor(gpu.device, tensors.params);
+      const { encoder, dispatches } = countingEncoder(gpu.device);
+      optimizer.step(encoder);
+      gpu.device.queue.submit([encoder.finish()]);
+      counts.push(dispatches());
+      expect(optimizer.dispatchesPerStep).toBe(dispatches());
+      optimizer.destroy();
+      tensors.destroy();
+    }
+    expect(counts[0]).toBe(5);
+    expect(counts[1]).toBe(counts[0]);
+  });
+
+  it('tensors in separate buffers form separate groups of dispatches', async () => {
+    const tensors = new TensorSet(gpu.device, [[12, 20], [33]], [normals(240, random(1)), normals(33, random(2))], 'separate');
+    const optimizer = new Adafactor(gpu.device, tensors.params);
+    // The matrix's group runs all five passes; the vector's needs no finalize-stats or update-norm.
+    expect(optimizer.dispatchesPerStep).toBe(5 + 3);
+    optimizer.destroy();
+    tensors.destroy();
+  });
+
+  it('a step creates no GPU object and maps nothing', async () => {
+    const created: string[] = [];
+    const watched = new Set(['createBuffer', 'createBindGroup', 'createBindGroupLayout', 'createComputePipeline', 'createComputePipelineAsync', 'createShaderModule', 'createPipelineLayout', 'createQuerySet', 'createTexture']);
+    const device = new Proxy(gpu.device, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (watched.has(String(key))) created.push(String(key));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const tensors = mixedTensors(gpu.device, 6);
+    const optimizer = new Adafactor(device, tensors.params, { beta1: 0.9 });
+    expect(created.length).toBeGreaterThan(0);
+    created.length = 0;
+    for (let i = 0; i < 100; i++) optimizer.step();
+    const encoder = gpu.device.createCommandEncoder();
+    for (let i = 0; i < 3; i++) optimizer.step(encoder);
+    gpu.device.queue.submit([encoder.finish()]);
+    await gpu.device.queue.onSubmittedWorkDone();
+    expect(created).toEqual([]);
+    optimizer.destroy();
+    tensors.destroy();
+  });
+
+  it('refuses more steps in one encoder than its ring of per-step scalars holds', () => {
+    const tensors = mixedTensors(gpu.device, 2);
+    const optimizer = new Adafactor(gpu.device, tensors.params);
+    const encoder = gpu.device.createCommandEncoder();
+    for (let i = 0; i < 64; i++) optimizer.step(encoder);
+    expect(() => optimizer.step(encoder)).toThrow(/more than 64 steps recorded into one command encoder/);
+    expect(optimizer.stepCount).toBe(64);
+    gpu.device.queue.submit([encoder.finish()]);
+    optimizer.destroy();
+    tensors.destroy();
+  });
+});
+
+describe('stateBytes', () => {
+  const cases: [string, number[][], { beta1?: number }, number][] = [
+    ['a factored [n, m] matrix: R and C', [[300, 70]], {}, 4 * (300 + 70)],
+    ['a batch of matrices: R and C per matrix', [[3, 40, 50]], {}, 4 * 3 * (40 + 50)],
+    ['a vector: full second moment', [[1000]], {}, 4 * 1000],
+    ['a scalar', [[]], {}, 4],
+    ['a [1, n] matrix', [[1, 500]], {}, 4 * 501],
+    ['with beta1: plus the first moment', [[300, 70], [70]], { beta1: 0.9 }, 4 * (300 + 70 + 70 + 300 * 70 + 70)],
+  ];
+  it.each(cases)('%s', (_, shapes, options, bytes) => {
+    const tensors = new TensorSet(gpu.device, shapes, shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1))));
+    const optimizer = new Adafactor(gpu.device, tensors.params, options);
+    expect(optimizer.stateBytes).toBe(bytes);
+    optimizer.destroy();
+    tensors.destroy();
+  });
+});
