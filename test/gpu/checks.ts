@@ -2,8 +2,10 @@
  * GPU checks shared by the Node (Dawn) and browser (Chromium) suites. Each takes a GPUDevice,
  * throws an Error naming what differs, and returns a short summary of what it measured.
  */
+import fc from 'fast-check';
 import { Adafactor, type AdafactorOptions, ReferenceAdafactor, geometry } from '../../src/index.js';
 import { internalBuffers } from '../../src/adafactor.js';
+import { options as randomOptions, shape as randomShape } from './arbitraries.js';
 import type { GoldenCase } from './golden.js';
 import { TensorSet, expectClose, normals, random, readFloats, relativeError } from './harness.js';
 
@@ -99,6 +101,25 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
     tensors.destroy();
   }
   return worst;
+}
+
+/** Property: random shapes, options, step counts and buffer layouts agree with the reference. */
+export async function checkRandomCases(device: GPUDevice, numRuns: number): Promise<string> {
+  let worst = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(randomShape(), { minLength: 1, maxLength: 5 }),
+      randomOptions,
+      fc.integer({ min: 1, max: 4 }),
+      fc.constantFrom<'arena' | 'separate'>('arena', 'separate'),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      async (shapes, options, steps, layout, seed) => {
+        worst = Math.max(worst, await checkAgainstReference(device, { seed, shapes, options, steps, layout }));
+      },
+    ),
+    { numRuns },
+  );
+  return `${numRuns} random cases, worst ${worst.toExponential(2)}`;
 }
 
 /** Two steps recorded into one encoder and submitted together equal two steps submitted apart. */

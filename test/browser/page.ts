@@ -1,0 +1,60 @@
+/**
+ * The browser side of the Chromium suite: the same GPU checks as in Node (test/gpu/checks.ts),
+ * each run on request through `window.gpuChecks.run(name, ...args)` so that results come back
+ * to the test runner test by test.
+ */
+import goldenJson from '../data/hf-adafactor.json';
+import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCases, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
+import { decodeGolden } from '../gpu/golden.js';
+import { withGpuErrors } from '../gpu/harness.js';
+
+const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
+
+async function requestDevice(): Promise<GPUDevice> {
+  if (!navigator.gpu) throw new Error('navigator.gpu is missing: this Chromium has no WebGPU (start it with --enable-unsafe-webgpu)');
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter in Chromium: check the flags in test/browser/launch.ts (SwiftShader needs --enable-unsafe-webgpu)');
+  return adapter.requestDevice();
+}
+
+const devicePromise = requestDevice();
+
+const checks = {
+  goldenCases: async () => golden.map((c) => c.name),
+  golden: (device: GPUDevice, name: string, layout: 'arena' | 'separate') => {
+    const found = golden.find((c) => c.name === name);
+    if (!found) throw new Error(`no golden case ${name}`);
+    return checkGoldenCase(device, found, layout);
+  },
+  randomCases: (device: GPUDevice, numRuns: number) => checkRandomCases(device, numRuns),
+  shapes: (device: GPUDevice, shapes: number[][], seed: number) => checkAgainstReference(device, { seed, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' }),
+  twoStepsInOneEncoder: (device: GPUDevice) => checkTwoStepsInOneEncoder(device),
+  determinism: (device: GPUDevice) => checkDeterminism(device),
+  adapter: async (device: GPUDevice) => {
+    const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    return info ? `${info.vendor} / ${info.architecture} / ${info.description}` : 'unknown';
+  },
+};
+
+export type CheckName = keyof typeof checks;
+
+async function run(name: CheckName, ...args: unknown[]): Promise<unknown> {
+  const device = await devicePromise;
+  const check = checks[name] as (device: GPUDevice, ...args: unknown[]) => Promise<unknown>;
+  if (!check) throw new Error(`no check named ${name}`);
+  return withGpuErrors(device, () => check(device, ...args));
+}
+
+declare global {
+  interface Window {
+    gpuChecks: { run: typeof run; ready: Promise<string> };
+  }
+}
+
+window.gpuChecks = {
+  run,
+  ready: devicePromise.then((device) => {
+    device.addEventListener('uncapturederror', (event) => console.error(`uncaptured GPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
+    return 'ready';
+  }),
+};
