@@ -4,41 +4,22 @@
  * golden trace of Hugging Face Adafactor.
  */
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Browser } from 'puppeteer';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import goldenJson from '../data/hf-adafactor.json';
 import { decodeGolden } from '../gpu/golden.js';
 import { expectClose } from '../gpu/harness.js';
 import { launchChromium, watchPage } from './launch.js';
+import { type StaticServer, serveStatic } from './serve.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.json': 'application/json' };
-
-/** Serves files under the project root, nothing else, with no transformation. */
-function staticServer(): Promise<Server> {
-  const server = createServer(async (request, response) => {
-    const path = resolve(root, '.' + decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    if (!path.startsWith(root + '/')) return void response.writeHead(403).end();
-    try {
-      const body = await readFile(path);
-      response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
-}
-
-let server: Server;
+let server: StaticServer;
 let browser: Browser;
 
 beforeAll(async () => {
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-  server = await staticServer();
+  server = await serveStatic(root);
   browser = await launchChromium();
 }, 300_000);
 
@@ -52,8 +33,7 @@ describe('the published bundle in headless Chromium', () => {
     const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]).find((c) => c.name === 'hf-defaults')!;
     const page = await browser.newPage();
     const problems = watchPage(page);
-    const { port } = server.address() as AddressInfo;
-    await page.goto(`http://127.0.0.1:${port}/test/browser/dist-page.html`, { waitUntil: 'load' });
+    await page.goto(`${server.url}test/browser/dist-page.html`, { waitUntil: 'load' });
     await page.waitForFunction(() => (window as { distReady?: boolean }).distReady === true, { timeout: 60_000 });
     const trace = {
       options: golden.options,

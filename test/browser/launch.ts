@@ -61,7 +61,9 @@ export function watchPage(page: Page): { take: () => string[] } {
   page.on('pageerror', (error) => problems.push(`uncaught exception in the page: ${error instanceof Error ? error.message : String(error)}`));
   page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error in the page: ${message.text()} (${message.location()?.url ?? 'no location'})`);
+    // Chromium reports WebGPU validation errors nobody caught as console warnings.
+    const gpuError = message.type() === 'warn' && /While (calling|validating)|is invalid|error:/.test(message.text());
+    if (message.type() === 'error' || gpuError) problems.push(`console error in the page: ${message.text()} (${message.location()?.url ?? 'no location'})`);
   });
   return { take: () => problems.splice(0) };
 }
