@@ -1,18 +1,19 @@
 // Pass 5 of a step, one workgroup per tile: one read of G and X, one write of X, and the only
 // writes of optimizer state.
-//   U = scale * G / sqrt(V_t)                           unfactored
+//   U = scale * G / sqrt(V_t)                               unfactored
 //   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored
-//   M_t = beta1 M_{t-1} + (1 - beta1) U,  U = M_t       with momentum
+//   M_t = beta1 M_{t-1} + (1 - beta1) U,  U = M_t           with momentum
 //   X_t = X_{t-1} - weightDecay * alpha_t * X_{t-1} - U
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tileIndex = flatWorkgroupIndex(workgroupId, workgroupCount);
-  if (tileIndex >= group.tileCount) { return; }
+  let tileIndex = windowTile(workgroupId, workgroupCount);
+  if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
   let s = settings[t.settings];
+  if (s.skipNonFinite == 1u && scratch[STATUS_SKIP] != 0.0) { return; }
   let localTile = tileIndex - t.firstTile;
   let scale = scratch[t.tensorScalars];
   let decay = scratch[t.tensorScalars + 1u];
@@ -34,19 +35,19 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
     for (var row = lane; row < tile.rowCount; row = row + WORKGROUP_SIZE / TILE_COLS) {
       let rowIndex = tile.matrix * t.rows + tile.row0 + row;
       let element = rowIndex * t.cols + tile.col0 + col;
-      let g = grad[t.gradOffset + element];
+      let g = grad[gradIndex(t, element)];
       let u = g * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor;
-      updateParam(t, s, t.paramOffset + element, element, u, decay);
+      updateParam(t, s, element, u, decay);
     }
     // Commit C_t: the first tile row of the matrix owns these columns.
     if (tile.tileRow == 0u && lane == 0u) {
-      state[t.colState + colIndex] = newCol;
+      factorState[t.colState + colIndex] = newCol;
     }
   }
   // Commit R_t: the first tile column owns these rows.
   if (tile.tileCol == 0u && lid < tile.rowCount) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + lid;
-    state[t.rowState + rowIndex] = scratch[t.newRow + rowIndex];
+    factorState[t.rowState + rowIndex] = scratch[t.newRow + rowIndex];
   }
 }
 
@@ -54,20 +55,20 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, l
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
   for (var i = start + lid; i < end; i = i + WORKGROUP_SIZE) {
-    let g = grad[t.gradOffset + i];
-    let v = s.beta2 * state[t.rowState + i] + s.oneMinusBeta2 * (g * g + s.eps1);
-    state[t.rowState + i] = v;
-    updateParam(t, s, t.paramOffset + i, i, g * inverseSqrt(v) * scale, decay);
+    let g = grad[gradIndex(t, i)];
+    let v = s.beta2 * fullState[fullStateIndex(t, i)] + s.oneMinusBeta2 * (g * g + s.eps1);
+    fullState[fullStateIndex(t, i)] = v;
+    updateParam(t, s, i, g * inverseSqrt(v) * scale, decay);
   }
 }
 
-fn updateParam(t: Tensor, s: Settings, paramIndex: u32, element: u32, update: f32, decay: f32) {
+fn updateParam(t: Tensor, s: Settings, element: u32, update: f32, decay: f32) {
   var u = update;
   if (t.momentum != NO_MOMENTUM) {
-    let m = s.beta1 * momentum[t.momentum + element] + (1.0 - s.beta1) * u;
-    momentum[t.momentum + element] = m;
+    let m = s.beta1 * momentum[momentumIndex(t, element)] + (1.0 - s.beta1) * u;
+    momentum[momentumIndex(t, element)] = m;
     u = m;
   }
-  let x = param[paramIndex];
-  param[paramIndex] = x - decay * x - u;
+  let x = param[paramIndex(t, element)];
+  param[paramIndex(t, element)] = x - decay * x - u;
 }

@@ -11,8 +11,16 @@ const VECTOR_TILE = 4096u;
 // finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
 const LINE_BLOCK = WORKGROUP_SIZE;
 const NO_MOMENTUM = 0xffffffffu;
+// The first STATUS_WORDS floats of scratch: whether this step is skipped, and how many were.
+const STATUS_SKIP = 0u;
+const STATUS_SKIPPED_STEPS = 1u;
+const STATUS_WORDS = 4u;
+// Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite gradients, unused.
+const TILE_PARTIALS = 4u;
 
-// One entry per tensor. Offsets count f32 elements, in the buffer named beside them.
+// One entry per tensor. Offsets count f32 elements from the start of the buffer named beside
+// them; the windowed buffers (param, grad, fullState, momentum) are indexed through the
+// functions below, which subtract where the current window's binding starts.
 struct Tensor {
   paramOffset: u32,     // param
   gradOffset: u32,      // grad
@@ -26,17 +34,18 @@ struct Tensor {
   firstTile: u32,       // index of its first tile among its group's tiles
   firstLineBlock: u32,  // index of its first finalize_stats workgroup among its group's
   settings: u32,        // index into settings: the option group it belongs to
-  rowState: u32,        // state: R [batch, rows], or V [cols] when unfactored
-  colState: u32,        // state: C [batch, cols]
+  rowState: u32,        // factorState: R [batch, rows] (factored only)
+  colState: u32,        // factorState: C [batch, cols] (factored only)
+  fullState: u32,       // fullState: V [cols] (unfactored only)
   momentum: u32,        // momentum: M [numel], or NO_MOMENTUM
   rowPartials: u32,     // scratch: per row, one partial sum of Q per column tile
   colPartials: u32,     // scratch: per column, one partial sum of Q per row tile
   newRow: u32,          // scratch: R_t, written by finalize_stats, committed by apply
   newCol: u32,          // scratch: C_t
   rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
-  tilePartials: u32,    // scratch: per tile, (sum of U^2 before the row-mean factor, sum of X^2)
+  tilePartials: u32,    // scratch: TILE_PARTIALS per tile
   matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
-  tensorScalars: u32,   // scratch: (update scale, weight decay factor)
+  tensorScalars: u32,   // scratch: (update scale, weight decay factor, non-finite gradients)
 }
 
 // Options of one parameter group with this step's schedule folded in. Written every step.
@@ -50,27 +59,52 @@ struct Settings {
   beta1: f32,
   weightDecay: f32,
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
-  _pad0: u32,
+  skipNonFinite: u32,   // 1: a step with a non-finite gradient anywhere changes nothing
   _pad1: u32,
   _pad2: u32,
 }
 
-// One group: tensors whose parameters share one buffer and whose gradients share another.
-struct Group {
-  firstTensor: u32,
+// One window of a group. A group is the tensors whose parameters share one buffer and whose
+// gradients share another; a window is a run of its tiles whose parameters, gradients, V and M
+// each fit in one binding, bound from the bases below (f32 elements). Most groups are one window.
+struct Window {
+  firstTensor: u32,     // the group's tensors in the table
   tensorCount: u32,
+  lineBlockCount: u32,  // finalize_stats workgroups of the group
+  firstTile: u32,       // the window's tiles, among the group's
   tileCount: u32,
-  lineBlockCount: u32,
+  paramBase: u32,
+  gradBase: u32,
+  fullStateBase: u32,
+  momentumBase: u32,
+  totalTensors: u32,    // tensors in the whole table, for the skip decision
 }
 
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
 @group(0) @binding(3) var<storage, read> settings: array<Settings>;
-@group(0) @binding(4) var<storage, read_write> state: array<f32>;
-@group(0) @binding(5) var<storage, read_write> momentum: array<f32>;
-@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;
-@group(0) @binding(7) var<uniform> group: Group;
+@group(0) @binding(4) var<storage, read_write> factorState: array<f32>;
+@group(0) @binding(5) var<storage, read_write> fullState: array<f32>;
+@group(0) @binding(6) var<storage, read_write> momentum: array<f32>;
+@group(0) @binding(7) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(8) var<uniform> window: Window;
+
+// Indices into the windowed buffers of element `i` of tensor `t`.
+fn paramIndex(t: Tensor, i: u32) -> u32 { return t.paramOffset + i - window.paramBase; }
+fn gradIndex(t: Tensor, i: u32) -> u32 { return t.gradOffset + i - window.gradBase; }
+fn fullStateIndex(t: Tensor, i: u32) -> u32 { return t.fullState + i - window.fullStateBase; }
+fn momentumIndex(t: Tensor, i: u32) -> u32 { return t.momentum + i - window.momentumBase; }
+
+// Whether a gradient is finite (NaN fails every comparison).
+fn isFinite(g: f32) -> bool { return abs(g) <= 0x1.fffffep+127f; }
+
+// The window's tile that this workgroup handles, if any: dispatch grids are 2-D when one
+// dimension would pass maxComputeWorkgroupsPerDimension.
+fn windowTile(workgroupId: vec3<u32>, workgroupCount: vec3<u32>) -> u32 {
+  return window.firstTile + flatWorkgroupIndex(workgroupId, workgroupCount);
+}
+fn inWindow(tile: u32) -> bool { return tile < window.firstTile + window.tileCount; }
 
 // Dispatch grids are 2-D when one dimension would pass maxComputeWorkgroupsPerDimension.
 fn flatWorkgroupIndex(workgroupId: vec3<u32>, workgroupCount: vec3<u32>) -> u32 {
@@ -79,8 +113,8 @@ fn flatWorkgroupIndex(workgroupId: vec3<u32>, workgroupCount: vec3<u32>) -> u32 
 
 // The group's tensor that owns tile `tile`: the last one whose firstTile <= tile.
 fn tensorOfTile(tile: u32) -> u32 {
-  var lo = group.firstTensor;
-  var hi = group.firstTensor + group.tensorCount - 1u;
+  var lo = window.firstTensor;
+  var hi = window.firstTensor + window.tensorCount - 1u;
   while (lo < hi) {
     let mid = (lo + hi + 1u) / 2u;
     if (tensors[mid].firstTile <= tile) { lo = mid; } else { hi = mid - 1u; }
@@ -115,9 +149,9 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
 
 // Fixed-order tree reduction over the workgroup: every invocation gets the same sum, and the
 // same inputs always give the same bits (no atomics).
-var<workgroup> reduction: array<vec2<f32>, WORKGROUP_SIZE>;
+var<workgroup> reduction: array<vec4<f32>, WORKGROUP_SIZE>;
 
-fn workgroupSum2(lid: u32, value: vec2<f32>) -> vec2<f32> {
+fn workgroupSum(lid: u32, value: vec4<f32>) -> vec4<f32> {
   reduction[lid] = value;
   workgroupBarrier();
   for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride = stride / 2u) {

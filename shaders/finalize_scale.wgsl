@@ -2,39 +2,40 @@
 //   RMS(X_{t-1}),  alpha_t = rho_t * max(eps2, RMS(X_{t-1}))  (or rho_t without scaleParameter),
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
-// and leave for apply: scale, weightDecay * alpha_t, and sqrt(mean(R_t)) per matrix.
+// and leave for apply: scale, weightDecay * alpha_t, and sqrt(mean(R_t)) per matrix; and for
+// decide_skip, the tensor's count of non-finite gradients.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let localTensor = flatWorkgroupIndex(workgroupId, workgroupCount);
-  if (localTensor >= group.tensorCount) { return; }
-  let t = tensors[group.firstTensor + localTensor];
+  if (localTensor >= window.tensorCount) { return; }
+  let t = tensors[window.firstTensor + localTensor];
   let s = settings[t.settings];
 
-  // Sum of X^2 over every tile; sum of U^2 over every tile of an unfactored tensor.
-  var partials = vec2<f32>(0.0, 0.0);
+  // Over every tile: sum of U^2 (unfactored tensors), sum of X^2, non-finite gradients.
+  var partials = vec4<f32>(0.0);
   for (var k = lid; k < t.tileCount; k = k + WORKGROUP_SIZE) {
-    partials = partials + vec2<f32>(scratch[t.tilePartials + 2u * k], scratch[t.tilePartials + 2u * k + 1u]);
+    let at = t.tilePartials + TILE_PARTIALS * k;
+    partials = partials + vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], 0.0);
   }
-  let totals = workgroupSum2(lid, partials);
+  let totals = workgroupSum(lid, partials);
   var updateSquares = totals.x;
-  let paramSquares = totals.y;
 
   if (t.factored == 1u) {
     updateSquares = 0.0;
     let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
     let tilesPerMatrix = t.tileRowCount * t.tileColCount;
     for (var matrix = 0u; matrix < t.batch; matrix = matrix + 1u) {
-      var matrixPartials = vec2<f32>(0.0, 0.0);
+      var matrixPartials = vec4<f32>(0.0);
       for (var k = lid; k < rowBlocks; k = k + WORKGROUP_SIZE) {
         matrixPartials.x = matrixPartials.x + scratch[t.rowBlockSums + matrix * rowBlocks + k];
       }
       for (var k = lid; k < tilesPerMatrix; k = k + WORKGROUP_SIZE) {
-        matrixPartials.y = matrixPartials.y + scratch[t.tilePartials + 2u * (matrix * tilesPerMatrix + k)];
+        matrixPartials.y = matrixPartials.y + scratch[t.tilePartials + TILE_PARTIALS * (matrix * tilesPerMatrix + k)];
       }
-      let matrixTotals = workgroupSum2(lid, matrixPartials);
+      let matrixTotals = workgroupSum(lid, matrixPartials);
       let meanRow = matrixTotals.x / f32(t.rows);
       updateSquares = updateSquares + meanRow * matrixTotals.y;
       if (lid == 0u) {
@@ -45,7 +46,7 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
   if (lid == 0u) {
     let count = f32(t.batch) * f32(t.rows) * f32(t.cols);
-    let paramRms = sqrt(paramSquares / count);
+    let paramRms = sqrt(totals.y / count);
     let updateRms = sqrt(updateSquares / count);
     var alpha = s.rho;
     if (s.scaleParameter == 1u) {
@@ -53,5 +54,6 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     }
     scratch[t.tensorScalars] = alpha / max(1.0, updateRms / s.clipThreshold);
     scratch[t.tensorScalars + 1u] = s.weightDecay * alpha;
+    scratch[t.tensorScalars + 2u] = totals.z;
   }
 }

@@ -8,7 +8,7 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let block = flatWorkgroupIndex(workgroupId, workgroupCount);
-  if (block >= group.lineBlockCount) { return; }
+  if (block >= window.lineBlockCount) { return; }
   let t = tensors[tensorOfLineBlock(block)];
   let s = settings[t.settings];
   let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
@@ -25,10 +25,10 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
       for (var k = 0u; k < t.tileColCount; k = k + 1u) {
         sum = sum + scratch[t.rowPartials + rowIndex * t.tileColCount + k];
       }
-      newRow = s.beta2 * state[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
+      newRow = s.beta2 * factorState[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
       scratch[t.newRow + rowIndex] = newRow;
     }
-    let blockSum = workgroupSum2(lid, vec2<f32>(newRow, 0.0));
+    let blockSum = workgroupSum(lid, vec4<f32>(newRow, 0.0, 0.0, 0.0));
     if (lid == 0u) {
       scratch[t.rowBlockSums + matrix * rowBlocks + rowBlock] = blockSum.x;
     }
@@ -42,7 +42,7 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
       for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
         sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
       }
-      scratch[t.newCol + colIndex] = s.beta2 * state[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+      scratch[t.newCol + colIndex] = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
     }
   }
 }
@@ -51,8 +51,8 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
 // is over firstLineBlock among factored ones: ties resolve to the last tensor with that start,
 // which is the factored one because unfactored tensors never advance the count.
 fn tensorOfLineBlock(block: u32) -> u32 {
-  var lo = group.firstTensor;
-  var hi = group.firstTensor + group.tensorCount - 1u;
+  var lo = window.firstTensor;
+  var hi = window.firstTensor + window.tensorCount - 1u;
   while (lo < hi) {
     let mid = (lo + hi + 1u) / 2u;
     if (tensors[mid].firstLineBlock <= block) { lo = mid; } else { hi = mid - 1u; }

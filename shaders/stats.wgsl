@@ -2,6 +2,7 @@
 // Factored tiles: partial row and column sums of Q = G^2 + eps1, and the partial sum of X^2.
 // Unfactored tiles: V_t = beta2_t V_{t-1} + (1 - beta2_t) Q (not stored until apply), and the
 // partial sums of (G / sqrt(V_t))^2 and X^2.
+// Every tile also counts its non-finite gradients, for skipNonFinite.
 
 const HALF_ROWS = TILE_ROWS / 2u;
 const LANES = WORKGROUP_SIZE / TILE_COLS;          // invocations sharing one column of a tile
@@ -16,36 +17,45 @@ var<workgroup> segments: array<f32, WORKGROUP_SIZE>;
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tileIndex = flatWorkgroupIndex(workgroupId, workgroupCount);
-  if (tileIndex >= group.tileCount) { return; }
-  let tensorIndex = tensorOfTile(tileIndex);
-  let t = tensors[tensorIndex];
+  let tileIndex = windowTile(workgroupId, workgroupCount);
+  if (!inWindow(tileIndex)) { return; }
+  let t = tensors[tensorOfTile(tileIndex)];
   let s = settings[t.settings];
   let localTile = tileIndex - t.firstTile;
+  var sums: vec4<f32>;
   if (t.factored == 1u) {
-    factoredStats(t, s, localTile, lid);
+    sums = factoredStats(t, s, localTile, lid);
   } else {
-    vectorStats(t, s, localTile, lid);
+    sums = vectorStats(t, s, localTile, lid);
+  }
+  if (lid == 0u) {
+    let at = t.tilePartials + TILE_PARTIALS * localTile;
+    if (t.factored == 0u) { scratch[at] = sums.x; }   // factored tiles get theirs in update_norm
+    scratch[at + 1u] = sums.y;
+    scratch[at + 2u] = sums.z;
   }
 }
 
-fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) {
+// Returns (0, sum of X^2, non-finite gradients, 0) over the tile.
+fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let tile = factoredTile(t, localTile);
   let col = lid % TILE_COLS;
   let lane = lid / TILE_COLS;
   let matrixBase = tile.matrix * t.rows * t.cols;
   var colSum = 0.0;
   var paramSquares = 0.0;
+  var nonFinite = 0.0;
   for (var half = 0u; half < 2u; half = half + 1u) {
     for (var r = lane; r < HALF_ROWS; r = r + LANES) {
       let row = half * HALF_ROWS + r;
       var q = 0.0;
       if (row < tile.rowCount && col < tile.colCount) {
         let element = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + col;
-        let g = grad[t.gradOffset + element];
-        let x = param[t.paramOffset + element];
+        let g = grad[gradIndex(t, element)];
+        let x = param[paramIndex(t, element)];
         q = g * g + s.eps1;
         paramSquares = paramSquares + x * x;
+        nonFinite = nonFinite + select(1.0, 0.0, isFinite(g));
       }
       colSum = colSum + q;
       halfTile[r * (TILE_COLS + 1u) + col] = q;
@@ -84,26 +94,20 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) {
     let colIndex = tile.matrix * t.cols + tile.col0 + lid;
     scratch[t.colPartials + colIndex * t.tileRowCount + tile.tileRow] = total;
   }
-  let sums = workgroupSum2(lid, vec2<f32>(0.0, paramSquares));
-  if (lid == 0u) {
-    scratch[t.tilePartials + 2u * localTile + 1u] = sums.y;
-  }
+  return workgroupSum(lid, vec4<f32>(0.0, paramSquares, nonFinite, 0.0));
 }
 
-fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) {
+// Returns (sum of U^2, sum of X^2, non-finite gradients, 0) over the tile.
+fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
-  var sums = vec2<f32>(0.0, 0.0);
+  var sums = vec4<f32>(0.0);
   for (var i = start + lid; i < end; i = i + WORKGROUP_SIZE) {
-    let g = grad[t.gradOffset + i];
-    let x = param[t.paramOffset + i];
-    let v = s.beta2 * state[t.rowState + i] + s.oneMinusBeta2 * (g * g + s.eps1);
+    let g = grad[gradIndex(t, i)];
+    let x = param[paramIndex(t, i)];
+    let v = s.beta2 * fullState[fullStateIndex(t, i)] + s.oneMinusBeta2 * (g * g + s.eps1);
     let u = g * inverseSqrt(v);
-    sums = sums + vec2<f32>(u * u, x * x);
+    sums = sums + vec4<f32>(u * u, x * x, select(1.0, 0.0, isFinite(g)), 0.0);
   }
-  sums = workgroupSum2(lid, sums);
-  if (lid == 0u) {
-    scratch[t.tilePartials + 2u * localTile] = sums.x;
-    scratch[t.tilePartials + 2u * localTile + 1u] = sums.y;
-  }
+  return workgroupSum(lid, sums);
 }

@@ -7,8 +7,8 @@
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tileIndex = flatWorkgroupIndex(workgroupId, workgroupCount);
-  if (tileIndex >= group.tileCount) { return; }
+  let tileIndex = windowTile(workgroupId, workgroupCount);
+  if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
   if (t.factored == 0u) { return; }
   let localTile = tileIndex - t.firstTile;
@@ -21,13 +21,13 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     let colFactor = inverseSqrt(scratch[t.newCol + colIndex]);
     for (var row = lane; row < tile.rowCount; row = row + WORKGROUP_SIZE / TILE_COLS) {
       let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-      let g = grad[t.gradOffset + rowIndex * t.cols + tile.col0 + col];
+      let g = grad[gradIndex(t, rowIndex * t.cols + tile.col0 + col)];
       let u = g * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor;
       squares = squares + u * u;
     }
   }
-  let sums = workgroupSum2(lid, vec2<f32>(squares, 0.0));
+  let sums = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0));
   if (lid == 0u) {
-    scratch[t.tilePartials + 2u * localTile] = sums.x;
+    scratch[t.tilePartials + TILE_PARTIALS * localTile] = sums.x;
   }
 }

@@ -2,32 +2,39 @@
  * The WebGPU Adafactor: owns the optimizer state, builds every buffer, pipeline and bind group
  * at construction, and records each step as a fixed sequence of dispatches (see shaders/).
  */
-import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { type Plan, planTensors } from './plan.js';
 import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
+import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
+import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName } from './shaders.js';
 import { type AdafactorParam, type CheckedParam, checkParams } from './validate.js';
 
 /** Steps that may be recorded before the earliest of them is submitted (ring of per-step scalars). */
 export const MAX_PENDING_STEPS = 64;
 
-/** Which dispatch count each kernel runs on: tiles, line blocks or tensors of a group. */
-const WORK_ITEMS: Record<KernelName, (g: Plan<GPUBuffer>['groups'][number]) => number> = {
-  stats: (g) => g.tileCount,
-  finalizeStats: (g) => g.lineBlockCount,
-  updateNorm: (g) => (g.hasFactored ? g.tileCount : 0),
-  finalizeScale: (g) => g.tensorCount,
-  apply: (g) => g.tileCount,
+/**
+ * How often each kernel is dispatched in a step and over what: per window of tiles, once per
+ * group, or once for the whole optimizer.
+ */
+const KERNEL_SCOPE: Record<KernelName, 'window' | 'group' | 'optimizer'> = {
+  stats: 'window',
+  finalizeStats: 'group',
+  updateNorm: 'window',
+  finalizeScale: 'group',
+  decideSkip: 'optimizer',
+  apply: 'window',
 };
 
-interface GroupResources {
+/** One dispatch of a step: its kernel, bind group and workgroup count. */
+interface Dispatch {
+  kernel: KernelName;
   bindGroup: GPUBindGroup;
-  workItems: Record<KernelName, number>;
+  workgroups: number;
 }
 
 /** The optimizer's own buffers, for tests and state save/load; not part of the public API. */
 export interface InternalBuffers {
-  state: GPUBuffer;
+  factorState: GPUBuffer;
+  fullState: GPUBuffer;
   momentum: GPUBuffer;
   scratch: GPUBuffer;
   plan: Plan<GPUBuffer>;
@@ -46,12 +53,15 @@ export class Adafactor {
   private readonly options: ResolvedOptions;
   private readonly plan: Plan<GPUBuffer>;
   private readonly pipelines: Record<KernelName, GPUComputePipeline>;
-  private readonly groups: GroupResources[];
+  private readonly dispatches: Dispatch[] = [];
   private readonly ownedBuffers: GPUBuffer[] = [];
-  private readonly stateBuffer: GPUBuffer;
-  private readonly momentumBuffer: GPUBuffer;
+  private readonly stateBuffers: GPUBuffer[];
+  private readonly scratch: GPUBuffer;
   private readonly settingsRing: GPUBuffer;
   private readonly settingsSlotBytes: number;
+  private readonly settingsData: DataView;
+  private readonly statusReadback: GPUBuffer;
+  private statusRead: Promise<unknown> = Promise.resolve();
   private readonly pendingByEncoder = new WeakMap<GPUCommandEncoder, number>();
   private readonly tensors: CheckedParam[];
   private destroyed = false;
@@ -64,8 +74,7 @@ export class Adafactor {
   ) {
     if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
     this.options = resolveOptions(options);
-    const elementSize = binding('param').elementSize;
-    this.tensors = checkParams(params, elementSize);
+    this.tensors = checkParams(params, binding('param').elementSize);
     params.forEach((p, i) => {
       if (p.param === p.grad && this.tensors[i].byteLength > 0) {
         throw new Error(`${this.tensors[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
@@ -83,33 +92,40 @@ export class Adafactor {
       })),
       SHADER.constants,
     );
-    this.checkBindingSizes(params);
+    const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
+    const alignment = device.limits.minStorageBufferOffsetAlignment;
+    const label = (input: number) => this.tensors[input].label;
+    const windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, SHADER.constants, label));
+    for (const [what, length] of [['the factored state (R and C)', this.plan.factorStateLength], ['the scratch space', this.plan.scratchLength]] as const) {
+      if (length * 4 > bindingLimit) throw new Error(`Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`);
+    }
 
     void device.lost?.then((info) => {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';
     });
 
-    const { Tensor, Settings, Group } = SHADER.structs;
-    const storage = (label: string, bytes: number, extra = 0) =>
-      this.own(device.createBuffer({ label, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
+    const { Tensor, Settings, Window } = SHADER.structs;
+    const storage = (name: string, bytes: number, extra = 0) =>
+      this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
+    const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
-    const table = storage('adafactor tensors', this.plan.tensors.length * Tensor.size, BufferUsage.COPY_DST);
+    const table = storage('tensors', this.plan.tensors.length * Tensor.size, BufferUsage.COPY_DST);
     const tableData = new DataView(new ArrayBuffer(table.size));
     this.plan.tensors.forEach((t, i) => Tensor.write(tableData, i * Tensor.size, t.fields));
     device.queue.writeBuffer(table, 0, tableData.buffer);
 
-    this.settingsSlotBytes = align(Settings.size, device.limits.minStorageBufferOffsetAlignment);
-    this.settingsRing = storage('adafactor settings', this.settingsSlotBytes * MAX_PENDING_STEPS, BufferUsage.COPY_DST);
-    this.stateBuffer = storage('adafactor state', this.plan.stateLength * 4, BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
-    this.momentumBuffer = storage('adafactor momentum', this.plan.momentumLength * 4, BufferUsage.COPY_SRC | BufferUsage.COPY_DST);
-    const scratch = storage('adafactor scratch', this.plan.scratchLength * 4, BufferUsage.COPY_DST);
+    this.settingsSlotBytes = align(Settings.size, alignment);
+    this.settingsRing = storage('settings', this.settingsSlotBytes * MAX_PENDING_STEPS, BufferUsage.COPY_DST);
+    this.settingsData = new DataView(new ArrayBuffer(Settings.size));
+    const factorState = storage('factored state', this.plan.factorStateLength * 4, keep);
+    const fullState = storage('full state', this.plan.fullStateLength * 4, keep);
+    const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
+    this.stateBuffers = [factorState, fullState, momentum];
+    this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
+    this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
+    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan });
 
-    internals.set(this, { state: this.stateBuffer, momentum: this.momentumBuffer, scratch, plan: this.plan });
-
-    const layout = device.createBindGroupLayout({
-      label: 'adafactor',
-      entries: bindGroupLayoutEntries(new Set(['settings'])),
-    });
+    const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
     const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
     this.pipelines = Object.fromEntries(
       KERNEL_ORDER.map((name) => [
@@ -122,52 +138,83 @@ export class Adafactor {
       ]),
     ) as Record<KernelName, GPUComputePipeline>;
 
-    this.groups = this.plan.groups.map((g, index) => {
-      const uniform = this.own(device.createBuffer({ label: `adafactor group ${index}`, size: align(Group.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
-      const groupData = new DataView(new ArrayBuffer(uniform.size));
-      Group.write(groupData, 0, { firstTensor: g.firstTensor, tensorCount: g.tensorCount, tileCount: g.tileCount, lineBlockCount: g.lineBlockCount });
-      device.queue.writeBuffer(uniform, 0, groupData.buffer);
-      const resources: Record<string, GPUBufferBinding> = {
-        param: { buffer: g.paramBuffer },
-        grad: { buffer: g.gradBuffer },
-        tensors: { buffer: table },
-        settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
-        state: { buffer: this.stateBuffer },
-        momentum: { buffer: this.momentumBuffer },
-        scratch: { buffer: scratch },
-        group: { buffer: uniform },
-      };
-      const bindGroup = device.createBindGroup({
-        label: `adafactor group ${index}`,
-        layout,
-        entries: SHADER.bindings.map((b) => {
-          const resource = resources[b.name];
-          if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
-          return { binding: b.binding, resource };
-        }),
+    // One bind group per window; group-wide passes use the group's first window.
+    const windowGroups = this.plan.groups.map((g, groupIndex) =>
+      windows[groupIndex].map((w, windowIndex) => {
+        const uniform = this.own(device.createBuffer({ label: `adafactor window ${groupIndex}.${windowIndex}`, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
+        const data = new DataView(new ArrayBuffer(uniform.size));
+        Window.write(data, 0, {
+          firstTensor: g.firstTensor,
+          tensorCount: g.tensorCount,
+          lineBlockCount: g.lineBlockCount,
+          firstTile: w.firstTile,
+          tileCount: w.tileCount,
+          paramBase: (w.param?.offset ?? 0) / 4,
+          gradBase: (w.grad?.offset ?? 0) / 4,
+          fullStateBase: (w.fullState?.offset ?? 0) / 4,
+          momentumBase: (w.momentum?.offset ?? 0) / 4,
+          totalTensors: this.plan.tensors.length,
+        });
+        device.queue.writeBuffer(uniform, 0, data.buffer);
+        const windowed = (buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding =>
+          range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
+        const resources: Record<string, GPUBufferBinding> = {
+          param: windowed(g.paramBuffer, w.param),
+          grad: windowed(g.gradBuffer, w.grad),
+          tensors: { buffer: table },
+          settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
+          factorState: { buffer: factorState },
+          fullState: windowed(fullState, w.fullState),
+          momentum: windowed(momentum, w.momentum),
+          scratch: { buffer: this.scratch },
+          window: { buffer: uniform },
+        };
+        const bindGroup = device.createBindGroup({
+          label: `adafactor window ${groupIndex}.${windowIndex}`,
+          layout,
+          entries: SHADER.bindings.map((b) => {
+            const resource = resources[b.name];
+            if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
+            return { binding: b.binding, resource };
+          }),
+        });
+        return { bindGroup, tileCount: w.tileCount };
+      }),
+    );
+
+    // The step's dispatches, in order: each kernel over every group before the next kernel.
+    for (const kernel of KERNEL_ORDER) {
+      const scope = KERNEL_SCOPE[kernel];
+      if (scope === 'optimizer') {
+        if (this.options.skipNonFinite && windowGroups.length > 0) this.dispatches.push({ kernel, bindGroup: windowGroups[0][0].bindGroup, workgroups: 1 });
+        continue;
+      }
+      this.plan.groups.forEach((g, groupIndex) => {
+        if (scope === 'group') {
+          const workgroups = kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount;
+          if (workgroups > 0) this.dispatches.push({ kernel, bindGroup: windowGroups[groupIndex][0].bindGroup, workgroups });
+          return;
+        }
+        if (kernel === 'updateNorm' && !g.hasFactored) return;
+        for (const w of windowGroups[groupIndex]) this.dispatches.push({ kernel, bindGroup: w.bindGroup, workgroups: w.tileCount });
       });
-      const workItems = Object.fromEntries(KERNEL_ORDER.map((k) => [k, WORK_ITEMS[k](g)])) as Record<KernelName, number>;
-      return { bindGroup, workItems };
-    });
+    }
   }
 
-  private get maxWorkgroupsPerDimension(): number {
-    return Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
-  }
-
-  /** Bytes of GPU memory the optimizer state occupies: R and C (or V) per tensor, and M with beta1. */
+  /** Bytes of GPU memory the optimizer state occupies: R and C per factored tensor, V per other tensor, and M with beta1. */
   get stateBytes(): number {
-    return 4 * (this.plan.stateLength + this.plan.momentumLength);
+    return 4 * (this.plan.factorStateLength + this.plan.fullStateLength + this.plan.momentumLength);
   }
 
-  /** Bytes of GPU scratch memory a step uses besides the state (tile partials and tables). */
+  /** Bytes of GPU memory the optimizer uses besides the state: scratch (tile partial sums) and tables. */
   get workspaceBytes(): number {
-    return this.ownedBuffers.reduce((sum, b) => sum + b.size, 0) - this.stateBuffer.size - this.momentumBuffer.size;
+    const state = this.stateBuffers.reduce((sum, b) => sum + b.size, 0);
+    return this.ownedBuffers.reduce((sum, b) => sum + b.size, 0) - state;
   }
 
   /** Compute dispatches one step records. */
   get dispatchesPerStep(): number {
-    return this.groups.reduce((n, g) => n + KERNEL_ORDER.filter((k) => g.workItems[k] > 0).length, 0);
+    return this.dispatches.length;
   }
 
   /**
@@ -178,7 +225,7 @@ export class Adafactor {
     this.checkUsable();
     const step = this.stepCount + 1;
     const slot = this.stepCount % MAX_PENDING_STEPS;
-    const settings = this.settingsFor(step);
+    this.writeSettings(step); // computes lr(t) first: a bad learning rate throws before anything is recorded
     if (encoder) {
       const pending = (this.pendingByEncoder.get(encoder) ?? 0) + 1;
       if (pending > MAX_PENDING_STEPS) {
@@ -186,22 +233,37 @@ export class Adafactor {
       }
       this.pendingByEncoder.set(encoder, pending);
     }
-    this.device.queue.writeBuffer(this.settingsRing, slot * this.settingsSlotBytes, settings);
+    this.device.queue.writeBuffer(this.settingsRing, slot * this.settingsSlotBytes, this.settingsData.buffer);
     const commands = encoder ?? this.device.createCommandEncoder({ label: 'adafactor step' });
     const pass = commands.beginComputePass({ label: `adafactor step ${step}` });
-    for (const kernel of KERNEL_ORDER) {
-      pass.setPipeline(this.pipelines[kernel]);
-      for (const group of this.groups) {
-        const count = group.workItems[kernel];
-        if (count === 0) continue;
-        pass.setBindGroup(0, group.bindGroup, [slot * this.settingsSlotBytes]);
-        const [x, y] = dispatchGrid(count, this.maxWorkgroupsPerDimension);
-        pass.dispatchWorkgroups(x, y);
-      }
+    const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
+    for (const d of this.dispatches) {
+      pass.setPipeline(this.pipelines[d.kernel]);
+      pass.setBindGroup(0, d.bindGroup, [slot * this.settingsSlotBytes]);
+      pass.dispatchWorkgroups(...dispatchGrid(d.workgroups, maxPerDimension));
     }
     pass.end();
     if (!encoder) this.device.queue.submit([commands.finish()]);
     this.stepCount = step;
+  }
+
+  /**
+   * Steps skipped so far because of non-finite gradients (with `skipNonFinite`). Reads back one
+   * number, after the steps submitted so far.
+   */
+  async skippedSteps(): Promise<number> {
+    this.checkUsable('skippedSteps()');
+    const read = this.statusRead.then(async () => {
+      const encoder = this.device.createCommandEncoder({ label: 'adafactor skipped steps' });
+      encoder.copyBufferToBuffer(this.scratch, SHADER.constants.STATUS_SKIPPED_STEPS * 4, this.statusReadback, 0, 4);
+      this.device.queue.submit([encoder.finish()]);
+      await this.statusReadback.mapAsync(0x1 /* GPUMapMode.READ */);
+      const count = new Float32Array(this.statusReadback.getMappedRange(0, 4))[0];
+      this.statusReadback.unmap();
+      return count;
+    });
+    this.statusRead = read.catch(() => undefined);
+    return read;
   }
 
   /** Frees the optimizer's GPU buffers; the optimizer cannot step afterwards. */
@@ -211,11 +273,9 @@ export class Adafactor {
     for (const b of this.ownedBuffers) b.destroy();
   }
 
-  private settingsFor(step: number): ArrayBuffer {
-    const { Settings } = SHADER.structs;
+  private writeSettings(step: number): void {
     const o = this.options;
-    const data = new DataView(new ArrayBuffer(Settings.size));
-    Settings.write(data, 0, {
+    SHADER.structs.Settings.write(this.settingsData, 0, {
       beta2: beta2(o, step),
       oneMinusBeta2: oneMinusBeta2(o, step),
       rho: stepSize(o, step),
@@ -225,27 +285,13 @@ export class Adafactor {
       beta1: o.beta1 ?? 0,
       weightDecay: o.weightDecay,
       scaleParameter: o.scaleParameter ? 1 : 0,
+      skipNonFinite: o.skipNonFinite ? 1 : 0,
     });
-    return data.buffer;
   }
 
-  private checkUsable(): void {
-    if (this.destroyed) throw new Error('Adafactor: step() after destroy(); make a new optimizer');
-    if (this.deviceLostReason !== undefined) throw new Error(`Adafactor: the GPUDevice was lost (${this.deviceLostReason}); make a new device and optimizer`);
-  }
-
-  private checkBindingSizes(params: readonly AdafactorParam[]): void {
-    const limit = this.device.limits.maxStorageBufferBindingSize;
-    const check = (what: string, bytes: number) => {
-      if (bytes > limit) throw new Error(`Adafactor: ${what} needs a binding of ${bytes} bytes, more than this device's maxStorageBufferBindingSize (${limit})`);
-    };
-    params.forEach((p, i) => {
-      check(`${this.tensors[i].label.replace(/^Adafactor: /, '')} param buffer`, p.param.size);
-      check(`${this.tensors[i].label.replace(/^Adafactor: /, '')} grad buffer`, p.grad.size);
-    });
-    check('the optimizer state', this.plan.stateLength * 4);
-    check('the first moment (beta1)', this.plan.momentumLength * 4);
-    check('the scratch space', this.plan.scratchLength * 4);
+  private checkUsable(what = 'step()'): void {
+    if (this.destroyed) throw new Error(`Adafactor: ${what} after destroy(); make a new optimizer`);
+    if (this.deviceLostReason !== undefined) throw new Error(`Adafactor: ${what} after the GPUDevice was lost (${this.deviceLostReason}); make a new device and optimizer`);
   }
 
   private own(buffer: GPUBuffer): GPUBuffer {
@@ -263,3 +309,4 @@ export function dispatchGrid(count: number, maxPerDimension: number): [number, n
 function align(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
+

@@ -54,7 +54,7 @@ export const SHADER = {
   structs: {
     Tensor: struct(commonInterface, 'Tensor'),
     Settings: struct(commonInterface, 'Settings'),
-    Group: struct(commonInterface, 'Group'),
+    Window: struct(commonInterface, 'Window'),
   },
   constants: {
     WORKGROUP_SIZE: constant(commonInterface, 'WORKGROUP_SIZE'),
@@ -63,6 +63,9 @@ export const SHADER = {
     VECTOR_TILE: constant(commonInterface, 'VECTOR_TILE'),
     LINE_BLOCK: constant(commonInterface, 'LINE_BLOCK'),
     NO_MOMENTUM: constant(commonInterface, 'NO_MOMENTUM'),
+    STATUS_WORDS: constant(commonInterface, 'STATUS_WORDS'),
+    STATUS_SKIPPED_STEPS: constant(commonInterface, 'STATUS_SKIPPED_STEPS'),
+    TILE_PARTIALS: constant(commonInterface, 'TILE_PARTIALS'),
   },
 };
 

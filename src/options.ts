@@ -26,6 +26,12 @@ export interface AdafactorOptions {
   /** rho_t = min(1e-6 t, 1/sqrt(t)); needs `relativeStep`. Default false. */
   warmupInit?: boolean;
   /**
+   * When true, a step whose gradients hold a NaN or an infinity, in any tensor, changes no
+   * parameter and no state (the step count still advances); decided on the GPU, counted by
+   * `skippedSteps()`. Default false: NaN propagates as in the reference.
+   */
+  skipNonFinite?: boolean;
+  /**
    * Device limits to use instead of the device's own, only ever lower: for tests of the code
    * paths that large tensors take on small devices. Default: the device's limits.
    */
@@ -35,6 +41,8 @@ export interface AdafactorOptions {
 export interface AdafactorLimits {
   /** Instead of the device's maxComputeWorkgroupsPerDimension. */
   maxWorkgroupsPerDimension?: number;
+  /** Instead of the device's maxStorageBufferBindingSize: larger tensors are processed in windows. */
+  maxBindingBytes?: number;
 }
 
 /** Options with every default filled in and every check passed. */
@@ -49,6 +57,7 @@ export interface ResolvedOptions {
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
+  skipNonFinite: boolean;
   limits: AdafactorLimits;
 }
 
@@ -62,6 +71,7 @@ export const DEFAULT_OPTIONS = {
   scaleParameter: true,
   relativeStep: true,
   warmupInit: false,
+  skipNonFinite: false,
 } as const;
 
 const KNOWN_OPTIONS = new Set(['lr', 'limits', ...Object.keys(DEFAULT_OPTIONS)]);
@@ -81,7 +91,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     }
     return value;
   };
-  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit'): boolean => {
+  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite'): boolean => {
     const value = merged[name] as unknown;
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
@@ -97,6 +107,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
+    skipNonFinite: flag('skipNonFinite'),
     limits: resolveLimits(options.limits, where),
   };
   const lr = options.lr;
@@ -125,7 +136,7 @@ function resolveLimits(limits: AdafactorLimits | undefined, where: string): Adaf
   if (limits === undefined) return {};
   if (typeof limits !== 'object' || limits === null) throw new Error(`${where}: option limits must be an object`);
   for (const [key, value] of Object.entries(limits)) {
-    if (key !== 'maxWorkgroupsPerDimension') throw new Error(`${where}: unknown limit '${key}'`);
+    if (key !== 'maxWorkgroupsPerDimension' && key !== 'maxBindingBytes') throw new Error(`${where}: unknown limit '${key}'`);
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new Error(`${where}: limit ${key} must be an integer >= 1, got ${String(value)}`);
     }

@@ -13,6 +13,8 @@ export interface TileGeometry {
   VECTOR_TILE: number;
   LINE_BLOCK: number;
   NO_MOMENTUM: number;
+  STATUS_WORDS: number;
+  TILE_PARTIALS: number;
 }
 
 /** What the planner needs of one tensor. Buffers are compared by identity. */
@@ -31,7 +33,7 @@ export interface PlanInput<B> {
 /** One row of the WGSL `Tensor` table; the field names are the struct's. */
 export type TensorFields = Record<
   | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'tileRowCount' | 'tileColCount'
-  | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'momentum'
+  | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'fullState' | 'momentum'
   | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowBlockSums' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
   number
 >;
@@ -58,8 +60,9 @@ export interface Plan<B> {
   /** Table order: the tensors of group 0, then of group 1, ... Empty tensors are left out. */
   tensors: PlannedTensor[];
   groups: PlannedGroup<B>[];
-  /** f32 elements of each buffer the optimizer owns. */
-  stateLength: number;
+  /** f32 elements of each buffer the optimizer owns: R and C; V; M; scratch. */
+  factorStateLength: number;
+  fullStateLength: number;
   momentumLength: number;
   scratchLength: number;
 }
@@ -76,8 +79,8 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
     byGrad.set(t.gradBuffer, [...members, i]);
   });
 
-  const plan: Plan<B> = { tensors: [], groups: [], stateLength: 0, momentumLength: 0, scratchLength: 0 };
-  const allocate = (key: 'stateLength' | 'momentumLength' | 'scratchLength', length: number) => {
+  const plan: Plan<B> = { tensors: [], groups: [], factorStateLength: 0, fullStateLength: 0, momentumLength: 0, scratchLength: tiles.STATUS_WORDS };
+  const allocate = (key: 'factorStateLength' | 'fullStateLength' | 'momentumLength' | 'scratchLength', length: number) => {
     const offset = plan[key];
     plan[key] += length;
     return offset;
@@ -116,17 +119,18 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           firstTile: group.tileCount,
           firstLineBlock: group.lineBlockCount,
           settings: t.settings,
-          rowState: allocate('stateLength', factored ? batch * rows : numel),
-          colState: allocate('stateLength', factored ? batch * cols : 0),
+          rowState: allocate('factorStateLength', factored ? batch * rows : 0),
+          colState: allocate('factorStateLength', factored ? batch * cols : 0),
+          fullState: allocate('fullStateLength', factored ? 0 : numel),
           momentum: t.momentum ? allocate('momentumLength', numel) : tiles.NO_MOMENTUM,
           rowPartials: allocate('scratchLength', factored ? batch * rows * tileColCount : 0),
           colPartials: allocate('scratchLength', factored ? batch * cols * tileRowCount : 0),
           newRow: allocate('scratchLength', factored ? batch * rows : 0),
           newCol: allocate('scratchLength', factored ? batch * cols : 0),
           rowBlockSums: allocate('scratchLength', factored ? batch * rowBlocks : 0),
-          tilePartials: allocate('scratchLength', 2 * tileCount),
+          tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount),
           matrixFactors: allocate('scratchLength', factored ? batch : 0),
-          tensorScalars: allocate('scratchLength', 2),
+          tensorScalars: allocate('scratchLength', 3),
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
@@ -137,4 +141,93 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
     }
   }
   return plan;
+}
+
+/** A byte range of a buffer, bound as one binding. */
+export interface BindingRange {
+  offset: number;
+  size: number;
+}
+
+/** A run of a group's tiles whose data fits the binding limit in every windowed buffer. */
+export interface PlannedWindow {
+  firstTile: number;
+  tileCount: number;
+  /** Byte ranges to bind; undefined where the window touches nothing of that buffer. */
+  param: BindingRange | undefined;
+  grad: BindingRange | undefined;
+  fullState: BindingRange | undefined;
+  momentum: BindingRange | undefined;
+}
+
+type Space = 'param' | 'grad' | 'fullState' | 'momentum';
+const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
+
+/**
+ * Cuts a group's tiles into windows whose parameters, gradients, V and M each fit in
+ * `limitBytes` when bound from an offset aligned to `alignBytes`. Tiles are taken in order; a
+ * band of factored tiles (the same rows of one matrix) always stays in one window.
+ */
+export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, alignBytes: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
+  const windows: PlannedWindow[] = [];
+  let current: { firstTile: number; tileCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
+  const span = (lo: number, hi: number) => (hi === -Infinity ? 0 : hi * 4 - Math.floor((lo * 4) / alignBytes) * alignBytes);
+  const close = () => {
+    if (!current) return;
+    const c = current;
+    const range = (space: Space): BindingRange | undefined => {
+      if (c.hi[space] === -Infinity) return undefined;
+      const offset = Math.floor((c.lo[space] * 4) / alignBytes) * alignBytes;
+      return { offset, size: c.hi[space] * 4 - offset };
+    };
+    windows.push({ firstTile: c.firstTile, tileCount: c.tileCount, param: range('param'), grad: range('grad'), fullState: range('fullState'), momentum: range('momentum') });
+    current = undefined;
+  };
+  for (const planned of plan.tensors.slice(group.firstTensor, group.firstTensor + group.tensorCount)) {
+    const f = planned.fields;
+    // Units that never split: a band of tiles over the same rows of one matrix, or one vector tile.
+    const bands = f.factored ? f.batch * f.tileRowCount : f.tileCount;
+    const tilesPerBand = f.factored ? f.tileColCount : 1;
+    for (let band = 0; band < bands; band++) {
+      let lo: number;
+      let hi: number;
+      if (f.factored) {
+        const matrix = Math.floor(band / f.tileRowCount);
+        const row0 = (band % f.tileRowCount) * tiles.TILE_ROWS;
+        const rowEnd = Math.min(row0 + tiles.TILE_ROWS, f.rows);
+        lo = (matrix * f.rows + row0) * f.cols;
+        hi = (matrix * f.rows + rowEnd) * f.cols;
+      } else {
+        lo = band * tiles.VECTOR_TILE;
+        hi = Math.min(lo + tiles.VECTOR_TILE, f.cols);
+      }
+      const extents: Record<Space, [number, number] | undefined> = {
+        param: [f.paramOffset + lo, f.paramOffset + hi],
+        grad: [f.gradOffset + lo, f.gradOffset + hi],
+        fullState: f.factored ? undefined : [f.fullState + lo, f.fullState + hi],
+        momentum: f.momentum === tiles.NO_MOMENTUM ? undefined : [f.momentum + lo, f.momentum + hi],
+      };
+      const fits = (c: NonNullable<typeof current>) =>
+        SPACES.every((space) => {
+          const e = extents[space];
+          return !e || span(Math.min(c.lo[space], e[0]), Math.max(c.hi[space], e[1])) <= limitBytes;
+        });
+      if (current && !fits(current)) close();
+      if (!current) {
+        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
+        if (!fits(current)) {
+          throw new Error(`${label(planned.input)}: one band of ${tiles.TILE_ROWS} rows needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
+        }
+      }
+      for (const space of SPACES) {
+        const e = extents[space];
+        if (!e) continue;
+        current.lo[space] = Math.min(current.lo[space], e[0]);
+        current.hi[space] = Math.max(current.hi[space], e[1]);
+      }
+      current.tileCount += tilesPerBand;
+    }
+  }
+  close();
+  return windows;
 }

@@ -128,6 +128,11 @@ export function referenceStep(param: Float64Array, grad: ArrayLike<number>, geom
   applyUpdate(param, scaleAndAverage(update, alpha, state, options), alpha, options);
 }
 
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
+}
+
 export interface ReferenceParam {
   data: ArrayLike<number>;
   shape: readonly number[];
@@ -140,6 +145,8 @@ export class ReferenceAdafactor {
   readonly states: ReferenceState[];
   readonly options: ResolvedOptions;
   stepCount = 0;
+  /** Steps skipped for non-finite gradients (with skipNonFinite). */
+  skippedSteps = 0;
   private readonly geometries: Geometry[];
 
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
@@ -161,7 +168,11 @@ export class ReferenceAdafactor {
     });
     const step = this.stepCount + 1;
     stepSize(this.options, step); // a bad learning rate throws before anything changes
-    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step));
     this.stepCount = step;
+    if (this.options.skipNonFinite && grads.some((g) => !allFinite(g))) {
+      this.skippedSteps++;
+      return;
+    }
+    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step));
   }
 }

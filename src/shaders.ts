@@ -4,6 +4,7 @@ import stats from '../shaders/stats.wgsl?raw';
 import finalizeStats from '../shaders/finalize_stats.wgsl?raw';
 import updateNorm from '../shaders/update_norm.wgsl?raw';
 import finalizeScale from '../shaders/finalize_scale.wgsl?raw';
+import decideSkip from '../shaders/decide_skip.wgsl?raw';
 import apply from '../shaders/apply.wgsl?raw';
 
 /** Declarations every kernel shares: constants, table structs and the bindings. */
@@ -15,6 +16,7 @@ export const KERNEL_SOURCES = {
   finalizeStats,
   updateNorm,
   finalizeScale,
+  decideSkip,
   apply,
 } as const;
 

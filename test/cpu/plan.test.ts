@@ -18,11 +18,12 @@ describe('the tensor table', () => {
     const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
     expect(plan.tensors.map((t) => t.input)).toEqual([0, 2, 1]); // the empty tensor is left out
     expect(matrix).toMatchObject({ tileRowCount: 3, tileColCount: 2, tileCount: 6, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 130 });
-    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 6, firstLineBlock: 2, rowState: 195 });
-    expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, rowState: 196 });
+    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 6, firstLineBlock: 2, fullState: 0 });
+    expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
     expect(plan.groups[0]).toMatchObject({ tileCount: 7, lineBlockCount: 2, hasFactored: true });
     expect(plan.groups[1]).toMatchObject({ hasFactored: false, lineBlockCount: 0 });
-    expect(plan.stateLength).toBe(130 + 65 + 1 + 5000);
+    expect(plan.factorStateLength).toBe(130 + 65);
+    expect(plan.fullStateLength).toBe(1 + 5000);
     expect(plan.momentumLength).toBe(0);
   });
 });

@@ -39,8 +39,9 @@ export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, lay
 
 /** The optimizer's R, C, V and M after the trace match Hugging Face's final state. */
 async function checkFinalState(device: GPUDevice, optimizer: Adafactor, golden: GoldenCase): Promise<void> {
-  const { state, momentum, plan } = internalBuffers(optimizer);
-  const stateValues = await readFloats(device, state);
+  const { factorState, fullState, momentum, plan } = internalBuffers(optimizer);
+  const factorValues = await readFloats(device, factorState);
+  const fullValues = await readFloats(device, fullState);
   const momentumValues = await readFloats(device, momentum);
   for (const planned of plan.tensors) {
     const f = planned.fields;
@@ -49,10 +50,10 @@ async function checkFinalState(device: GPUDevice, optimizer: Adafactor, golden: 
     const slice = (values: Float32Array, offset: number, length: number) => values.subarray(offset, offset + length);
     const pairs: [string, Float32Array][] = f.factored
       ? [
-          ['exp_avg_sq_row', slice(stateValues, f.rowState, f.batch * f.rows)],
-          ['exp_avg_sq_col', slice(stateValues, f.colState, f.batch * f.cols)],
+          ['exp_avg_sq_row', slice(factorValues, f.rowState, f.batch * f.rows)],
+          ['exp_avg_sq_col', slice(factorValues, f.colState, f.batch * f.cols)],
         ]
-      : [['exp_avg_sq', slice(stateValues, f.rowState, f.cols)]];
+      : [['exp_avg_sq', slice(fullValues, f.fullState, f.cols)]];
     if (f.momentum !== 0xffffffff) pairs.push(['exp_avg', slice(momentumValues, f.momentum, f.batch * f.rows * f.cols)]);
     for (const [key, actual] of pairs) {
       const want = expected[key];

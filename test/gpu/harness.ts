@@ -4,6 +4,7 @@
  */
 import { Adafactor, type AdafactorOptions, type AdafactorParam } from '../../src/index.js';
 import { internalBuffers } from '../../src/adafactor.js';
+import { SHADER } from '../../src/layout.js';
 
 /** The one tolerance of GPU against the float64 reference: max |x - x_ref| / RMS(x_ref). */
 export const TOLERANCE = 1e-5;
@@ -54,9 +55,9 @@ export async function readFloats(device: GPUDevice, buffer: GPUBuffer, byteOffse
   return out;
 }
 
-/** Fills a whole buffer with one float (NaN by default): elements nobody writes stay so. */
-export function poison(device: GPUDevice, buffer: GPUBuffer, value = NaN): void {
-  device.queue.writeBuffer(buffer, 0, new Float32Array(buffer.size / 4).fill(value));
+/** Fills a buffer from `byteOffset` on with one float (NaN by default): elements nobody writes stay so. */
+export function poison(device: GPUDevice, buffer: GPUBuffer, value = NaN, byteOffset = 0): void {
+  device.queue.writeBuffer(buffer, byteOffset, new Float32Array((buffer.size - byteOffset) / 4).fill(value));
 }
 
 /**
@@ -142,8 +143,9 @@ export class TensorSet {
 
   newOptimizer(options?: AdafactorOptions): Adafactor {
     const optimizer = new Adafactor(this.device, this.params, options);
-    // Scratch is NaN before the first step: a partial sum that a pass forgets to write poisons the result.
-    poison(this.device, internalBuffers(optimizer).scratch);
+    // Scratch is NaN before the first step, but for its status words (the skipped-step count, which
+    // lives across steps): a partial sum that a pass forgets to write poisons the result.
+    poison(this.device, internalBuffers(optimizer).scratch, NaN, 4 * SHADER.constants.STATUS_WORDS);
     return optimizer;
   }
 
