@@ -96,8 +96,9 @@ fn gradIndex(t: Tensor, i: u32) -> u32 { return t.gradOffset + i - window.gradBa
 fn fullStateIndex(t: Tensor, i: u32) -> u32 { return t.fullState + i - window.fullStateBase; }
 fn momentumIndex(t: Tensor, i: u32) -> u32 { return t.momentum + i - window.momentumBase; }
 
-// Whether a gradient is finite (NaN fails every comparison).
-fn isFinite(g: f32) -> bool { return abs(g) <= 0x1.fffffep+127f; }
+// NaN and infinity tests on the bits, which no floating-point optimisation can fold away.
+fn isFinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 
 // The window's tile that this workgroup handles, if any: dispatch grids are 2-D when one
 // dimension would pass maxComputeWorkgroupsPerDimension.

@@ -48,11 +48,14 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     let count = f32(t.batch) * f32(t.rows) * f32(t.cols);
     let paramRms = sqrt(totals.y / count);
     let updateRms = sqrt(updateSquares / count);
+    // As in the reference: max(eps2, RMS) is eps2 when RMS is NaN (Python's max), while the clip
+    // divisor max(1, RMS(U) / d) stays NaN (torch's clamp), so a NaN gradient spoils its tensor.
     var alpha = s.rho;
     if (s.scaleParameter == 1u) {
-      alpha = s.rho * max(s.eps2, paramRms);
+      alpha = s.rho * select(s.eps2, paramRms, paramRms > s.eps2);
     }
-    scratch[t.tensorScalars] = alpha / max(1.0, updateRms / s.clipThreshold);
+    let ratio = updateRms / s.clipThreshold;
+    scratch[t.tensorScalars] = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
     scratch[t.tensorScalars + 1u] = s.weightDecay * alpha;
     scratch[t.tensorScalars + 2u] = totals.z;
   }

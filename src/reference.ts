@@ -91,16 +91,20 @@ export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state:
   return update;
 }
 
-/** Stage 3, clip: U /= max(1, RMS(U) / clipThreshold). */
+/** Stage 3, clip: U /= max(1, RMS(U) / clipThreshold); NaN when RMS(U) is (torch's clamp). */
 export function clipUpdate(update: Float64Array, options: ResolvedOptions): void {
   const divisor = Math.max(1, rms(update) / options.clipThreshold);
   for (let i = 0; i < update.length; i++) update[i] /= divisor;
 }
 
-/** alpha_t = rho_t * max(eps2, RMS(X_{t-1})), or rho_t without scaleParameter. */
+/**
+ * alpha_t = rho_t * max(eps2, RMS(X_{t-1})), or rho_t without scaleParameter. The max is
+ * Python's, as in Hugging Face: eps2 unless RMS(X) > eps2, so eps2 when RMS(X) is NaN.
+ */
 export function scaledStepSize(param: ArrayLike<number>, options: ResolvedOptions, step: number): number {
   const rho = stepSize(options, step);
-  return options.scaleParameter ? rho * Math.max(options.eps2, rms(param)) : rho;
+  const paramRms = rms(param);
+  return options.scaleParameter ? rho * (paramRms > options.eps2 ? paramRms : options.eps2) : rho;
 }
 
 /** Stage 4, scale and momentum: U = alpha_t U; with beta1, M = beta1 M + (1 - beta1) U and U = M. */
