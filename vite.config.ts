@@ -35,11 +35,14 @@ const libraryBuild = {
   outDir: 'dist',
 };
 
+/** `--mode bench` builds the Node benchmark into a script (bench-dist/node.js). */
+const benchBuild = { ssr: resolve(here, 'bench/node.ts'), outDir: resolve(here, 'bench-dist'), emptyOutDir: true, target: 'node20' };
+
 export default defineConfig(({ mode }) => ({
   plugins: [wgslReflect()],
   root: mode === 'demo' ? resolve(here, 'demo') : here,
   base: './',
-  build: mode === 'demo' ? demoBuild : libraryBuild,
+  build: mode === 'demo' ? demoBuild : mode === 'bench' ? benchBuild : libraryBuild,
   test: {
     reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     projects: [

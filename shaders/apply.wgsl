@@ -24,6 +24,9 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   }
 }
 
+// One column per invocation, so that neighbouring invocations write neighbouring elements.
+const APPLY_LANES = WORKGROUP_SIZE / TILE_COLS;
+
 fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let tile = factoredTile(t, localTile);
   let col = lid % TILE_COLS;
@@ -32,12 +35,10 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
     let colIndex = tile.matrix * t.cols + tile.col0 + col;
     let newCol = scratch[t.newCol + colIndex];
     let colFactor = inverseSqrt(newCol) * scratch[t.matrixFactors + tile.matrix] * scale;
-    for (var row = lane; row < tile.rowCount; row = row + WORKGROUP_SIZE / TILE_COLS) {
+    for (var row = lane; row < tile.rowCount; row = row + APPLY_LANES) {
       let rowIndex = tile.matrix * t.rows + tile.row0 + row;
       let element = rowIndex * t.cols + tile.col0 + col;
-      let g = grad[gradIndex(t, element)];
-      let u = g * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor;
-      updateParam(t, s, element, u, decay);
+      updateParam(t, s, element, grad[gradIndex(t, element)] * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor, decay);
     }
     // Commit C_t: the first tile row of the matrix owns these columns.
     if (tile.tileRow == 0u && lane == 0u) {
@@ -45,8 +46,8 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
     }
   }
   // Commit R_t: the first tile column owns these rows.
-  if (tile.tileCol == 0u && lid < tile.rowCount) {
-    let rowIndex = tile.matrix * t.rows + tile.row0 + lid;
+  for (var row = lid; tile.tileCol == 0u && row < tile.rowCount; row = row + WORKGROUP_SIZE) {
+    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
     factorState[t.rowState + rowIndex] = scratch[t.newRow + rowIndex];
   }
 }

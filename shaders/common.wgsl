@@ -4,8 +4,13 @@
 
 const WORKGROUP_SIZE = 256u;
 // A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
-const TILE_ROWS = 64u;
+const TILE_ROWS = 256u;
 const TILE_COLS = 64u;
+// Inside a factored tile, each invocation takes COLS_PER_INVOCATION consecutive columns of every
+// ROW_LANES-th row: several neighbouring elements per invocation, which CPU adapters need.
+const COLS_PER_INVOCATION = 8u;
+const COL_GROUPS = TILE_COLS / COLS_PER_INVOCATION;
+const ROW_LANES = WORKGROUP_SIZE / COL_GROUPS;
 // An unfactored tensor (rank 0 or 1) is cut into tiles of VECTOR_TILE elements.
 const VECTOR_TILE = 4096u;
 // finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
@@ -148,20 +153,26 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   return tile;
 }
 
-// Fixed-order tree reduction over the workgroup: every invocation gets the same sum, and the
-// same inputs always give the same bits (no atomics).
+// Fixed-order reduction over the workgroup in two levels (REDUCE_WIDTH sums of REDUCE_WIDTH
+// values, then their sum): every invocation gets the same sum, the same inputs always give the
+// same bits (no atomics), and it takes two barriers, which matter most on CPU adapters.
+const REDUCE_WIDTH = 16u;
 var<workgroup> reduction: array<vec4<f32>, WORKGROUP_SIZE>;
+var<workgroup> reductionTotal: vec4<f32>;
 
 fn workgroupSum(lid: u32, value: vec4<f32>) -> vec4<f32> {
   reduction[lid] = value;
   workgroupBarrier();
-  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid < stride) {
-      reduction[lid] = reduction[lid] + reduction[lid + stride];
-    }
-    workgroupBarrier();
+  if (lid < REDUCE_WIDTH) {
+    var partial = vec4<f32>(0.0);
+    for (var k = 0u; k < REDUCE_WIDTH; k = k + 1u) { partial = partial + reduction[lid * REDUCE_WIDTH + k]; }
+    reduction[lid * REDUCE_WIDTH] = partial;
   }
-  let total = reduction[0];
   workgroupBarrier();
-  return total;
+  if (lid == 0u) {
+    var total = vec4<f32>(0.0);
+    for (var k = 0u; k < REDUCE_WIDTH; k = k + 1u) { total = total + reduction[k * REDUCE_WIDTH]; }
+    reductionTotal = total;
+  }
+  return workgroupUniformLoad(&reductionTotal);
 }

@@ -4,14 +4,11 @@
 // partial sums of (G / sqrt(V_t))^2 and X^2.
 // Every tile also counts its non-finite gradients, for skipNonFinite.
 
-const HALF_ROWS = TILE_ROWS / 2u;
-const LANES = WORKGROUP_SIZE / TILE_COLS;          // invocations sharing one column of a tile
-const ROW_SEGMENTS = WORKGROUP_SIZE / HALF_ROWS;   // invocations summing one row of a half tile
-const SEGMENT = TILE_COLS / ROW_SEGMENTS;
-
-// Q of half a tile; rows padded by one so that a row read and a column read use different banks.
-var<workgroup> halfTile: array<f32, HALF_ROWS * (TILE_COLS + 1u)>;
-var<workgroup> segments: array<f32, WORKGROUP_SIZE>;
+// Each invocation keeps the column sums of its columns in registers; row and column partials
+// meet in workgroup memory once per tile.
+// First the row sums of each column group ([TILE_ROWS][COL_GROUPS]), then the column sums of
+// each row lane ([ROW_LANES][TILE_COLS]).
+var<workgroup> lines: array<f32, max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS)>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -39,60 +36,46 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
 // Returns (0, sum of X^2, non-finite gradients, 0) over the tile.
 fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let tile = factoredTile(t, localTile);
-  let col = lid % TILE_COLS;
-  let lane = lid / TILE_COLS;
+  let group = lid % COL_GROUPS;
+  let lane = lid / COL_GROUPS;
+  let firstCol = group * COLS_PER_INVOCATION;
   let matrixBase = tile.matrix * t.rows * t.cols;
-  var colSum = 0.0;
+  var colSums: array<f32, COLS_PER_INVOCATION>;
   var paramSquares = 0.0;
   var nonFinite = 0.0;
-  for (var half = 0u; half < 2u; half = half + 1u) {
-    for (var r = lane; r < HALF_ROWS; r = r + LANES) {
-      let row = half * HALF_ROWS + r;
-      var q = 0.0;
-      if (row < tile.rowCount && col < tile.colCount) {
-        let element = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + col;
-        let g = grad[gradIndex(t, element)];
-        let x = param[paramIndex(t, element)];
-        q = g * g + s.eps1;
-        paramSquares = paramSquares + x * x;
-        nonFinite = nonFinite + select(1.0, 0.0, isFinite(g));
-      }
-      colSum = colSum + q;
-      halfTile[r * (TILE_COLS + 1u) + col] = q;
-    }
-    workgroupBarrier();
-    // Row sums: ROW_SEGMENTS invocations per row, each over SEGMENT columns, then one adds them.
-    let segmentRow = lid / ROW_SEGMENTS;
-    let segmentStart = (lid % ROW_SEGMENTS) * SEGMENT;
-    var partial = 0.0;
-    for (var c = 0u; c < SEGMENT; c = c + 1u) {
-      partial = partial + halfTile[segmentRow * (TILE_COLS + 1u) + segmentStart + c];
-    }
-    segments[lid] = partial;
-    workgroupBarrier();
-    if (lid < HALF_ROWS) {
-      var rowSum = 0.0;
-      for (var k = 0u; k < ROW_SEGMENTS; k = k + 1u) {
-        rowSum = rowSum + segments[lid * ROW_SEGMENTS + k];
-      }
-      let row = half * HALF_ROWS + lid;
-      if (row < tile.rowCount) {
-        let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-        scratch[t.rowPartials + rowIndex * t.tileColCount + tile.tileCol] = rowSum;
+  for (var row = lane; row < TILE_ROWS; row = row + ROW_LANES) {
+    var rowSum = 0.0;
+    if (row < tile.rowCount) {
+      let first = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + firstCol;
+      for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
+        if (firstCol + c < tile.colCount) {
+          let g = grad[gradIndex(t, first + c)];
+          let x = param[paramIndex(t, first + c)];
+          let q = g * g + s.eps1;
+          rowSum = rowSum + q;
+          colSums[c] = colSums[c] + q;
+          paramSquares = paramSquares + x * x;
+          nonFinite = nonFinite + select(1.0, 0.0, isFinite(g));
+        }
       }
     }
-    workgroupBarrier();
+    lines[row * COL_GROUPS + group] = rowSum;
   }
-  // Column sums: LANES partials per column.
-  segments[lid] = colSum;
   workgroupBarrier();
-  if (lid < TILE_COLS && lid < tile.colCount) {
-    var total = 0.0;
-    for (var k = 0u; k < LANES; k = k + 1u) {
-      total = total + segments[k * TILE_COLS + lid];
-    }
+  for (var row = lid; row < tile.rowCount; row = row + WORKGROUP_SIZE) {
+    var rowSum = 0.0;
+    for (var k = 0u; k < COL_GROUPS; k = k + 1u) { rowSum = rowSum + lines[row * COL_GROUPS + k]; }
+    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
+    scratch[t.rowPartials + rowIndex * t.tileColCount + tile.tileCol] = rowSum;
+  }
+  workgroupBarrier();
+  for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) { lines[lane * TILE_COLS + firstCol + c] = colSums[c]; }
+  workgroupBarrier();
+  if (lid < tile.colCount) {
+    var colSum = 0.0;
+    for (var k = 0u; k < ROW_LANES; k = k + 1u) { colSum = colSum + lines[k * TILE_COLS + lid]; }
     let colIndex = tile.matrix * t.cols + tile.col0 + lid;
-    scratch[t.colPartials + colIndex * t.tileRowCount + tile.tileRow] = total;
+    scratch[t.colPartials + colIndex * t.tileRowCount + tile.tileRow] = colSum;
   }
   return workgroupSum(lid, vec4<f32>(0.0, paramSquares, nonFinite, 0.0));
 }

@@ -13,17 +13,22 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (t.factored == 0u) { return; }
   let localTile = tileIndex - t.firstTile;
   let tile = factoredTile(t, localTile);
-  let col = lid % TILE_COLS;
-  let lane = lid / TILE_COLS;
+  let firstCol = (lid % COL_GROUPS) * COLS_PER_INVOCATION;
+  let lane = lid / COL_GROUPS;
+  var colFactors: array<f32, COLS_PER_INVOCATION>;
+  for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
+    if (firstCol + c < tile.colCount) { colFactors[c] = inverseSqrt(scratch[t.newCol + tile.matrix * t.cols + tile.col0 + firstCol + c]); }
+  }
   var squares = 0.0;
-  if (col < tile.colCount) {
-    let colIndex = tile.matrix * t.cols + tile.col0 + col;
-    let colFactor = inverseSqrt(scratch[t.newCol + colIndex]);
-    for (var row = lane; row < tile.rowCount; row = row + WORKGROUP_SIZE / TILE_COLS) {
-      let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-      let g = grad[gradIndex(t, rowIndex * t.cols + tile.col0 + col)];
-      let u = g * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor;
-      squares = squares + u * u;
+  for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
+    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
+    let rowFactor = inverseSqrt(scratch[t.newRow + rowIndex]);
+    let first = gradIndex(t, rowIndex * t.cols + tile.col0 + firstCol);
+    for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
+      if (firstCol + c < tile.colCount) {
+        let u = grad[first + c] * rowFactor * colFactors[c];
+        squares = squares + u * u;
+      }
     }
   }
   let sums = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0));

@@ -1,0 +1,180 @@
+/**
+ * The benchmark, shared by Node (Dawn) and the browser: one Adafactor step with default options
+ * against a fused WGSL Adam step on the same tensors, both against the device's copy bandwidth
+ * measured in the same run. Times come from GPU timestamp queries where the adapter has them,
+ * else from onSubmittedWorkDone around each submitted step.
+ */
+import { Adafactor } from '../src/index.js';
+import { FusedAdam } from '../demo/adam.js';
+import { CASES, numel } from './cases.js';
+import copySource from './copy.wgsl?raw';
+
+/** Bytes an Adafactor step must move per f32 parameter: G read three times, X read twice and written once. */
+export const BYTES_PER_PARAMETER = 24;
+const STORAGE = 0x80;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const MAP_READ = 0x1;
+const QUERY_RESOLVE = 0x200;
+
+export interface Timing { medianMs: number; minMs: number; maxMs: number }
+export interface CaseResult {
+  name: string;
+  params: number;
+  tensors: number;
+  adafactor: Timing & { dispatches: number; stateBytes: number };
+  adam: Timing & { stateBytes: number };
+  effectiveGBps: number;
+  fractionOfCopy: number;
+}
+export interface BenchResult {
+  adapter: { vendor: string; architecture: string; description: string };
+  timer: 'timestamp-query' | 'onSubmittedWorkDone';
+  copyGBps: number;
+  cases: CaseResult[];
+}
+
+/** Times `record` (which records one unit of work) `count` times after `warmup` untimed runs. */
+class Timer {
+  private readonly querySet: GPUQuerySet | undefined;
+  private readonly resolve: GPUBuffer | undefined;
+  private readonly readback: GPUBuffer | undefined;
+
+  constructor(private readonly device: GPUDevice) {
+    if (device.features.has('timestamp-query')) {
+      this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+      this.resolve = device.createBuffer({ size: 16, usage: QUERY_RESOLVE | COPY_SRC });
+      this.readback = device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
+    }
+  }
+
+  get kind(): BenchResult['timer'] {
+    return this.querySet ? 'timestamp-query' : 'onSubmittedWorkDone';
+  }
+
+  async time(record: (encoder: GPUCommandEncoder) => void, count: number, warmup = 3): Promise<Timing> {
+    const times: number[] = [];
+    for (let run = 0; run < warmup + count; run++) {
+      const ms = await this.once(record);
+      if (run >= warmup) times.push(ms);
+    }
+    times.sort((a, b) => a - b);
+    const middle = times.length >> 1;
+    const median = times.length % 2 ? times[middle] : (times[middle - 1] + times[middle]) / 2;
+    return { medianMs: median, minMs: times[0], maxMs: times[times.length - 1] };
+  }
+
+  private async once(record: (encoder: GPUCommandEncoder) => void): Promise<number> {
+    const encoder = this.device.createCommandEncoder();
+    if (!this.querySet) {
+      record(encoder);
+      const started = performance.now();
+      this.device.queue.submit([encoder.finish()]);
+      await this.device.queue.onSubmittedWorkDone();
+      return performance.now() - started;
+    }
+    // Empty passes whose timestamps bracket the work: the end of the first, the start of the last.
+    encoder.beginComputePass({ timestampWrites: { querySet: this.querySet, endOfPassWriteIndex: 0 } }).end();
+    record(encoder);
+    encoder.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 1 } }).end();
+    encoder.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
+    encoder.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
+    this.device.queue.submit([encoder.finish()]);
+    await this.readback!.mapAsync(MAP_READ);
+    const [begin, end] = new BigInt64Array(this.readback!.getMappedRange().slice(0));
+    this.readback!.unmap();
+    return Number(end - begin) / 1e6;
+  }
+}
+
+function grid(workgroups: number, device: GPUDevice): [number, number] {
+  const x = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+  return [x, Math.ceil(workgroups / x)];
+}
+
+/** GB/s of a WGSL copy kernel, bytes read plus written, over `bytes`-sized buffers. */
+async function copyBandwidth(device: GPUDevice, timer: Timer, bytes: number, count: number): Promise<number> {
+  const source = device.createBuffer({ size: bytes, usage: STORAGE });
+  const destination = device.createBuffer({ size: bytes, usage: STORAGE });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copySource }), entryPoint: 'main' } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  const timing = await timer.time((encoder) => {
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...grid(Math.ceil(bytes / 16 / 256), device));
+    pass.end();
+  }, count);
+  source.destroy();
+  destination.destroy();
+  return (2 * bytes) / (timing.medianMs * 1e6);
+}
+
+export interface BenchOptions {
+  steps?: number;
+  cases?: string[];
+  progress?: (message: string) => void;
+}
+
+export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: BenchOptions = {}): Promise<BenchResult> {
+  const steps = Math.max(10, options.steps ?? 10);
+  const progress = options.progress ?? (() => {});
+  const timer = new Timer(device);
+  progress(`timing with ${timer.kind}; measuring copy bandwidth`);
+  const copyGBps = await copyBandwidth(device, timer, 64 << 20, steps);
+  progress(`copy: ${copyGBps.toFixed(2)} GB/s`);
+  const cases: CaseResult[] = [];
+  for (const c of CASES.filter((x) => !options.cases || options.cases.includes(x.name))) {
+    const params = c.shapes.reduce((sum, s) => sum + numel(s), 0);
+    progress(`${c.name}: ${c.shapes.length} tensors, ${params} parameters`);
+    const bytes = params * 4;
+    const initial = new Float32Array(params).map(() => Math.random() - 0.5);
+    const buffers = [0, 1, 2, 3].map(() => device.createBuffer({ size: bytes, usage: STORAGE | COPY_DST }));
+    for (const b of buffers) device.queue.writeBuffer(b, 0, initial);
+    const [param, grad, adamParam, adamGrad] = buffers;
+    let offset = 0;
+    const tensors = c.shapes.map((shape, i) => {
+      const t = { param, grad, shape, paramOffset: offset * 4, gradOffset: offset * 4, name: `${c.name}.${i}` };
+      offset += numel(shape);
+      return t;
+    });
+    const adafactor = new Adafactor(device, tensors);
+    const adafactorTime = await timer.time((encoder) => adafactor.step(encoder), steps);
+    progress(`  adafactor: median ${adafactorTime.medianMs.toFixed(2)} ms`);
+    const adam = new FusedAdam(device, adamParam, adamGrad, params);
+    const adamTime = await timer.time((encoder) => adam.step(encoder), steps);
+    progress(`  adam: median ${adamTime.medianMs.toFixed(2)} ms`);
+    const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
+    cases.push({
+      name: c.name,
+      params,
+      tensors: c.shapes.length,
+      adafactor: { ...adafactorTime, dispatches: adafactor.dispatchesPerStep, stateBytes: adafactor.stateBytes },
+      adam: { ...adamTime, stateBytes: adam.stateBytes },
+      effectiveGBps,
+      fractionOfCopy: effectiveGBps / copyGBps,
+    });
+    adafactor.destroy();
+    adam.destroy();
+    for (const b of buffers) b.destroy();
+  }
+  const info = adapterInfo ?? ({} as GPUAdapterInfo);
+  return { adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }, timer: timer.kind, copyGBps, cases };
+}
+
+/** The result as a Markdown table. */
+export function formatTable(result: BenchResult): string {
+  const lines = [
+    `adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.description].filter(Boolean).join(' / ') || 'unknown'}; timer: ${result.timer}; copy bandwidth ${result.copyGBps.toFixed(2)} GB/s`,
+    '',
+    '| case | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of result.cases) {
+    const a = c.adafactor;
+    lines.push(
+      `| ${c.name} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
+    );
+  }
+  return lines.join('\n');
+}

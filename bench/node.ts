@@ -1,0 +1,27 @@
+/** `npm run bench`: the benchmark on WebGPU in Node (Dawn). `--json FILE` writes the result. */
+import { writeFileSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { formatTable, runBench } from './bench.js';
+
+Object.assign(globalThis, globals);
+
+const args = process.argv.slice(2);
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
+
+// Exported so that no bundler drops the reference: Dawn crashes if the GPU instance is
+// collected while its devices live.
+export const gpu = create([]);
+const adapter = await gpu.requestAdapter();
+if (!adapter) throw new Error('No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; see .ci/install-system)');
+const useTimestamps = adapter.features.has('timestamp-query') && !args.includes('--no-timestamps');
+const features: GPUFeatureName[] = useTimestamps ? ['timestamp-query'] : [];
+const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
+const result = await runBench(device, adapter.info, { progress: (m) => console.error(m) });
+console.log(formatTable(result));
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');
+  console.error(`wrote ${jsonFile}`);
+}
+device.destroy();
