@@ -35,8 +35,14 @@ const libraryBuild = {
   outDir: 'dist',
 };
 
-/** `--mode bench` builds the Node benchmark into a script (bench-dist/node.js). */
-const benchBuild = { ssr: resolve(here, 'bench/node.ts'), outDir: resolve(here, 'bench-dist'), emptyOutDir: true, target: 'node20' };
+/** `--mode bench` builds the benchmark's Node scripts (bench-dist/node.js and browser.js). */
+const benchBuild = {
+  ssr: true,
+  rollupOptions: { input: { node: resolve(here, 'bench/node.ts'), browser: resolve(here, 'bench/browser.ts') } },
+  outDir: resolve(here, 'bench-dist'),
+  emptyOutDir: true,
+  target: 'node20',
+};
 
 export default defineConfig(({ mode }) => ({
   plugins: [wgslReflect()],
