@@ -24,28 +24,34 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   }
 }
 
-// One column per invocation, so that neighbouring invocations write neighbouring elements.
-const APPLY_LANES = WORKGROUP_SIZE / TILE_COLS;
+// Invocations take columns lid, lid + WORKGROUP_SIZE, ... of every row in turn, so that
+// neighbouring invocations write neighbouring elements and each row is one contiguous run.
+const APPLY_COLS = TILE_COLS / WORKGROUP_SIZE;
 
 fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let tile = factoredTile(t, localTile);
-  let col = lid % TILE_COLS;
-  let lane = lid / TILE_COLS;
-  if (col < tile.colCount) {
-    let colIndex = tile.matrix * t.cols + tile.col0 + col;
-    let newCol = scratch[t.newCol + colIndex];
-    let colFactor = inverseSqrt(newCol) * scratch[t.matrixFactors + tile.matrix] * scale;
-    for (var row = lane; row < tile.rowCount; row = row + APPLY_LANES) {
-      let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-      let element = rowIndex * t.cols + tile.col0 + col;
-      updateParam(t, s, element, grad[gradIndex(t, element)] * inverseSqrt(scratch[t.newRow + rowIndex]) * colFactor, decay);
-    }
-    // Commit C_t: the first tile row of the matrix owns these columns.
-    if (tile.tileRow == 0u && lane == 0u) {
-      factorState[t.colState + colIndex] = newCol;
+  let matrixScale = scratch[t.matrixFactors + tile.matrix] * scale;
+  var colFactors: array<f32, APPLY_COLS>;
+  for (var k = 0u; k < APPLY_COLS; k = k + 1u) {
+    let col = lid + k * WORKGROUP_SIZE;
+    if (col < tile.colCount) { colFactors[k] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + col] * matrixScale; }
+  }
+  for (var row = 0u; row < tile.rowCount; row = row + 1u) {
+    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
+    let rowFactor = scratch[t.rowFactors + rowIndex];
+    let first = rowIndex * t.cols + tile.col0;
+    for (var k = 0u; k < APPLY_COLS; k = k + 1u) {
+      let col = lid + k * WORKGROUP_SIZE;
+      if (col < tile.colCount) {
+        updateParam(t, s, first + col, grad[gradIndex(t, first + col)] * rowFactor * colFactors[k], decay);
+      }
     }
   }
-  // Commit R_t: the first tile column owns these rows.
+  // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
+  for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
+    let colIndex = tile.matrix * t.cols + tile.col0 + col;
+    factorState[t.colState + colIndex] = scratch[t.newCol + colIndex];
+  }
   for (var row = lid; tile.tileCol == 0u && row < tile.rowCount; row = row + WORKGROUP_SIZE) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
     factorState[t.rowState + rowIndex] = scratch[t.newRow + rowIndex];

@@ -2,7 +2,7 @@
 // writes at construction, and the bindings (declared here once; the host derives its bind
 // group layout and buffer checks from them). Each kernel file is this prelude plus one pass.
 
-const WORKGROUP_SIZE = 256u;
+const WORKGROUP_SIZE = 64u;
 // A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
 const TILE_ROWS = 256u;
 const TILE_COLS = 64u;
@@ -47,6 +47,8 @@ struct Tensor {
   colPartials: u32,     // scratch: per column, one partial sum of Q per row tile
   newRow: u32,          // scratch: R_t, written by finalize_stats, committed by apply
   newCol: u32,          // scratch: C_t
+  rowFactors: u32,      // scratch: 1 / sqrt(R_t), per row
+  colFactors: u32,      // scratch: 1 / sqrt(C_t), per column
   rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
   tilePartials: u32,    // scratch: TILE_PARTIALS per tile
   matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
@@ -153,25 +155,26 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   return tile;
 }
 
-// Fixed-order reduction over the workgroup in two levels (REDUCE_WIDTH sums of REDUCE_WIDTH
+// Fixed-order reduction over the workgroup in two levels (REDUCE_PARTS sums of consecutive
 // values, then their sum): every invocation gets the same sum, the same inputs always give the
-// same bits (no atomics), and it takes two barriers, which matter most on CPU adapters.
-const REDUCE_WIDTH = 16u;
+// same bits (no atomics), and it takes few barriers, which matter most on CPU adapters.
+const REDUCE_PARTS = 8u;
+const REDUCE_PART = WORKGROUP_SIZE / REDUCE_PARTS;
 var<workgroup> reduction: array<vec4<f32>, WORKGROUP_SIZE>;
 var<workgroup> reductionTotal: vec4<f32>;
 
 fn workgroupSum(lid: u32, value: vec4<f32>) -> vec4<f32> {
   reduction[lid] = value;
   workgroupBarrier();
-  if (lid < REDUCE_WIDTH) {
+  if (lid < REDUCE_PARTS) {
     var partial = vec4<f32>(0.0);
-    for (var k = 0u; k < REDUCE_WIDTH; k = k + 1u) { partial = partial + reduction[lid * REDUCE_WIDTH + k]; }
-    reduction[lid * REDUCE_WIDTH] = partial;
+    for (var k = 0u; k < REDUCE_PART; k = k + 1u) { partial = partial + reduction[lid * REDUCE_PART + k]; }
+    reduction[lid * REDUCE_PART] = partial;
   }
   workgroupBarrier();
   if (lid == 0u) {
     var total = vec4<f32>(0.0);
-    for (var k = 0u; k < REDUCE_WIDTH; k = k + 1u) { total = total + reduction[k * REDUCE_WIDTH]; }
+    for (var k = 0u; k < REDUCE_PARTS; k = k + 1u) { total = total + reduction[k * REDUCE_PART]; }
     reductionTotal = total;
   }
   return workgroupUniformLoad(&reductionTotal);

@@ -1,7 +1,8 @@
 // Pass 2 of a step, factored tensors only: one invocation per row (or column) of a matrix adds
 // that line's tile partials in order and forms the new moment
 //   R_t = beta2_t R_{t-1} + (1 - beta2_t) mean_j Q,   C_t = beta2_t C_{t-1} + (1 - beta2_t) mean_i Q,
-// kept in scratch until apply commits it. Row blocks also leave sum(R_t) over their rows, for mean(R_t).
+// kept in scratch until apply commits it, with 1 / sqrt of each for the passes that follow. Row
+// blocks also leave sum(R_t) over their rows, for mean(R_t).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -27,6 +28,7 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
       }
       newRow = s.beta2 * factorState[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
       scratch[t.newRow + rowIndex] = newRow;
+      scratch[t.rowFactors + rowIndex] = inverseSqrt(newRow);
     }
     let blockSum = workgroupSum(lid, vec4<f32>(newRow, 0.0, 0.0, 0.0));
     if (lid == 0u) {
@@ -42,7 +44,9 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
       for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
         sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
       }
-      scratch[t.newCol + colIndex] = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+      let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+      scratch[t.newCol + colIndex] = newCol;
+      scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
     }
   }
 }

@@ -71,10 +71,10 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   workgroupBarrier();
   for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) { lines[lane * TILE_COLS + firstCol + c] = colSums[c]; }
   workgroupBarrier();
-  if (lid < tile.colCount) {
+  for (var col = lid; col < tile.colCount; col = col + WORKGROUP_SIZE) {
     var colSum = 0.0;
-    for (var k = 0u; k < ROW_LANES; k = k + 1u) { colSum = colSum + lines[k * TILE_COLS + lid]; }
-    let colIndex = tile.matrix * t.cols + tile.col0 + lid;
+    for (var k = 0u; k < ROW_LANES; k = k + 1u) { colSum = colSum + lines[k * TILE_COLS + col]; }
+    let colIndex = tile.matrix * t.cols + tile.col0 + col;
     scratch[t.colPartials + colIndex * t.tileRowCount + tile.tileRow] = colSum;
   }
   return workgroupSum(lid, vec4<f32>(0.0, paramSquares, nonFinite, 0.0));

@@ -17,12 +17,12 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let lane = lid / COL_GROUPS;
   var colFactors: array<f32, COLS_PER_INVOCATION>;
   for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
-    if (firstCol + c < tile.colCount) { colFactors[c] = inverseSqrt(scratch[t.newCol + tile.matrix * t.cols + tile.col0 + firstCol + c]); }
+    if (firstCol + c < tile.colCount) { colFactors[c] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + firstCol + c]; }
   }
   var squares = 0.0;
   for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let rowFactor = inverseSqrt(scratch[t.newRow + rowIndex]);
+    let rowFactor = scratch[t.rowFactors + rowIndex];
     let first = gradIndex(t, rowIndex * t.cols + tile.col0 + firstCol);
     for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
       if (firstCol + c < tile.colCount) {

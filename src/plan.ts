@@ -34,7 +34,7 @@ export interface PlanInput<B> {
 export type TensorFields = Record<
   | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'tileRowCount' | 'tileColCount'
   | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'fullState' | 'momentum'
-  | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowBlockSums' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
+  | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowFactors' | 'colFactors' | 'rowBlockSums' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
   number
 >;
 
@@ -127,6 +127,8 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           colPartials: allocate('scratchLength', factored ? batch * cols * tileRowCount : 0),
           newRow: allocate('scratchLength', factored ? batch * rows : 0),
           newCol: allocate('scratchLength', factored ? batch * cols : 0),
+          rowFactors: allocate('scratchLength', factored ? batch * rows : 0),
+          colFactors: allocate('scratchLength', factored ? batch * cols : 0),
           rowBlockSums: allocate('scratchLength', factored ? batch * rowBlocks : 0),
           tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount),
           matrixFactors: allocate('scratchLength', factored ? batch : 0),

@@ -7,7 +7,7 @@ const tiles = SHADER.constants;
 
 describe('the tensor table', () => {
   it('reads its tile geometry from the shaders', () => {
-    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 256, TILE_ROWS: 256, TILE_COLS: 64, VECTOR_TILE: 4096, LINE_BLOCK: 256 });
+    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 256, TILE_COLS: 64, VECTOR_TILE: 4096, LINE_BLOCK: 64 });
   });
 
   it('groups tensors by (parameter buffer, gradient buffer) and lays out tiles in order', () => {
@@ -18,9 +18,9 @@ describe('the tensor table', () => {
     const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
     expect(plan.tensors.map((t) => t.input)).toEqual([0, 2, 1]); // the empty tensor is left out
     expect(matrix).toMatchObject({ tileRowCount: 2, tileColCount: 2, tileCount: 4, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 300 });
-    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 3, fullState: 0 });
+    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 7, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 3, hasFactored: true });
+    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 7, hasFactored: true });
     expect(plan.groups[1]).toMatchObject({ hasFactored: false, lineBlockCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
