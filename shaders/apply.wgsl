@@ -24,28 +24,20 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   }
 }
 
-// Invocations take columns lid, lid + WORKGROUP_SIZE, ... of every row in turn, so that
-// neighbouring invocations write neighbouring elements and each row is one contiguous run.
-const APPLY_COLS = TILE_COLS / WORKGROUP_SIZE;
+// One quad of columns per invocation, QUAD_LANES rows at a time.
+const QUADS_ACROSS = TILE_COLS / QUAD;
+const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
 
 fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let tile = factoredTile(t, localTile);
-  let matrixScale = scratch[t.matrixFactors + tile.matrix] * scale;
-  var colFactors: array<f32, APPLY_COLS>;
-  for (var k = 0u; k < APPLY_COLS; k = k + 1u) {
-    let col = lid + k * WORKGROUP_SIZE;
-    if (col < tile.colCount) { colFactors[k] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + col] * matrixScale; }
-  }
-  for (var row = 0u; row < tile.rowCount; row = row + 1u) {
+  let firstCol = (lid % QUADS_ACROSS) * QUAD;
+  let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
+  let colFactors = loadColFactors(t, tile, firstCol, count) * (scratch[t.matrixFactors + tile.matrix] * scale);
+  for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let rowFactor = scratch[t.rowFactors + rowIndex];
-    let first = rowIndex * t.cols + tile.col0;
-    for (var k = 0u; k < APPLY_COLS; k = k + 1u) {
-      let col = lid + k * WORKGROUP_SIZE;
-      if (col < tile.colCount) {
-        updateParam(t, s, first + col, grad[gradIndex(t, first + col)] * rowFactor * colFactors[k], decay);
-      }
-    }
+    let element = rowIndex * t.cols + tile.col0 + firstCol;
+    let g = loadGrad4(gradIndex(t, element), count);
+    updateParams(t, s, element, g * (scratch[t.rowFactors + rowIndex] * colFactors), decay, count);
   }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
   for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
@@ -61,21 +53,29 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
 fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
-  for (var i = start + lid; i < end; i = i + WORKGROUP_SIZE) {
-    let g = grad[gradIndex(t, i)];
-    let v = s.beta2 * fullState[fullStateIndex(t, i)] + s.oneMinusBeta2 * (g * g + s.eps1);
-    fullState[fullStateIndex(t, i)] = v;
-    updateParam(t, s, i, g * inverseSqrt(v) * scale, decay);
+  for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
+    let count = min(QUAD, end - i);
+    let g = loadGrad4(gradIndex(t, i), count);
+    var u = vec4<f32>(0.0);
+    for (var c = 0u; c < count; c = c + 1u) {
+      let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.eps1);
+      fullState[fullStateIndex(t, i + c)] = v;
+      u[c] = g[c] * inverseSqrt(v) * scale;
+    }
+    updateParams(t, s, i, u, decay, count);
   }
 }
 
-fn updateParam(t: Tensor, s: Settings, element: u32, update: f32, decay: f32) {
+// X_t = X - decay X - U for up to four consecutive elements, through the first moment if kept.
+fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, decay: f32, count: u32) {
   var u = update;
   if (t.momentum != NO_MOMENTUM) {
-    let m = s.beta1 * momentum[momentumIndex(t, element)] + (1.0 - s.beta1) * u;
-    momentum[momentumIndex(t, element)] = m;
-    u = m;
+    for (var c = 0u; c < count; c = c + 1u) {
+      let m = s.beta1 * momentum[momentumIndex(t, element + c)] + (1.0 - s.beta1) * u[c];
+      momentum[momentumIndex(t, element + c)] = m;
+      u[c] = m;
+    }
   }
-  let x = param[paramIndex(t, element)];
-  param[paramIndex(t, element)] = x - decay * x - u;
+  let x = loadParam4(paramIndex(t, element), count);
+  storeParam4(paramIndex(t, element), x - decay * x - u, count);
 }

@@ -6,10 +6,11 @@ const WORKGROUP_SIZE = 64u;
 // A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
 const TILE_ROWS = 256u;
 const TILE_COLS = 64u;
-// Inside a factored tile, each invocation takes COLS_PER_INVOCATION consecutive columns of every
-// ROW_LANES-th row: several neighbouring elements per invocation, which CPU adapters need.
-const COLS_PER_INVOCATION = 8u;
-const COL_GROUPS = TILE_COLS / COLS_PER_INVOCATION;
+// Elements move in quads of four consecutive ones (see views_vec4.wgsl). Inside a factored tile
+// an invocation takes QUADS_PER_INVOCATION quads of every ROW_LANES-th row.
+const QUAD = 4u;
+const QUADS_PER_INVOCATION = 2u;
+const COL_GROUPS = TILE_COLS / (QUAD * QUADS_PER_INVOCATION);
 const ROW_LANES = WORKGROUP_SIZE / COL_GROUPS;
 // An unfactored tensor (rank 0 or 1) is cut into tiles of VECTOR_TILE elements.
 const VECTOR_TILE = 4096u;
@@ -87,8 +88,7 @@ struct Window {
   totalTensors: u32,    // tensors in the whole table, for the skip decision
 }
 
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
+// Bindings 0 and 1, param and grad, are declared by views_vec4.wgsl or views_scalar.wgsl.
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
 @group(0) @binding(3) var<storage, read> settings: array<Settings>;
 @group(0) @binding(4) var<storage, read_write> factorState: array<f32>;
@@ -153,6 +153,15 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   tile.rowCount = min(TILE_ROWS, t.rows - tile.row0);
   tile.colCount = min(TILE_COLS, t.cols - tile.col0);
   return tile;
+}
+
+// 1 / sqrt(C_t) of up to four consecutive columns of a tile (zero beyond `count`).
+fn loadColFactors(t: Tensor, tile: Tile, firstCol: u32, count: u32) -> vec4<f32> {
+  var factors = vec4<f32>(0.0);
+  for (var c = 0u; c < count; c = c + 1u) {
+    factors[c] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + firstCol + c];
+  }
+  return factors;
 }
 
 // Fixed-order reduction over the workgroup in two levels (REDUCE_PARTS sums of consecutive

@@ -4,10 +4,9 @@
 // partial sums of (G / sqrt(V_t))^2 and X^2.
 // Every tile also counts its non-finite gradients, for skipNonFinite.
 
-// Each invocation keeps the column sums of its columns in registers; row and column partials
-// meet in workgroup memory once per tile.
-// First the row sums of each column group ([TILE_ROWS][COL_GROUPS]), then the column sums of
-// each row lane ([ROW_LANES][TILE_COLS]).
+// Each invocation keeps the column sums of its quads in registers; row and column partials meet
+// in workgroup memory once per tile: first the row sums of each column group
+// ([TILE_ROWS][COL_GROUPS]), then the column sums of each row lane ([ROW_LANES][TILE_COLS]).
 var<workgroup> lines: array<f32, max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS)>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -33,30 +32,48 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   }
 }
 
+struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32 }
+
+// G and Q = G^2 + eps1 of up to four consecutive elements (zero beyond `count`), their sum of
+// X^2 and their count of non-finite gradients.
+fn quadStats(t: Tensor, s: Settings, element: u32, count: u32) -> QuadStats {
+  let g = loadGrad4(gradIndex(t, element), count);
+  let x = loadParam4(paramIndex(t, element), count);
+  let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
+  let q = select(vec4<f32>(0.0), g * g + s.eps1, inside);
+  let bad = (bitcast<vec4<u32>>(g) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u);
+  return QuadStats(g, q, dot(x, x), dot(select(vec4<f32>(0.0), vec4<f32>(1.0), bad), vec4<f32>(1.0)));
+}
+
 // Returns (0, sum of X^2, non-finite gradients, 0) over the tile.
 fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let tile = factoredTile(t, localTile);
   let group = lid % COL_GROUPS;
   let lane = lid / COL_GROUPS;
-  let firstCol = group * COLS_PER_INVOCATION;
+  let firstCol = group * QUAD * QUADS_PER_INVOCATION;
   let matrixBase = tile.matrix * t.rows * t.cols;
-  var colSums: array<f32, COLS_PER_INVOCATION>;
+  // Sums of the invocation's two quads of columns.
+  var colSumsLow = vec4<f32>(0.0);
+  var colSumsHigh = vec4<f32>(0.0);
   var paramSquares = 0.0;
   var nonFinite = 0.0;
+  let lowCount = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
+  let highCount = min(QUAD, tile.colCount - min(tile.colCount, firstCol + QUAD));
   for (var row = lane; row < TILE_ROWS; row = row + ROW_LANES) {
     var rowSum = 0.0;
-    if (row < tile.rowCount) {
+    if (row < tile.rowCount && lowCount > 0u) {
       let first = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + firstCol;
-      for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
-        if (firstCol + c < tile.colCount) {
-          let g = grad[gradIndex(t, first + c)];
-          let x = param[paramIndex(t, first + c)];
-          let q = g * g + s.eps1;
-          rowSum = rowSum + q;
-          colSums[c] = colSums[c] + q;
-          paramSquares = paramSquares + x * x;
-          nonFinite = nonFinite + select(1.0, 0.0, isFinite(g));
-        }
+      let low = quadStats(t, s, first, lowCount);
+      colSumsLow = colSumsLow + low.q;
+      rowSum = dot(low.q, vec4<f32>(1.0));
+      paramSquares = paramSquares + low.paramSquares;
+      nonFinite = nonFinite + low.nonFinite;
+      if (highCount > 0u) {
+        let high = quadStats(t, s, first + QUAD, highCount);
+        colSumsHigh = colSumsHigh + high.q;
+        rowSum = rowSum + dot(high.q, vec4<f32>(1.0));
+        paramSquares = paramSquares + high.paramSquares;
+        nonFinite = nonFinite + high.nonFinite;
       }
     }
     lines[row * COL_GROUPS + group] = rowSum;
@@ -69,7 +86,10 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
     scratch[t.rowPartials + rowIndex * t.tileColCount + tile.tileCol] = rowSum;
   }
   workgroupBarrier();
-  for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) { lines[lane * TILE_COLS + firstCol + c] = colSums[c]; }
+  for (var c = 0u; c < QUAD; c = c + 1u) {
+    lines[lane * TILE_COLS + firstCol + c] = colSumsLow[c];
+    lines[lane * TILE_COLS + firstCol + QUAD + c] = colSumsHigh[c];
+  }
   workgroupBarrier();
   for (var col = lid; col < tile.colCount; col = col + WORKGROUP_SIZE) {
     var colSum = 0.0;
@@ -85,12 +105,14 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
   var sums = vec4<f32>(0.0);
-  for (var i = start + lid; i < end; i = i + WORKGROUP_SIZE) {
-    let g = grad[gradIndex(t, i)];
-    let x = param[paramIndex(t, i)];
-    let v = s.beta2 * fullState[fullStateIndex(t, i)] + s.oneMinusBeta2 * (g * g + s.eps1);
-    let u = g * inverseSqrt(v);
-    sums = sums + vec4<f32>(u * u, x * x, select(1.0, 0.0, isFinite(g)), 0.0);
+  for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
+    let count = min(QUAD, end - i);
+    let quad = quadStats(t, s, i, count);
+    var v = vec4<f32>(0.0);
+    for (var c = 0u; c < count; c = c + 1u) { v[c] = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * quad.q[c]; }
+    let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
+    let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(v), inside);
+    sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, quad.nonFinite, 0.0);
   }
   return workgroupSum(lid, sums);
 }

@@ -3,6 +3,10 @@
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
 // needs every row, is applied later (finalize_scale) instead of waiting for it here.
 
+// One quad of columns per invocation, QUAD_LANES rows at a time.
+const QUADS_ACROSS = TILE_COLS / QUAD;
+const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
         @builtin(num_workgroups) workgroupCount: vec3<u32>,
@@ -13,23 +17,15 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (t.factored == 0u) { return; }
   let localTile = tileIndex - t.firstTile;
   let tile = factoredTile(t, localTile);
-  let firstCol = (lid % COL_GROUPS) * COLS_PER_INVOCATION;
-  let lane = lid / COL_GROUPS;
-  var colFactors: array<f32, COLS_PER_INVOCATION>;
-  for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
-    if (firstCol + c < tile.colCount) { colFactors[c] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + firstCol + c]; }
-  }
+  let firstCol = (lid % QUADS_ACROSS) * QUAD;
+  let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
+  let colFactors = loadColFactors(t, tile, firstCol, count);
   var squares = 0.0;
-  for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
+  for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let rowFactor = scratch[t.rowFactors + rowIndex];
-    let first = gradIndex(t, rowIndex * t.cols + tile.col0 + firstCol);
-    for (var c = 0u; c < COLS_PER_INVOCATION; c = c + 1u) {
-      if (firstCol + c < tile.colCount) {
-        let u = grad[first + c] * rowFactor * colFactors[c];
-        squares = squares + u * u;
-      }
-    }
+    let g = loadGrad4(gradIndex(t, rowIndex * t.cols + tile.col0 + firstCol), count);
+    let u = g * (scratch[t.rowFactors + rowIndex] * colFactors);
+    squares = squares + dot(u, u);
   }
   let sums = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0));
   if (lid == 0u) {

@@ -5,7 +5,7 @@
 import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
 import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
-import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName } from './shaders.js';
+import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
 import { type AdafactorParam, type CheckedParam, checkParams } from './validate.js';
 
 /** Steps that may be recorded before the earliest of them is submitted (ring of per-step scalars). */
@@ -24,9 +24,9 @@ const KERNEL_SCOPE: Record<KernelName, 'window' | 'group' | 'optimizer'> = {
   apply: 'window',
 };
 
-/** One dispatch of a step: its kernel, bind group and workgroup count. */
+/** One dispatch of a step: its pipeline, bind group and workgroup count. */
 interface Dispatch {
-  kernel: KernelName;
+  pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: number;
 }
@@ -38,6 +38,8 @@ export interface InternalBuffers {
   momentum: GPUBuffer;
   scratch: GPUBuffer;
   plan: Plan<GPUBuffer>;
+  /** How each group binds its parameters and gradients. */
+  views: ViewName[];
 }
 const internals = new WeakMap<Adafactor, InternalBuffers>();
 export function internalBuffers(optimizer: Adafactor): InternalBuffers {
@@ -52,7 +54,6 @@ export class Adafactor {
 
   private readonly options: ResolvedOptions;
   private readonly plan: Plan<GPUBuffer>;
-  private readonly pipelines: Record<KernelName, GPUComputePipeline>;
   private readonly dispatches: Dispatch[] = [];
   private readonly ownedBuffers: GPUBuffer[] = [];
   private readonly stateBuffers: GPUBuffer[];
@@ -123,24 +124,39 @@ export class Adafactor {
     this.stateBuffers = [factorState, fullState, momentum];
     this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
     this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
-    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan });
 
     const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
     const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
-    this.pipelines = Object.fromEntries(
-      KERNEL_ORDER.map((name) => [
-        name,
-        device.createComputePipeline({
-          label: `adafactor ${name}`,
-          layout: pipelineLayout,
-          compute: { module: device.createShaderModule({ label: `adafactor ${name}`, code: COMMON_SOURCE + KERNEL_SOURCES[name] }), entryPoint: 'main' },
-        }),
-      ]),
-    ) as Record<KernelName, GPUComputePipeline>;
+    // Pipelines of the views in use, made once each.
+    const pipelineCache = new Map<string, GPUComputePipeline>();
+    const pipeline = (kernel: KernelName, view: ViewName) => {
+      const key = `${kernel} ${view}`;
+      let found = pipelineCache.get(key);
+      if (!found) {
+        const code = COMMON_SOURCE + VIEW_SOURCES[view] + KERNEL_SOURCES[kernel];
+        found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module: device.createShaderModule({ label: `adafactor ${key}`, code }), entryPoint: 'main' } });
+        pipelineCache.set(key, found);
+      }
+      return found;
+    };
+
+    // A group reads its parameters and gradients as quads when every binding of it can be
+    // widened to a multiple of 16 bytes without passing the end of its buffer.
+    const quadRange = (buffer: GPUBuffer, range: BindingRange | undefined) => {
+      if (!range) return undefined;
+      const size = align(range.size, 16);
+      return range.offset + size <= buffer.size ? { offset: range.offset, size } : undefined;
+    };
+    const views: ViewName[] = this.plan.groups.map((g, groupIndex) =>
+      windows[groupIndex].every((w) => quadRange(g.paramBuffer, w.param) && quadRange(g.gradBuffer, w.grad)) ? 'vec4' : 'scalar',
+    );
+
+    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views });
 
     // One bind group per window; group-wide passes use the group's first window.
     const windowGroups = this.plan.groups.map((g, groupIndex) =>
       windows[groupIndex].map((w, windowIndex) => {
+        const quads = views[groupIndex] === 'vec4';
         const uniform = this.own(device.createBuffer({ label: `adafactor window ${groupIndex}.${windowIndex}`, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
         const data = new DataView(new ArrayBuffer(uniform.size));
         Window.write(data, 0, {
@@ -159,8 +175,8 @@ export class Adafactor {
         const windowed = (buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding =>
           range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
         const resources: Record<string, GPUBufferBinding> = {
-          param: windowed(g.paramBuffer, w.param),
-          grad: windowed(g.gradBuffer, w.grad),
+          param: windowed(g.paramBuffer, quads ? quadRange(g.paramBuffer, w.param) : w.param),
+          grad: windowed(g.gradBuffer, quads ? quadRange(g.gradBuffer, w.grad) : w.grad),
           tensors: { buffer: table },
           settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
           factorState: { buffer: factorState },
@@ -186,17 +202,17 @@ export class Adafactor {
     for (const kernel of KERNEL_ORDER) {
       const scope = KERNEL_SCOPE[kernel];
       if (scope === 'optimizer') {
-        if (this.options.skipNonFinite && windowGroups.length > 0) this.dispatches.push({ kernel, bindGroup: windowGroups[0][0].bindGroup, workgroups: 1 });
+        if (this.options.skipNonFinite && windowGroups.length > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[0]), bindGroup: windowGroups[0][0].bindGroup, workgroups: 1 });
         continue;
       }
       this.plan.groups.forEach((g, groupIndex) => {
         if (scope === 'group') {
           const workgroups = kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount;
-          if (workgroups > 0) this.dispatches.push({ kernel, bindGroup: windowGroups[groupIndex][0].bindGroup, workgroups });
+          if (workgroups > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: windowGroups[groupIndex][0].bindGroup, workgroups });
           return;
         }
         if (kernel === 'updateNorm' && !g.hasFactored) return;
-        for (const w of windowGroups[groupIndex]) this.dispatches.push({ kernel, bindGroup: w.bindGroup, workgroups: w.tileCount });
+        for (const w of windowGroups[groupIndex]) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: w.bindGroup, workgroups: w.tileCount });
       });
     }
   }
@@ -238,7 +254,7 @@ export class Adafactor {
     const pass = commands.beginComputePass({ label: `adafactor step ${step}` });
     const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
     for (const d of this.dispatches) {
-      pass.setPipeline(this.pipelines[d.kernel]);
+      pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup, [slot * this.settingsSlotBytes]);
       pass.dispatchWorkgroups(...dispatchGrid(d.workgroups, maxPerDimension));
     }

@@ -4,6 +4,7 @@
  */
 import type { BindingInfo, ShaderInterface, StructData } from './reflect.js';
 import commonInterface from '../shaders/common.wgsl?reflect';
+import scalarViewInterface from '../shaders/views_scalar.wgsl?reflect';
 
 // GPUBufferUsage and GPUShaderStage values, fixed by the WebGPU spec; spelled out so the library
 // does not depend on globals that Node's WebGPU only installs on request.
@@ -50,7 +51,7 @@ function struct(info: ShaderInterface, name: string): StructLayout {
 
 /** What the host knows of the common prelude (shaders/common.wgsl). */
 export const SHADER = {
-  bindings: commonInterface.bindings as readonly BindingInfo[],
+  bindings: [...scalarViewInterface.bindings, ...commonInterface.bindings] as readonly BindingInfo[],
   structs: {
     Tensor: struct(commonInterface, 'Tensor'),
     Settings: struct(commonInterface, 'Settings'),

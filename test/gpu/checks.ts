@@ -71,6 +71,12 @@ export interface RandomCase {
   layout: 'arena' | 'separate';
   /** Gradient scale per step, so that clipping and its absence both happen. */
   gradScale?: number;
+  /** Floats between tensors in an arena (default 3: offsets off every multiple of 4). */
+  gapFloats?: number;
+  /** Buffer sizes are rounded up to this many bytes (16: parameters can be read as quads). */
+  bufferMultipleOf?: number;
+  /** The parameter view every group must use, when the case is about one. */
+  expectView?: 'vec4' | 'scalar';
 }
 
 /** Runs a random case on the GPU and in float64 on the CPU; parameters and state must agree. */
@@ -78,9 +84,13 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   const rand = random(c.seed);
   const sizes = c.shapes.map((s) => geometry(s, 'case').numel);
   const init = sizes.map((n) => normals(n, rand));
-  const tensors = new TensorSet(device, c.shapes, init, c.layout);
+  const tensors = new TensorSet(device, c.shapes, init, c.layout, c.gapFloats, c.bufferMultipleOf);
   const reference = new ReferenceAdafactor(c.shapes.map((shape, i) => ({ data: init[i], shape })), c.options);
   const optimizer = tensors.newOptimizer(c.options);
+  if (c.expectView) {
+    const views = internalBuffers(optimizer).views;
+    if (!views.every((v) => v === c.expectView)) throw new Error(`expected every group to read parameters as ${c.expectView}, got ${views.join(', ')}`);
+  }
   let worst = 0;
   try {
     for (let s = 0; s < c.steps; s++) {

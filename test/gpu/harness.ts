@@ -39,8 +39,9 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
 }
 
-export function createBuffer(device: GPUDevice, bytes: number, label = 'test'): GPUBuffer {
-  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: STORAGE | COPY_SRC | COPY_DST });
+/** A buffer of at least `bytes` (and 16) bytes; `multipleOf` 16 lets the optimizer read it as quads. */
+export function createBuffer(device: GPUDevice, bytes: number, label = 'test', multipleOf = 4): GPUBuffer {
+  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / multipleOf) * multipleOf), usage: STORAGE | COPY_SRC | COPY_DST });
 }
 
 export async function readFloats(device: GPUDevice, buffer: GPUBuffer, byteOffset = 0, length = (buffer.size - byteOffset) / 4): Promise<Float32Array> {
@@ -76,6 +77,7 @@ export class TensorSet {
     init: readonly ArrayLike<number>[],
     readonly layout: 'arena' | 'separate' = 'arena',
     gapFloats = 3,
+    bufferMultipleOf = 4,
   ) {
     this.sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
     if (layout === 'arena') {
@@ -85,8 +87,8 @@ export class TensorSet {
         offset += n + gapFloats;
         return at;
       });
-      const param = createBuffer(device, offset * 4, 'param arena');
-      const grad = createBuffer(device, (offset + 1) * 4, 'grad arena');
+      const param = createBuffer(device, offset * 4, 'param arena', bufferMultipleOf);
+      const grad = createBuffer(device, (offset + 1) * 4, 'grad arena', bufferMultipleOf);
       poison(device, param);
       poison(device, grad);
       this.paramBuffers.push(param);
@@ -97,8 +99,8 @@ export class TensorSet {
       });
     } else {
       shapes.forEach((shape, i) => {
-        const param = createBuffer(device, this.sizes[i] * 4, `param ${i}`);
-        const grad = createBuffer(device, this.sizes[i] * 4, `grad ${i}`);
+        const param = createBuffer(device, this.sizes[i] * 4, `param ${i}`, bufferMultipleOf);
+        const grad = createBuffer(device, this.sizes[i] * 4, `grad ${i}`, bufferMultipleOf);
         poison(device, param);
         poison(device, grad);
         this.paramBuffers.push(param);

@@ -24,6 +24,16 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
     await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' });
   });
 
+  it.each([
+    ['quads, aligned tensors', 'arena', { gapFloats: 4, bufferMultipleOf: 16, expectView: 'vec4' }],
+    ['quads, tensors off quad boundaries', 'arena', { gapFloats: 3, bufferMultipleOf: 16, expectView: 'vec4' }],
+    ['single floats, buffers that end inside a quad', 'separate', { bufferMultipleOf: 4, expectView: 'scalar' }],
+  ] as const)('parameters read as %s', async (_, layout, how) => {
+    // No element count is a multiple of 4, so exact-size buffers end inside a quad.
+    const shapes = [[37, 70], [70], [3, 5, 9], [1001]];
+    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout, ...how });
+  });
+
   it('a 2048 x 3000 matrix', async () => {
     await check({ seed: Date.now() % 2 ** 31, shapes: [[2048, 3000]], options: {}, steps: 2, layout: 'separate' });
   });

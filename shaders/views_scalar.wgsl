@@ -1,0 +1,21 @@
+// Parameters and gradients bound as single floats: the interface of views_vec4.wgsl for
+// bindings whose size is not a multiple of 16 bytes (a buffer that ends inside a quad).
+
+@group(0) @binding(0) var<storage, read_write> param: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+
+fn loadGrad4(i: u32, count: u32) -> vec4<f32> {
+  var quad = vec4<f32>(0.0);
+  for (var c = 0u; c < count; c = c + 1u) { quad[c] = grad[i + c]; }
+  return quad;
+}
+
+fn loadParam4(i: u32, count: u32) -> vec4<f32> {
+  var quad = vec4<f32>(0.0);
+  for (var c = 0u; c < count; c = c + 1u) { quad[c] = param[i + c]; }
+  return quad;
+}
+
+fn storeParam4(i: u32, value: vec4<f32>, count: u32) {
+  for (var c = 0u; c < count; c = c + 1u) { param[i + c] = value[c]; }
+}
