@@ -13,6 +13,11 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (localTensor >= window.tensorCount) { return; }
   let t = tensors[window.firstTensor + localTensor];
   let s = settings[t.settings];
+  if (t.tileCount == 1u && t.batch == 1u) {
+    // A small tensor: one invocation adds its few partials, with no workgroup reduction.
+    if (lid == 0u) { finalizeSmall(t, s); }
+    return;
+  }
 
   // Over every tile: sum of U^2 (unfactored tensors), sum of X^2, non-finite gradients.
   var partials = vec4<f32>(0.0);
@@ -44,19 +49,35 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     }
   }
 
-  if (lid == 0u) {
-    let count = f32(t.batch) * f32(t.rows) * f32(t.cols);
-    let paramRms = sqrt(totals.y / count);
-    let updateRms = sqrt(updateSquares / count);
-    // As in the reference: max(eps2, RMS) is eps2 when RMS is NaN (Python's max), while the clip
-    // divisor max(1, RMS(U) / d) stays NaN (torch's clamp), so a NaN gradient spoils its tensor.
-    var alpha = s.rho;
-    if (s.scaleParameter == 1u) {
-      alpha = s.rho * select(s.eps2, paramRms, paramRms > s.eps2);
-    }
-    let ratio = updateRms / s.clipThreshold;
-    scratch[t.tensorScalars] = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
-    scratch[t.tensorScalars + 1u] = s.weightDecay * alpha;
-    scratch[t.tensorScalars + 2u] = totals.z;
+  if (lid == 0u) { writeScalars(t, s, totals.y, updateSquares, totals.z); }
+}
+
+fn finalizeSmall(t: Tensor, s: Settings) {
+  let at = t.tilePartials;
+  var updateSquares = scratch[at];
+  if (t.factored == 1u) {
+    let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
+    var rowSum = 0.0;
+    for (var k = 0u; k < rowBlocks; k = k + 1u) { rowSum = rowSum + scratch[t.rowBlockSums + k]; }
+    let meanRow = rowSum / f32(t.rows);
+    updateSquares = meanRow * updateSquares;
+    scratch[t.matrixFactors] = sqrt(meanRow);
   }
+  writeScalars(t, s, scratch[at + 1u], updateSquares, scratch[at + 2u]);
+}
+
+fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, nonFinite: f32) {
+  let count = f32(t.batch) * f32(t.rows) * f32(t.cols);
+  let paramRms = sqrt(paramSquares / count);
+  let updateRms = sqrt(updateSquares / count);
+  // As in the reference: max(eps2, RMS) is eps2 when RMS is NaN (Python's max), while the clip
+  // divisor max(1, RMS(U) / d) stays NaN (torch's clamp), so a NaN gradient spoils its tensor.
+  var alpha = s.rho;
+  if (s.scaleParameter == 1u) {
+    alpha = s.rho * select(s.eps2, paramRms, paramRms > s.eps2);
+  }
+  let ratio = updateRms / s.clipThreshold;
+  scratch[t.tensorScalars] = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
+  scratch[t.tensorScalars + 1u] = s.weightDecay * alpha;
+  scratch[t.tensorScalars + 2u] = nonFinite;
 }

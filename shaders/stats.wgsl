@@ -52,28 +52,24 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   let lane = lid / COL_GROUPS;
   let firstCol = group * QUAD * QUADS_PER_INVOCATION;
   let matrixBase = tile.matrix * t.rows * t.cols;
-  // Sums of the invocation's two quads of columns.
-  var colSumsLow = vec4<f32>(0.0);
-  var colSumsHigh = vec4<f32>(0.0);
+  // Column sums of the invocation's quads.
+  var colSums: array<vec4<f32>, QUADS_PER_INVOCATION>;
+  var counts: array<u32, QUADS_PER_INVOCATION>;
+  for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
+    counts[h] = min(QUAD, tile.colCount - min(tile.colCount, firstCol + h * QUAD));
+  }
   var paramSquares = 0.0;
   var nonFinite = 0.0;
-  let lowCount = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
-  let highCount = min(QUAD, tile.colCount - min(tile.colCount, firstCol + QUAD));
-  for (var row = lane; row < TILE_ROWS; row = row + ROW_LANES) {
+  for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
+    let first = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + firstCol;
     var rowSum = 0.0;
-    if (row < tile.rowCount && lowCount > 0u) {
-      let first = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + firstCol;
-      let low = quadStats(t, s, first, lowCount);
-      colSumsLow = colSumsLow + low.q;
-      rowSum = dot(low.q, vec4<f32>(1.0));
-      paramSquares = paramSquares + low.paramSquares;
-      nonFinite = nonFinite + low.nonFinite;
-      if (highCount > 0u) {
-        let high = quadStats(t, s, first + QUAD, highCount);
-        colSumsHigh = colSumsHigh + high.q;
-        rowSum = rowSum + dot(high.q, vec4<f32>(1.0));
-        paramSquares = paramSquares + high.paramSquares;
-        nonFinite = nonFinite + high.nonFinite;
+    for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
+      if (counts[h] > 0u) {
+        let quad = quadStats(t, s, first + h * QUAD, counts[h]);
+        colSums[h] = colSums[h] + quad.q;
+        rowSum = rowSum + dot(quad.q, vec4<f32>(1.0));
+        paramSquares = paramSquares + quad.paramSquares;
+        nonFinite = nonFinite + quad.nonFinite;
       }
     }
     lines[row * COL_GROUPS + group] = rowSum;
@@ -86,9 +82,8 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
     scratch[t.rowPartials + rowIndex * t.tileColCount + tile.tileCol] = rowSum;
   }
   workgroupBarrier();
-  for (var c = 0u; c < QUAD; c = c + 1u) {
-    lines[lane * TILE_COLS + firstCol + c] = colSumsLow[c];
-    lines[lane * TILE_COLS + firstCol + QUAD + c] = colSumsHigh[c];
+  for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
+    for (var c = 0u; c < QUAD; c = c + 1u) { lines[lane * TILE_COLS + firstCol + h * QUAD + c] = colSums[h][c]; }
   }
   workgroupBarrier();
   for (var col = lid; col < tile.colCount; col = col + WORKGROUP_SIZE) {
