@@ -194,7 +194,7 @@ export class Adafactor {
             return { binding: b.binding, resource };
           }),
         });
-        return { bindGroup, tileCount: w.tileCount };
+        return { bindGroup, tileCount: w.tileCount, factoredTileCount: w.factoredTileCount };
       }),
     );
 
@@ -211,8 +211,10 @@ export class Adafactor {
           if (workgroups > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: windowGroups[groupIndex][0].bindGroup, workgroups });
           return;
         }
-        if (kernel === 'updateNorm' && !g.hasFactored) return;
-        for (const w of windowGroups[groupIndex]) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: w.bindGroup, workgroups: w.tileCount });
+        for (const w of windowGroups[groupIndex]) {
+          const workgroups = kernel === 'updateNorm' ? w.factoredTileCount : w.tileCount;
+          if (workgroups > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: w.bindGroup, workgroups });
+        }
       });
     }
   }

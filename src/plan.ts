@@ -52,8 +52,6 @@ export interface PlannedGroup<B> {
   tensorCount: number;
   tileCount: number;
   lineBlockCount: number;
-  /** True when some tensor of the group is factored (passes 2 and 3 have work). */
-  hasFactored: boolean;
 }
 
 export interface Plan<B> {
@@ -87,7 +85,10 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
   };
 
   for (const byGrad of byBuffers.values()) {
-    for (const members of byGrad.values()) {
+    for (const unordered of byGrad.values()) {
+      // Factored tensors first: then every window's factored tiles come before its vector tiles,
+      // and update_norm, which has nothing to do for vectors, is dispatched over those alone.
+      const members = [...unordered.filter((i) => inputs[i].geom.factored), ...unordered.filter((i) => !inputs[i].geom.factored)];
       const first = inputs[members[0]];
       const group: PlannedGroup<B> = {
         paramBuffer: first.paramBuffer,
@@ -96,7 +97,6 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         tensorCount: members.length,
         tileCount: 0,
         lineBlockCount: 0,
-        hasFactored: false,
       };
       for (const input of members) {
         const t = inputs[input];
@@ -136,7 +136,6 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
-        group.hasFactored ||= factored;
         plan.tensors.push({ input, fields });
       }
       plan.groups.push(group);
@@ -155,6 +154,8 @@ export interface BindingRange {
 export interface PlannedWindow {
   firstTile: number;
   tileCount: number;
+  /** Tiles of factored tensors, which come first in the window. */
+  factoredTileCount: number;
   /** Byte ranges to bind; undefined where the window touches nothing of that buffer. */
   param: BindingRange | undefined;
   grad: BindingRange | undefined;
@@ -172,7 +173,7 @@ const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
  */
 export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, alignBytes: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
   const windows: PlannedWindow[] = [];
-  let current: { firstTile: number; tileCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
+  let current: { firstTile: number; tileCount: number; factoredTileCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
   const span = (lo: number, hi: number) => (hi === -Infinity ? 0 : hi * 4 - Math.floor((lo * 4) / alignBytes) * alignBytes);
   const close = () => {
     if (!current) return;
@@ -182,7 +183,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
       const offset = Math.floor((c.lo[space] * 4) / alignBytes) * alignBytes;
       return { offset, size: c.hi[space] * 4 - offset };
     };
-    windows.push({ firstTile: c.firstTile, tileCount: c.tileCount, param: range('param'), grad: range('grad'), fullState: range('fullState'), momentum: range('momentum') });
+    windows.push({ firstTile: c.firstTile, tileCount: c.tileCount, factoredTileCount: c.factoredTileCount, param: range('param'), grad: range('grad'), fullState: range('fullState'), momentum: range('momentum') });
     current = undefined;
   };
   for (const planned of plan.tensors.slice(group.firstTensor, group.firstTensor + group.tensorCount)) {
@@ -216,7 +217,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         });
       if (current && !fits(current)) close();
       if (!current) {
-        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
+        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
         if (!fits(current)) {
           throw new Error(`${label(planned.input)}: one band of ${tiles.TILE_ROWS} rows needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
         }
@@ -228,6 +229,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         current.hi[space] = Math.max(current.hi[space], e[1]);
       }
       current.tileCount += tilesPerBand;
+      if (f.factored) current.factoredTileCount += tilesPerBand;
     }
   }
   close();

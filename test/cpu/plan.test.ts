@@ -20,11 +20,17 @@ describe('the tensor table', () => {
     expect(matrix).toMatchObject({ tileRowCount: 2, tileColCount: 2, tileCount: 4, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 300 });
     expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 7, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 7, hasFactored: true });
-    expect(plan.groups[1]).toMatchObject({ hasFactored: false, lineBlockCount: 0 });
+    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 7 });
+    expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
     expect(plan.momentumLength).toBe(0);
+  });
+
+  it('puts the factored tensors of a group first, so that their tiles lead every window', () => {
+    const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, settings: 0, momentum: false });
+    const plan = planTensors([input([7]), input([8, 9]), input([]), input([2, 3, 4])], tiles);
+    expect(plan.tensors.map((t) => t.input)).toEqual([1, 3, 0, 2]);
   });
 });
 
