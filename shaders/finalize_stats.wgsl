@@ -1,8 +1,9 @@
-// Pass 2 of a step, factored tensors only: one invocation per row (or column) of a matrix adds
-// that line's tile partials in order and forms the new moment
+// Pass 2 of a step, factored tensors only: one invocation per row and per column of a matrix
+// adds that line's tile partials in order and forms the new moment
 //   R_t = beta2_t R_{t-1} + (1 - beta2_t) mean_j Q,   C_t = beta2_t C_{t-1} + (1 - beta2_t) mean_i Q,
-// kept in scratch until apply commits it, with 1 / sqrt of each for the passes that follow. Row
-// blocks also leave sum(R_t) over their rows, for mean(R_t).
+// kept in scratch until apply commits it, with 1 / sqrt of each for the passes that follow.
+// Line block k of a matrix is its rows and its columns k LINE_BLOCK to (k + 1) LINE_BLOCK - 1;
+// its rows also leave sum(R_t) over them, for mean(R_t).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -14,11 +15,12 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let s = settings[t.settings];
   let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
   let colBlocks = (t.cols + LINE_BLOCK - 1u) / LINE_BLOCK;
+  let blocksPerMatrix = max(rowBlocks, colBlocks);
   let localBlock = block - t.firstLineBlock;
-  if (localBlock < t.batch * rowBlocks) {
-    let matrix = localBlock / rowBlocks;
-    let rowBlock = localBlock % rowBlocks;
-    let row = rowBlock * LINE_BLOCK + lid;
+  let matrix = localBlock / blocksPerMatrix;
+  let lineBlock = localBlock % blocksPerMatrix;
+  if (lineBlock < rowBlocks) {
+    let row = lineBlock * LINE_BLOCK + lid;
     var newRow = 0.0;
     if (row < t.rows) {
       let rowIndex = matrix * t.rows + row;
@@ -32,22 +34,19 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     }
     let blockSum = workgroupSum(lid, vec4<f32>(newRow, 0.0, 0.0, 0.0));
     if (lid == 0u) {
-      scratch[t.rowBlockSums + matrix * rowBlocks + rowBlock] = blockSum.x;
+      scratch[t.rowBlockSums + matrix * rowBlocks + lineBlock] = blockSum.x;
     }
-  } else {
-    let colBlock = localBlock - t.batch * rowBlocks;
-    let matrix = colBlock / colBlocks;
-    let col = (colBlock % colBlocks) * LINE_BLOCK + lid;
-    if (col < t.cols) {
-      let colIndex = matrix * t.cols + col;
-      var sum = 0.0;
-      for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
-        sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
-      }
-      let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
-      scratch[t.newCol + colIndex] = newCol;
-      scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
+  }
+  let col = lineBlock * LINE_BLOCK + lid;
+  if (lineBlock < colBlocks && col < t.cols) {
+    let colIndex = matrix * t.cols + col;
+    var sum = 0.0;
+    for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
+      sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
     }
+    let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+    scratch[t.newCol + colIndex] = newCol;
+    scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
   }
 }
 

@@ -105,7 +105,8 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         const tileColCount = factored ? ceilDiv(cols, tiles.TILE_COLS) : 1;
         const tileCount = factored ? batch * tileRowCount * tileColCount : ceilDiv(numel, tiles.VECTOR_TILE);
         const rowBlocks = ceilDiv(rows, tiles.LINE_BLOCK);
-        const lineBlocks = factored ? batch * (rowBlocks + ceilDiv(cols, tiles.LINE_BLOCK)) : 0;
+        // finalize_stats: block k of a matrix takes its rows and its columns k * LINE_BLOCK onwards.
+        const lineBlocks = factored ? batch * Math.max(rowBlocks, ceilDiv(cols, tiles.LINE_BLOCK)) : 0;
         const fields: TensorFields = {
           paramOffset: t.paramOffset,
           gradOffset: t.gradOffset,

@@ -18,9 +18,9 @@ describe('the tensor table', () => {
     const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
     expect(plan.tensors.map((t) => t.input)).toEqual([0, 2, 1]); // the empty tensor is left out
     expect(matrix).toMatchObject({ tileRowCount: 2, tileColCount: 2, tileCount: 4, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 300 });
-    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 7, fullState: 0 });
+    expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 5, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 7 });
+    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5 });
     expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
