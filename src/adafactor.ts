@@ -6,7 +6,21 @@ import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.j
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
 import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
-import { type AdafactorParam, type CheckedParam, checkParams } from './validate.js';
+import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
+import { type AdafactorParam, type CheckedParam, checkParams, tensorName } from './validate.js';
+
+/** Version written into saved state, checked on load. */
+const STATE_FORMAT = 'webgpu-adafactor/1';
+
+/** One tensor of optimizer state, as saved: where it lives and what Hugging Face calls it. */
+interface StateEntry {
+  name: string;
+  shape: number[];
+  buffer: 'factorState' | 'fullState' | 'momentum';
+  /** f32 elements into that buffer. */
+  offset: number;
+  length: number;
+}
 
 /** Steps that may be recorded before the earliest of them is submitted (ring of per-step scalars). */
 export const MAX_PENDING_STEPS = 64;
@@ -65,6 +79,8 @@ export class Adafactor {
   private statusRead: Promise<unknown> = Promise.resolve();
   private readonly pendingByEncoder = new WeakMap<GPUCommandEncoder, number>();
   private readonly tensors: CheckedParam[];
+  private readonly stateEntries: StateEntry[];
+  private readonly savedOptions: string;
   private destroyed = false;
   private deviceLostReason: string | undefined;
 
@@ -75,6 +91,7 @@ export class Adafactor {
   ) {
     if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
     this.options = resolveOptions(options);
+    this.savedOptions = JSON.stringify(options, (key, value) => (key === 'lr' && typeof value === 'function' ? 'function' : value));
     this.tensors = checkParams(params, binding('param').elementSize);
     params.forEach((p, i) => {
       if (p.param === p.grad && this.tensors[i].byteLength > 0) {
@@ -93,6 +110,7 @@ export class Adafactor {
       })),
       SHADER.constants,
     );
+    this.stateEntries = stateEntries(this.plan, params);
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
@@ -284,6 +302,73 @@ export class Adafactor {
     return read;
   }
 
+  /**
+   * The optimizer state as a safetensors file: every state tensor under Hugging Face's names
+   * (`<name>.exp_avg_sq_row`, `.exp_avg_sq_col`, `.exp_avg_sq`, `.exp_avg`; `<name>` is the
+   * tensor's name, else its index) and, in `__metadata__`, the step count and the options.
+   * Reads the state after every step submitted so far.
+   */
+  async saveState(): Promise<Uint8Array> {
+    this.checkUsable('saveState()');
+    const { factorState, fullState, momentum } = internals.get(this)!;
+    const read = async (buffer: GPUBuffer) => {
+      const staging = this.device.createBuffer({ label: 'adafactor save', size: buffer.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
+      encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(0x1 /* GPUMapMode.READ */);
+      const values = new Float32Array(staging.getMappedRange().slice(0));
+      staging.destroy();
+      return values;
+    };
+    const [factorValues, fullValues, momentumValues] = await Promise.all([read(factorState), read(fullState), read(momentum)]);
+    const values = { factorState: factorValues, fullState: fullValues, momentum: momentumValues };
+    const tensors: NamedTensor[] = this.stateEntries.map((e) => ({ name: e.name, shape: e.shape, data: values[e.buffer].subarray(e.offset, e.offset + e.length) }));
+    return encodeSafetensors(tensors, {
+      format: STATE_FORMAT,
+      step: String(this.stepCount),
+      skipped_steps: String(await this.skippedSteps()),
+      options: this.savedOptions,
+    });
+  }
+
+  /**
+   * Restores a state saved by `saveState()` from an optimizer over the same tensors (names,
+   * shapes) and continues from its step count. Throws, naming the first mismatching tensor,
+   * and changes nothing, when the state does not fit.
+   */
+  loadState(bytes: Uint8Array): void {
+    this.checkUsable('loadState()');
+    const file = decodeSafetensors(bytes);
+    const step = Number(file.metadata.step);
+    if (!Number.isInteger(step) || step < 0) throw new Error(`Adafactor.loadState: __metadata__.step is ${String(file.metadata.step)}, not a step count`);
+    const skipped = Number(file.metadata.skipped_steps ?? 0);
+    if (!Number.isFinite(skipped) || skipped < 0) throw new Error(`Adafactor.loadState: __metadata__.skipped_steps is ${String(file.metadata.skipped_steps)}`);
+    const { factorState, fullState, momentum } = internals.get(this)!;
+    const targets = { factorState, fullState, momentum };
+    const values = {
+      factorState: new Float32Array(factorState.size / 4),
+      fullState: new Float32Array(fullState.size / 4),
+      momentum: new Float32Array(momentum.size / 4),
+    };
+    for (const e of this.stateEntries) {
+      const found = file.tensors.get(e.name);
+      if (!found) throw new Error(`Adafactor.loadState: the state has no tensor '${e.name}'`);
+      if (found.dtype !== 'F32') throw new Error(`Adafactor.loadState: tensor '${e.name}' is ${found.dtype}, expected F32`);
+      if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
+        throw new Error(`Adafactor.loadState: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
+      }
+      values[e.buffer].set(float32Values(found), e.offset);
+    }
+    const expected = new Set(this.stateEntries.map((e) => e.name));
+    for (const name of file.tensors.keys()) {
+      if (!expected.has(name)) throw new Error(`Adafactor.loadState: tensor '${name}' in the state belongs to no tensor of this optimizer`);
+    }
+    for (const key of ['factorState', 'fullState', 'momentum'] as const) this.device.queue.writeBuffer(targets[key], 0, values[key]);
+    this.device.queue.writeBuffer(this.scratch, SHADER.constants.STATUS_SKIPPED_STEPS * 4, new Float32Array([skipped]));
+    this.stepCount = step;
+  }
+
   /** Frees the optimizer's GPU buffers; the optimizer cannot step afterwards. */
   destroy(): void {
     if (this.destroyed) return;
@@ -316,6 +401,26 @@ export class Adafactor {
     this.ownedBuffers.push(buffer);
     return buffer;
   }
+}
+
+/** The state tensors of every planned tensor, in the caller's order, with Hugging Face's names. */
+function stateEntries(plan: Plan<GPUBuffer>, params: readonly AdafactorParam[]): StateEntry[] {
+  const entries: StateEntry[] = [];
+  const byInput = [...plan.tensors].sort((a, b) => a.input - b.input);
+  for (const { input, fields: f } of byInput) {
+    const name = tensorName(params[input], input);
+    const shape = [...params[input].shape];
+    if (f.factored) {
+      entries.push({ name: `${name}.exp_avg_sq_row`, shape: shape.slice(0, -1), buffer: 'factorState', offset: f.rowState, length: f.batch * f.rows });
+      entries.push({ name: `${name}.exp_avg_sq_col`, shape: [...shape.slice(0, -2), shape[shape.length - 1]], buffer: 'factorState', offset: f.colState, length: f.batch * f.cols });
+    } else {
+      entries.push({ name: `${name}.exp_avg_sq`, shape, buffer: 'fullState', offset: f.fullState, length: f.cols });
+    }
+    if (f.momentum !== SHADER.constants.NO_MOMENTUM) {
+      entries.push({ name: `${name}.exp_avg`, shape, buffer: 'momentum', offset: f.momentum, length: f.batch * f.rows * f.cols });
+    }
+  }
+  return entries;
 }
 
 /** A 1-D count as an (x, y) grid within the per-dimension limit; shaders flatten it back. */

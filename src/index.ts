@@ -3,3 +3,4 @@ export type { AdafactorParam } from './validate.js';
 export { type AdafactorOptions, type ResolvedOptions, DEFAULT_OPTIONS, resolveOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 export { ReferenceAdafactor, type ReferenceParam, type ReferenceState, referenceStep, rms } from './reference.js';
 export { type Geometry, geometry } from './shape.js';
+export { encodeSafetensors, decodeSafetensors, float32Values, type NamedTensor, type Safetensors } from './safetensors.js';

@@ -35,6 +35,11 @@ interface Range {
   what: 'parameter' | 'gradient';
 }
 
+/** A tensor's name in saved state: its `name`, else its index. */
+export function tensorName(p: { name?: string } | undefined, index: number): string {
+  return p && typeof p.name === 'string' && p.name !== '' ? p.name : String(index);
+}
+
 export function tensorLabel(p: { name?: string } | undefined, index: number): string {
   return p && typeof p.name === 'string' && p.name !== '' ? `tensor '${p.name}'` : `tensor ${index}`;
 }
@@ -57,6 +62,13 @@ export function checkParams(params: readonly AdafactorParam[], elementSize: numb
     return { label, geom, paramOffset: paramOffset / elementSize, gradOffset: gradOffset / elementSize, byteLength };
   });
   checkOverlaps(ranges);
+  const seen = new Map<string, number>();
+  params.forEach((p, index) => {
+    const name = tensorName(p, index);
+    const earlier = seen.get(name);
+    if (earlier !== undefined) throw new Error(`${where}: ${tensorLabel(p, index)} has the name of tensor ${earlier}; names must be unique (they name the saved state)`);
+    seen.set(name, index);
+  });
   return checked;
 }
 

@@ -125,7 +125,7 @@ describe('skipNonFinite', () => {
     // Two groups: the first two tensors share buffers, the others have their own.
     const shared = new TensorSet(gpu.device, shapes.slice(0, 2), init.slice(0, 2));
     const separate = new TensorSet(gpu.device, shapes.slice(2), init.slice(2), 'separate');
-    const params = [...shared.params, ...separate.params];
+    const params = [...shared.params, ...separate.params.map((p, i) => ({ ...p, name: `separate${i}` }))];
     const options: AdafactorOptions = { skipNonFinite: true, beta1: 0.9 };
     const optimizer = new Adafactor(gpu.device, params, options);
     const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
