@@ -3,7 +3,8 @@
  * at construction, and records each step as a fixed sequence of dispatches (see shaders/).
  */
 import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
-import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
+import { type AdafactorParamGroup, resolveGroups } from './groups.js';
+import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
@@ -66,7 +67,10 @@ export class Adafactor {
   /** Steps recorded so far. */
   stepCount = 0;
 
+  /** Optimizer-wide options. */
   private readonly options: ResolvedOptions;
+  /** Options of each parameter group (one when `params` is a plain list). */
+  private readonly groupOptions: ResolvedOptions[];
   private readonly plan: Plan<GPUBuffer>;
   private readonly dispatches: Dispatch[] = [];
   private readonly ownedBuffers: GPUBuffer[] = [];
@@ -86,12 +90,18 @@ export class Adafactor {
 
   constructor(
     private readonly device: GPUDevice,
-    params: readonly AdafactorParam[],
+    paramsOrGroups: readonly AdafactorParam[] | readonly AdafactorParamGroup<AdafactorParam>[],
     options: AdafactorOptions = {},
   ) {
     if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
-    this.options = resolveOptions(options);
-    this.savedOptions = JSON.stringify(options, (key, value) => (key === 'lr' && typeof value === 'function' ? 'function' : value));
+    const groups = resolveGroups<AdafactorParam>(paramsOrGroups, options);
+    const params = groups.tensors;
+    this.options = groups.base;
+    this.groupOptions = groups.options;
+    const groupOverrides = paramsOrGroups.map((g) => ('params' in g ? { ...g, params: undefined } : undefined)).filter(Boolean);
+    this.savedOptions = JSON.stringify(groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options, (key, value) =>
+      key === 'lr' && typeof value === 'function' ? 'function' : value,
+    );
     this.tensors = checkParams(params, binding('param').elementSize);
     params.forEach((p, i) => {
       if (p.param === p.grad && this.tensors[i].byteLength > 0) {
@@ -105,8 +115,8 @@ export class Adafactor {
         gradBuffer: params[i].grad,
         paramOffset: t.paramOffset,
         gradOffset: t.gradOffset,
-        settings: 0,
-        momentum: this.options.beta1 !== undefined,
+        settings: groups.groupOf[i],
+        momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
       })),
       SHADER.constants,
     );
@@ -133,9 +143,9 @@ export class Adafactor {
     this.plan.tensors.forEach((t, i) => Tensor.write(tableData, i * Tensor.size, t.fields));
     device.queue.writeBuffer(table, 0, tableData.buffer);
 
-    this.settingsSlotBytes = align(Settings.size, alignment);
+    this.settingsSlotBytes = align(Settings.size * this.groupOptions.length, alignment);
     this.settingsRing = storage('settings', this.settingsSlotBytes * MAX_PENDING_STEPS, BufferUsage.COPY_DST);
-    this.settingsData = new DataView(new ArrayBuffer(Settings.size));
+    this.settingsData = new DataView(new ArrayBuffer(Settings.size * this.groupOptions.length));
     const factorState = storage('factored state', this.plan.factorStateLength * 4, keep);
     const fullState = storage('full state', this.plan.fullStateLength * 4, keep);
     const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
@@ -376,19 +386,22 @@ export class Adafactor {
     for (const b of this.ownedBuffers) b.destroy();
   }
 
+  /** Per-step scalars of every parameter group; computes every lr(t) before writing any. */
   private writeSettings(step: number): void {
-    const o = this.options;
-    SHADER.structs.Settings.write(this.settingsData, 0, {
-      beta2: beta2(o, step),
-      oneMinusBeta2: oneMinusBeta2(o, step),
-      rho: stepSize(o, step),
-      eps1: o.eps1,
-      eps2: o.eps2,
-      clipThreshold: o.clipThreshold,
-      beta1: o.beta1 ?? 0,
-      weightDecay: o.weightDecay,
-      scaleParameter: o.scaleParameter ? 1 : 0,
-      skipNonFinite: o.skipNonFinite ? 1 : 0,
+    const rhos = this.groupOptions.map((o) => stepSize(o, step));
+    this.groupOptions.forEach((o, g) => {
+      SHADER.structs.Settings.write(this.settingsData, g * SHADER.structs.Settings.size, {
+        beta2: beta2(o, step),
+        oneMinusBeta2: oneMinusBeta2(o, step),
+        rho: rhos[g],
+        eps1: o.eps1,
+        eps2: o.eps2,
+        clipThreshold: o.clipThreshold,
+        beta1: o.beta1 ?? 0,
+        weightDecay: o.weightDecay,
+        scaleParameter: o.scaleParameter ? 1 : 0,
+        skipNonFinite: this.options.skipNonFinite ? 1 : 0,
+      });
     });
   }
 

@@ -1,5 +1,6 @@
 export { Adafactor, MAX_PENDING_STEPS } from './adafactor.js';
 export type { AdafactorParam } from './validate.js';
+export type { AdafactorGroupOptions, AdafactorParamGroup } from './groups.js';
 export { type AdafactorOptions, type ResolvedOptions, DEFAULT_OPTIONS, resolveOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 export { ReferenceAdafactor, type ReferenceParam, type ReferenceState, referenceStep, rms } from './reference.js';
 export { type Geometry, geometry } from './shape.js';

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { TensorSet, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
+import { useDevice } from './device.js';
+
+const gpu = useDevice();
+
+describe('parameter groups', () => {
+  it('each group steps with its own options, against a float64 reference per group', async () => {
+    await withGpuErrors(gpu.device, async () => {
+      const rand = random(Date.now() % 2 ** 31);
+      // Weights and biases interleaved in one pair of buffers, so that option groups and buffer groups differ.
+      const shapes = [[30, 20], [20], [20, 12], [12], []];
+      const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+      const init = sizes.map((n) => normals(n, rand));
+      const tensors = new TensorSet(gpu.device, shapes, init);
+      const base: AdafactorOptions = { weightDecay: 0.1, beta1: 0.9 };
+      const groupOptions: AdafactorOptions[] = [
+        {}, // the optimizer's options
+        { weightDecay: 0, beta1: undefined, relativeStep: false, lr: (t: number) => 0.02 / t, clipThreshold: 0.5 },
+      ];
+      const members = [[0, 2], [1, 3, 4]];
+      const optimizer = new Adafactor(gpu.device, members.map((m, g) => ({ params: m.map((i) => tensors.params[i]), ...groupOptions[g] })), base);
+      const references = members.map((m, g) => new ReferenceAdafactor(m.map((i) => ({ data: init[i], shape: shapes[i] })), { ...base, ...groupOptions[g] }));
+      for (let step = 0; step < 4; step++) {
+        const grads = sizes.map((n) => normals(n, rand));
+        tensors.writeGrads(grads);
+        optimizer.step();
+        members.forEach((m, g) => references[g].step(m.map((i) => grads[i])));
+      }
+      const params = await tensors.readParams();
+      members.forEach((m, g) => m.forEach((i, k) => expectClose(params[i], references[g].params[k], `group ${g}, tensor ${i}`)));
+      // Momentum is kept for the first group's tensors only.
+      expect(optimizer.stateBytes).toBe(4 * (30 + 20 + 30 * 20 + 20 + 12 + 20 * 12 + 20 + 12 + 1));
+      optimizer.destroy();
+      tensors.destroy();
+    });
+  });
+
+  it('rejects a group that sets an optimizer-wide option, or a mix of tensors and groups', () => {
+    const tensors = new TensorSet(gpu.device, [[4], [4]], [new Float32Array(4), new Float32Array(4)]);
+    const [a, b] = tensors.params;
+    expect(() => new Adafactor(gpu.device, [{ params: [a], skipNonFinite: true } as never])).toThrow(/parameter group 0 sets skipNonFinite, which applies to the whole optimizer/);
+    expect(() => new Adafactor(gpu.device, [a, { params: [b] }] as never)).toThrow(/mixes tensors and parameter groups/);
+    expect(() => new Adafactor(gpu.device, [{ params: [a] }, { params: [b], beta1: 2 }])).toThrow(/parameter group 1: option beta1 must be a finite number in \[0, 1\)/);
+    tensors.destroy();
+  });
+});
