@@ -43,3 +43,19 @@ describe('shapes', () => {
     expect(geometry([], 't')).toEqual({ factored: false, batch: 1, rows: 1, cols: 1, numel: 1 });
   });
 });
+
+describe('the shaders', () => {
+  it('both views of parameters and gradients declare the same bindings, and the host takes all others from common.wgsl', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { reflectShader } = await import('../../src/reflect.js');
+    const read = (name: string) => reflectShader(readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8'));
+    const strip = (b: { name: string; group: number; binding: number; kind: string }) => ({ name: b.name, group: b.group, binding: b.binding, kind: b.kind });
+    const vec4 = read('views_vec4.wgsl').bindings.map(strip);
+    const scalar = read('views_scalar.wgsl').bindings.map(strip);
+    expect(vec4).toEqual(scalar);
+    expect(vec4.map((b) => b.name)).toEqual(['param', 'grad']);
+    const all = SHADER.bindings.map((b) => b.binding);
+    expect(new Set(all).size).toBe(all.length);
+    expect(SHADER.bindings.find((b) => b.name === 'param')!.elementSize).toBe(4);
+  });
+});
