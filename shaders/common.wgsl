@@ -68,7 +68,7 @@ struct Settings {
   weightDecay: f32,
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
   skipNonFinite: u32,   // 1: a step with a non-finite gradient anywhere changes nothing
-  _pad1: u32,
+  weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
   _pad2: u32,
 }
 

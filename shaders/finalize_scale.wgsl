@@ -2,7 +2,7 @@
 //   RMS(X_{t-1}),  alpha_t = rho_t * max(eps2, RMS(X_{t-1}))  (or rho_t without scaleParameter),
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
-// and leave for apply: scale, weightDecay * alpha_t, and sqrt(mean(R_t)) per matrix; and for
+// and leave for apply: scale, weightDecay * alpha_t (or weightDecay), and sqrt(mean(R_t)) per matrix; and for
 // decide_skip, the tensor's count of non-finite gradients.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -78,6 +78,6 @@ fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, n
   }
   let ratio = updateRms / s.clipThreshold;
   scratch[t.tensorScalars] = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
-  scratch[t.tensorScalars + 1u] = s.weightDecay * alpha;
+  scratch[t.tensorScalars + 1u] = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
   scratch[t.tensorScalars + 2u] = nonFinite;
 }

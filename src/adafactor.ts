@@ -8,6 +8,7 @@ import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, step
 import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
+import { withFactoringRule } from './shape.js';
 import { type AdafactorParam, type CheckedParam, checkParams, tensorName } from './validate.js';
 
 /** Version written into saved state, checked on load. */
@@ -110,7 +111,7 @@ export class Adafactor {
     });
     this.plan = planTensors(
       this.tensors.map((t, i) => ({
-        geom: t.geom,
+        geom: withFactoringRule(t.geom, this.groupOptions[groups.groupOf[i]].minDimSizeToFactor),
         paramBuffer: params[i].param,
         gradBuffer: params[i].grad,
         paramOffset: t.paramOffset,
@@ -401,6 +402,7 @@ export class Adafactor {
         weightDecay: o.weightDecay,
         scaleParameter: o.scaleParameter ? 1 : 0,
         skipNonFinite: this.options.skipNonFinite ? 1 : 0,
+        weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
       });
     });
   }

@@ -26,6 +26,16 @@ export interface AdafactorOptions {
   /** rho_t = min(1e-6 t, 1/sqrt(t)); needs `relativeStep`. Default false. */
   warmupInit?: boolean;
   /**
+   * Tensors of rank >= 2 are factored only when both of their last two dims are at least this.
+   * Default 0 (Hugging Face and PyTorch: always); optax and t5x use 128.
+   */
+  minDimSizeToFactor?: number;
+  /**
+   * 'alpha' (default, Hugging Face): X -= weightDecay * alpha_t * X; 'none' (optax and t5x):
+   * X -= weightDecay * X.
+   */
+  weightDecayScale?: 'alpha' | 'none';
+  /**
    * When true, a step whose gradients hold a NaN or an infinity, in any tensor, changes no
    * parameter and no state (the step count still advances); decided on the GPU, counted by
    * `skippedSteps()`. Default false: NaN propagates as in the reference.
@@ -57,6 +67,8 @@ export interface ResolvedOptions {
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
+  minDimSizeToFactor: number;
+  weightDecayScale: 'alpha' | 'none';
   skipNonFinite: boolean;
   limits: AdafactorLimits;
 }
@@ -71,6 +83,8 @@ export const DEFAULT_OPTIONS = {
   scaleParameter: true,
   relativeStep: true,
   warmupInit: false,
+  minDimSizeToFactor: 0,
+  weightDecayScale: 'alpha',
   skipNonFinite: false,
 } as const;
 
@@ -96,6 +110,11 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
+  const oneOf = <T extends string>(name: 'weightDecayScale', values: readonly T[]): T => {
+    const value = merged[name] as unknown;
+    if (!values.includes(value as T)) throw new Error(`${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`);
+    return value as T;
+  };
   const resolved: ResolvedOptions = {
     lr: undefined,
     eps1: number('eps1', (v) => v > 0, '> 0'),
@@ -107,6 +126,8 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
+    minDimSizeToFactor: number('minDimSizeToFactor', (v) => Number.isInteger(v) && v >= 0, 'and an integer >= 0'),
+    weightDecayScale: oneOf('weightDecayScale', ['alpha', 'none'] as const),
     skipNonFinite: flag('skipNonFinite'),
     limits: resolveLimits(options.limits, where),
   };

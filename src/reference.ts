@@ -4,7 +4,7 @@
  * transformers' choices, one function per stage of the update, the same stages as the shaders.
  */
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { type Geometry, geometry } from './shape.js';
+import { type Geometry, geometry, withFactoringRule } from './shape.js';
 
 /** Optimizer state of one tensor, with Hugging Face's names in the comments. */
 export interface ReferenceState {
@@ -116,9 +116,9 @@ export function scaleAndAverage(update: Float64Array, alpha: number, state: Refe
   return m;
 }
 
-/** Stage 5, apply: X -= weightDecay * alpha_t * X, then X -= U. */
+/** Stage 5, apply: X -= weightDecay * alpha_t * X (or weightDecay * X), then X -= U. */
 export function applyUpdate(param: Float64Array, update: ArrayLike<number>, alpha: number, options: ResolvedOptions): void {
-  const decay = options.weightDecay * alpha;
+  const decay = options.weightDecay * (options.weightDecayScale === 'alpha' ? alpha : 1);
   for (let i = 0; i < param.length; i++) param[i] = param[i] - decay * param[i] - update[i];
 }
 
@@ -155,7 +155,7 @@ export class ReferenceAdafactor {
 
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
     this.options = resolveOptions(options, 'ReferenceAdafactor');
-    this.geometries = params.map((p, i) => geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`));
+    this.geometries = params.map((p, i) => withFactoringRule(geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`), this.options.minDimSizeToFactor));
     this.params = params.map((p) => Float64Array.from(p.data));
     this.states = this.geometries.map((g) => initialState(g, this.options));
   }

@@ -26,3 +26,12 @@ export function geometry(shape: readonly number[], label: string): Geometry {
   const cols = shape[shape.length - 1];
   return { factored: true, batch: numel === 0 ? 0 : numel / (rows * cols), rows, cols, numel };
 }
+
+/**
+ * The geometry under a minimum dim size to factor (optax and t5x use 128): a tensor whose
+ * factored dims are not both at least `minDimSizeToFactor` keeps a full second moment.
+ */
+export function withFactoringRule(geom: Geometry, minDimSizeToFactor: number): Geometry {
+  if (!geom.factored || Math.min(geom.rows, geom.cols) >= minDimSizeToFactor) return geom;
+  return { factored: false, batch: 1, rows: 1, cols: geom.numel, numel: geom.numel };
+}

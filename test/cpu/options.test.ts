@@ -4,7 +4,7 @@ import { type AdafactorOptions, DEFAULT_OPTIONS, beta2, resolveOptions, stepSize
 describe('options', () => {
   it('defaults are those of Hugging Face transformers', () => {
     const o = resolveOptions();
-    expect(o).toMatchObject({ eps1: 1e-30, eps2: 1e-3, clipThreshold: 1, decayRate: -0.8, beta1: undefined, weightDecay: 0, scaleParameter: true, relativeStep: true, warmupInit: false, lr: undefined });
+    expect(o).toMatchObject({ eps1: 1e-30, eps2: 1e-3, clipThreshold: 1, decayRate: -0.8, beta1: undefined, weightDecay: 0, scaleParameter: true, relativeStep: true, warmupInit: false, lr: undefined, minDimSizeToFactor: 0, weightDecayScale: 'alpha', skipNonFinite: false });
     expect(DEFAULT_OPTIONS.decayRate).toBe(-0.8);
   });
 
@@ -36,6 +36,8 @@ describe('options', () => {
     ['no lr without relativeStep', { relativeStep: false }, /no lr is given/],
     ['an unknown option', { learningRate: 0.1 } as AdafactorOptions, /unknown option 'learningRate'/],
     ['a bad limit', { limits: { maxWorkgroupsPerDimension: 0 } }, /maxWorkgroupsPerDimension/],
+    ['a fractional minDimSizeToFactor', { minDimSizeToFactor: 1.5 }, /minDimSizeToFactor must be a finite number and an integer >= 0/],
+    ['an unknown weightDecayScale', { weightDecayScale: 'lr' as 'none' }, /weightDecayScale must be one of 'alpha', 'none', got lr/],
   ];
   it.each(bad)('rejects %s', (_, options, message) => {
     expect(() => resolveOptions(options)).toThrow(message);

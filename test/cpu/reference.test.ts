@@ -41,3 +41,25 @@ describe('the float64 CPU reference reproduces Hugging Face Adafactor', () => {
     expect(reference.stepCount).toBe(1);
   });
 });
+
+describe('factoring rules of other libraries in the reference', () => {
+  it("weightDecayScale 'none' decays by weightDecay itself, 'alpha' by weightDecay * alpha_t", () => {
+    const data = [1, -2, 3, -4];
+    const zero = [[0, 0, 0, 0]];
+    const none = new ReferenceAdafactor([{ data, shape: [4] }], { weightDecay: 0.1, weightDecayScale: 'none' });
+    none.step(zero);
+    expect(Array.from(none.params[0])).toEqual(data.map((x) => x - 0.1 * x));
+    const alpha = new ReferenceAdafactor([{ data, shape: [4] }], { weightDecay: 0.1 });
+    alpha.step(zero);
+    const scale = 1e-2 * Math.sqrt((1 + 4 + 9 + 16) / 4); // rho_1 * RMS(X)
+    alpha.params[0].forEach((x, i) => expect(x).toBeCloseTo(data[i] - 0.1 * scale * data[i], 15));
+  });
+
+  it('minDimSizeToFactor keeps a full second moment for small matrices', () => {
+    const r = new ReferenceAdafactor([{ data: new Float64Array(6), shape: [2, 3] }, { data: new Float64Array(6), shape: [2, 3] }].map((p) => p), {});
+    expect(r.states[0].row).toBeDefined();
+    const small = new ReferenceAdafactor([{ data: new Float64Array(6), shape: [2, 3] }], { minDimSizeToFactor: 3 });
+    expect(small.states[0].row).toBeUndefined();
+    expect(small.states[0].full).toHaveLength(6);
+  });
+});

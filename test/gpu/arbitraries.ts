@@ -26,6 +26,8 @@ export const options: fc.Arbitrary<AdafactorOptions> = fc
     scaleParameter: fc.boolean(),
     eps1: fc.constantFrom(1e-30, 1e-20),
     eps2: fc.constantFrom(1e-3, 1e-2),
+    minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
+    weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
   .map(({ relativeStep, warmupInit, lr, lrDecays, ...rest }) =>
     relativeStep ? { ...rest, relativeStep, warmupInit } : { ...rest, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr },

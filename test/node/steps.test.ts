@@ -120,13 +120,14 @@ describe('stepping (Dawn)', () => {
 });
 
 describe('stateBytes', () => {
-  const cases: [string, number[][], { beta1?: number }, number][] = [
+  const cases: [string, number[][], { beta1?: number; minDimSizeToFactor?: number }, number][] = [
     ['a factored [n, m] matrix: R and C', [[300, 70]], {}, 4 * (300 + 70)],
     ['a batch of matrices: R and C per matrix', [[3, 40, 50]], {}, 4 * 3 * (40 + 50)],
     ['a vector: full second moment', [[1000]], {}, 4 * 1000],
     ['a scalar', [[]], {}, 4],
     ['a [1, n] matrix', [[1, 500]], {}, 4 * 501],
     ['with beta1: plus the first moment', [[300, 70], [70]], { beta1: 0.9 }, 4 * (300 + 70 + 70 + 300 * 70 + 70)],
+    ['minDimSizeToFactor 128: small matrices keep a full second moment', [[300, 70], [200, 130], [2, 130, 128]], { minDimSizeToFactor: 128 }, 4 * (300 * 70 + 200 + 130 + 2 * (130 + 128))],
   ];
   it.each(cases)('%s', (_, shapes, options, bytes) => {
     const tensors = new TensorSet(gpu.device, shapes, shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1))));
