@@ -5,7 +5,7 @@
 import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
 import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
-import { type BindingRange, type Plan, planTensors, planWindows } from './plan.js';
+import { type BindingRange, type Plan, type PlannedGroup, type PlannedWindow, planTensors, planWindows } from './plan.js';
 import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
 import { withFactoringRule } from './shape.js';
@@ -73,7 +73,7 @@ export class Adafactor {
   /** Options of each parameter group (one when `params` is a plain list). */
   private readonly groupOptions: ResolvedOptions[];
   private readonly plan: Plan<GPUBuffer>;
-  private readonly dispatches: Dispatch[] = [];
+  private readonly dispatches: Dispatch[];
   private readonly ownedBuffers: GPUBuffer[] = [];
   private readonly stateBuffers: GPUBuffer[];
   private readonly scratch: GPUBuffer;
@@ -134,7 +134,7 @@ export class Adafactor {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';
     });
 
-    const { Tensor, Settings, Window } = SHADER.structs;
+    const { Tensor, Settings } = SHADER.structs;
     const storage = (name: string, bytes: number, extra = 0) =>
       this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
     const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -154,98 +154,64 @@ export class Adafactor {
     this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
     this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
-    const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
-    const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
-    // Pipelines of the views in use, made once each.
-    const pipelineCache = new Map<string, GPUComputePipeline>();
-    const pipeline = (kernel: KernelName, view: ViewName) => {
-      const key = `${kernel} ${view}`;
-      let found = pipelineCache.get(key);
-      if (!found) {
-        const code = COMMON_SOURCE + VIEW_SOURCES[view] + KERNEL_SOURCES[kernel];
-        found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module: device.createShaderModule({ label: `adafactor ${key}`, code }), entryPoint: 'main' } });
-        pipelineCache.set(key, found);
-      }
-      return found;
-    };
-
-    // A group reads its parameters and gradients as quads when every binding of it can be
-    // widened to a multiple of 16 bytes without passing the end of its buffer.
-    const quadRange = (buffer: GPUBuffer, range: BindingRange | undefined) => {
-      if (!range) return undefined;
-      const size = align(range.size, 16);
-      return range.offset + size <= buffer.size ? { offset: range.offset, size } : undefined;
-    };
-    const views: ViewName[] = this.plan.groups.map((g, groupIndex) =>
-      windows[groupIndex].every((w) => quadRange(g.paramBuffer, w.param) && quadRange(g.gradBuffer, w.grad)) ? 'vec4' : 'scalar',
-    );
-
+    const views = this.plan.groups.map((g, i) => chooseView(g, windows[i]));
     internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views });
 
-    // One bind group per window; group-wide passes use the group's first window.
-    const windowGroups = this.plan.groups.map((g, groupIndex) =>
-      windows[groupIndex].map((w, windowIndex) => {
-        const quads = views[groupIndex] === 'vec4';
-        const uniform = this.own(device.createBuffer({ label: `adafactor window ${groupIndex}.${windowIndex}`, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
-        const data = new DataView(new ArrayBuffer(uniform.size));
-        Window.write(data, 0, {
-          firstTensor: g.firstTensor,
-          tensorCount: g.tensorCount,
-          lineBlockCount: g.lineBlockCount,
-          firstTile: w.firstTile,
-          tileCount: w.tileCount,
-          paramBase: (w.param?.offset ?? 0) / 4,
-          gradBase: (w.grad?.offset ?? 0) / 4,
-          fullStateBase: (w.fullState?.offset ?? 0) / 4,
-          momentumBase: (w.momentum?.offset ?? 0) / 4,
-          totalTensors: this.plan.tensors.length,
-        });
-        device.queue.writeBuffer(uniform, 0, data.buffer);
-        const windowed = (buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding =>
-          range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
-        const resources: Record<string, GPUBufferBinding> = {
-          param: windowed(g.paramBuffer, quads ? quadRange(g.paramBuffer, w.param) : w.param),
-          grad: windowed(g.gradBuffer, quads ? quadRange(g.gradBuffer, w.grad) : w.grad),
-          tensors: { buffer: table },
-          settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
-          factorState: { buffer: factorState },
-          fullState: windowed(fullState, w.fullState),
-          momentum: windowed(momentum, w.momentum),
-          scratch: { buffer: this.scratch },
-          window: { buffer: uniform },
-        };
-        const bindGroup = device.createBindGroup({
-          label: `adafactor window ${groupIndex}.${windowIndex}`,
-          layout,
-          entries: SHADER.bindings.map((b) => {
-            const resource = resources[b.name];
-            if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
-            return { binding: b.binding, resource };
-          }),
-        });
-        return { bindGroup, tileCount: w.tileCount, factoredTileCount: w.factoredTileCount };
-      }),
-    );
+    const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
+    const pipelineFor = pipelineFactory(device, layout);
+    const shared = { tensors: table, settings: this.settingsRing, factorState, fullState, momentum, scratch: this.scratch };
+    const windowGroups = this.plan.groups.map((g, i) => windows[i].map((w, k) => ({ ...w, bindGroup: this.windowBindGroup(layout, shared, g, i, w, k, views[i]) })));
+    this.dispatches = stepDispatches(this.plan, windowGroups, views, pipelineFor, this.options.skipNonFinite);
+  }
 
-    // The step's dispatches, in order: each kernel over every group before the next kernel.
-    for (const kernel of KERNEL_ORDER) {
-      const scope = KERNEL_SCOPE[kernel];
-      if (scope === 'optimizer') {
-        if (this.options.skipNonFinite && windowGroups.length > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[0]), bindGroup: windowGroups[0][0].bindGroup, workgroups: 1 });
-        continue;
-      }
-      this.plan.groups.forEach((g, groupIndex) => {
-        if (scope === 'group') {
-          const workgroups = kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount;
-          if (workgroups > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: windowGroups[groupIndex][0].bindGroup, workgroups });
-          return;
-        }
-        for (const w of windowGroups[groupIndex]) {
-          const workgroups = kernel === 'updateNorm' ? w.factoredTileCount : w.tileCount;
-          if (workgroups > 0) this.dispatches.push({ pipeline: pipeline(kernel, views[groupIndex]), bindGroup: w.bindGroup, workgroups });
-        }
-      });
-    }
+  /** The bind group of one window of a group, with its uniform (a group's first window also serves its group-wide passes). */
+  private windowBindGroup(
+    layout: GPUBindGroupLayout,
+    shared: Record<'tensors' | 'settings' | 'factorState' | 'fullState' | 'momentum' | 'scratch', GPUBuffer>,
+    g: PlannedGroup<GPUBuffer>,
+    groupIndex: number,
+    w: PlannedWindow,
+    windowIndex: number,
+    view: ViewName,
+  ): GPUBindGroup {
+    const { Window } = SHADER.structs;
+    const label = `adafactor window ${groupIndex}.${windowIndex}`;
+    const uniform = this.own(this.device.createBuffer({ label, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
+    const data = new DataView(new ArrayBuffer(uniform.size));
+    Window.write(data, 0, {
+      firstTensor: g.firstTensor,
+      tensorCount: g.tensorCount,
+      lineBlockCount: g.lineBlockCount,
+      firstTile: w.firstTile,
+      tileCount: w.tileCount,
+      paramBase: (w.param?.offset ?? 0) / 4,
+      gradBase: (w.grad?.offset ?? 0) / 4,
+      fullStateBase: (w.fullState?.offset ?? 0) / 4,
+      momentumBase: (w.momentum?.offset ?? 0) / 4,
+      totalTensors: this.plan.tensors.length,
+    });
+    this.device.queue.writeBuffer(uniform, 0, data.buffer);
+    const quads = view === 'vec4';
+    const resources: Record<string, GPUBufferBinding> = {
+      param: windowed(g.paramBuffer, quads ? quadRange(g.paramBuffer, w.param) : w.param),
+      grad: windowed(g.gradBuffer, quads ? quadRange(g.gradBuffer, w.grad) : w.grad),
+      tensors: { buffer: shared.tensors },
+      settings: { buffer: shared.settings, size: this.settingsSlotBytes },
+      factorState: { buffer: shared.factorState },
+      fullState: windowed(shared.fullState, w.fullState),
+      momentum: windowed(shared.momentum, w.momentum),
+      scratch: { buffer: shared.scratch },
+      window: { buffer: uniform },
+    };
+    return this.device.createBindGroup({
+      label,
+      layout,
+      entries: SHADER.bindings.map((b) => {
+        const resource = resources[b.name];
+        if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
+        return { binding: b.binding, resource };
+      }),
+    });
   }
 
   /** Bytes of GPU memory the optimizer state occupies: R and C per factored tensor, V per other tensor, and M with beta1. */
@@ -416,6 +382,74 @@ export class Adafactor {
     this.ownedBuffers.push(buffer);
     return buffer;
   }
+}
+
+/** A buffer range as a binding; a range a window does not touch binds the buffer's first bytes. */
+function windowed(buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding {
+  return range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
+}
+
+/** A range widened to a multiple of 16 bytes, for a vec4 binding, if the buffer is long enough. */
+function quadRange(buffer: GPUBuffer, range: BindingRange | undefined): BindingRange | undefined {
+  if (!range) return undefined;
+  const size = align(range.size, 16);
+  return range.offset + size <= buffer.size ? { offset: range.offset, size } : undefined;
+}
+
+/**
+ * A group reads its parameters and gradients as quads when every binding of it can be widened
+ * to a multiple of 16 bytes without passing the end of its buffer.
+ */
+function chooseView(g: PlannedGroup<GPUBuffer>, windows: readonly PlannedWindow[]): ViewName {
+  return windows.every((w) => quadRange(g.paramBuffer, w.param) && quadRange(g.gradBuffer, w.grad)) ? 'vec4' : 'scalar';
+}
+
+/** Makes each (kernel, view) pipeline once, on first use. */
+function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel: KernelName, view: ViewName) => GPUComputePipeline {
+  const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
+  const made = new Map<string, GPUComputePipeline>();
+  return (kernel, view) => {
+    const key = `${kernel} ${view}`;
+    let found = made.get(key);
+    if (!found) {
+      const code = COMMON_SOURCE + VIEW_SOURCES[view] + KERNEL_SOURCES[kernel];
+      const module = device.createShaderModule({ label: `adafactor ${key}`, code });
+      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+      made.set(key, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * The dispatches of one step, in order: each kernel over every group before the next kernel;
+ * per window for the tile passes (update_norm over factored tiles only), once per group for the
+ * group passes (through the group's first window), once in all for decide_skip.
+ */
+function stepDispatches(
+  plan: Plan<GPUBuffer>,
+  windowGroups: readonly (readonly (PlannedWindow & { bindGroup: GPUBindGroup })[])[],
+  views: readonly ViewName[],
+  pipelineFor: (kernel: KernelName, view: ViewName) => GPUComputePipeline,
+  skipNonFinite: boolean,
+): Dispatch[] {
+  const dispatches: Dispatch[] = [];
+  const add = (kernel: KernelName, groupIndex: number, bindGroup: GPUBindGroup, workgroups: number) => {
+    if (workgroups > 0) dispatches.push({ pipeline: pipelineFor(kernel, views[groupIndex]), bindGroup, workgroups });
+  };
+  for (const kernel of KERNEL_ORDER) {
+    const scope = KERNEL_SCOPE[kernel];
+    if (scope === 'optimizer') {
+      if (skipNonFinite && windowGroups.length > 0) add(kernel, 0, windowGroups[0][0].bindGroup, 1);
+      continue;
+    }
+    plan.groups.forEach((g, groupIndex) => {
+      const windows = windowGroups[groupIndex];
+      if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount);
+      else for (const w of windows) add(kernel, groupIndex, w.bindGroup, kernel === 'updateNorm' ? w.factoredTileCount : w.tileCount);
+    });
+  }
+  return dispatches;
 }
 
 /** The state tensors of every planned tensor, in the caller's order, with Hugging Face's names. */
