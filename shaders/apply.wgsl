@@ -14,6 +14,7 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let t = tensors[tensorOfTile(tileIndex)];
   let s = settings[t.settings];
   if (s.skipNonFinite == 1u && scratch[STATUS_SKIP] != 0.0) { return; }
+  roundingSeed = s.roundingSeed;
   let localTile = tileIndex - t.firstTile;
   let scale = scratch[t.tensorScalars];
   let decay = scratch[t.tensorScalars + 1u];

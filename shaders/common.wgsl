@@ -69,7 +69,7 @@ struct Settings {
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
   skipNonFinite: u32,   // 1: a step with a non-finite gradient anywhere changes nothing
   weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
-  _pad2: u32,
+  roundingSeed: u32,    // seed of this step's stochastic rounding of f16 parameters, or NO_STOCHASTIC_ROUNDING
 }
 
 // One window of a group. A group is the tensors whose parameters share one buffer and whose
@@ -88,7 +88,25 @@ struct Window {
   totalTensors: u32,    // tensors in the whole table, for the skip decision
 }
 
-// Bindings 0 and 1, param and grad, are declared by views_vec4.wgsl or views_scalar.wgsl.
+// Bindings 0 and 1, param and grad, are declared by one param_*.wgsl and one grad_*.wgsl file,
+// which also give loadParam4, storeParam4 and loadGrad4.
+
+// Set by apply from the step's settings before it stores parameters: the seed of stochastic
+// rounding (param_f16.wgsl), or NO_STOCHASTIC_ROUNDING.
+const NO_STOCHASTIC_ROUNDING = 0xffffffffu;
+var<private> roundingSeed: u32 = NO_STOCHASTIC_ROUNDING;
+
+// The PCG hash (Jarzynski and Olano, 2020).
+fn pcgHash(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+// A uniform number in [0, 1) from a seed and an index: the same inputs, the same number.
+fn uniformRandom(seed: u32, index: u32) -> f32 {
+  return f32(pcgHash(pcgHash(seed) ^ index) >> 8u) / 16777216.0;
+}
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
 @group(0) @binding(3) var<storage, read> settings: array<Settings>;
 @group(0) @binding(4) var<storage, read_write> factorState: array<f32>;

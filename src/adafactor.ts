@@ -2,14 +2,14 @@
  * The WebGPU Adafactor: owns the optimizer state, builds every buffer, pipeline and bind group
  * at construction, and records each step as a fixed sequence of dispatches (see shaders/).
  */
-import { BufferUsage, SHADER, bindGroupLayoutEntries, binding } from './layout.js';
+import { BufferUsage, SHADER, bindGroupLayoutEntries } from './layout.js';
 import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 import { type BindingRange, type Plan, type PlannedGroup, type PlannedWindow, planTensors, planWindows } from './plan.js';
-import { COMMON_SOURCE, KERNEL_ORDER, KERNEL_SOURCES, type KernelName, VIEW_SOURCES, type ViewName } from './shaders.js';
+import { KERNEL_ORDER, type KernelName, type ViewName, kernelSource } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
 import { withFactoringRule } from './shape.js';
-import { type AdafactorParam, type CheckedParam, checkParams, tensorName } from './validate.js';
+import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorName } from './validate.js';
 
 /** Version written into saved state, checked on load. */
 const STATE_FORMAT = 'webgpu-adafactor/1';
@@ -40,6 +40,12 @@ const KERNEL_SCOPE: Record<KernelName, 'window' | 'group' | 'optimizer'> = {
   apply: 'window',
 };
 
+/** How one group binds its parameters and its gradients. */
+export interface GroupViews {
+  param: ViewName;
+  grad: ViewName;
+}
+
 /** One dispatch of a step: its pipeline, bind group and workgroup count. */
 interface Dispatch {
   pipeline: GPUComputePipeline;
@@ -55,7 +61,7 @@ export interface InternalBuffers {
   scratch: GPUBuffer;
   plan: Plan<GPUBuffer>;
   /** How each group binds its parameters and gradients. */
-  views: ViewName[];
+  views: GroupViews[];
 }
 const internals = new WeakMap<Adafactor, InternalBuffers>();
 export function internalBuffers(optimizer: Adafactor): InternalBuffers {
@@ -103,9 +109,13 @@ export class Adafactor {
     this.savedOptions = JSON.stringify(groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options, (key, value) =>
       key === 'lr' && typeof value === 'function' ? 'function' : value,
     );
-    this.tensors = checkParams(params, binding('param').elementSize);
+    this.tensors = checkParams(params);
+    const f16 = this.tensors.find((t) => t.paramDtype === 'f16' || t.gradDtype === 'f16');
+    if (f16 && !device.features.has('shader-f16')) {
+      throw new Error(`${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`);
+    }
     params.forEach((p, i) => {
-      if (p.param === p.grad && this.tensors[i].byteLength > 0) {
+      if (p.param === p.grad && !this.tensors[i].empty) {
         throw new Error(`${this.tensors[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
       }
     });
@@ -116,6 +126,8 @@ export class Adafactor {
         gradBuffer: params[i].grad,
         paramOffset: t.paramOffset,
         gradOffset: t.gradOffset,
+        paramElementBytes: dtypeBytes(t.paramDtype),
+        gradElementBytes: dtypeBytes(t.gradDtype),
         settings: groups.groupOf[i],
         momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
       })),
@@ -154,7 +166,7 @@ export class Adafactor {
     this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
     this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
-    const views = this.plan.groups.map((g, i) => chooseView(g, windows[i]));
+    const views = this.plan.groups.map((g, i) => chooseViews(g, windows[i]));
     internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views });
 
     const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
@@ -172,7 +184,7 @@ export class Adafactor {
     groupIndex: number,
     w: PlannedWindow,
     windowIndex: number,
-    view: ViewName,
+    views: GroupViews,
   ): GPUBindGroup {
     const { Window } = SHADER.structs;
     const label = `adafactor window ${groupIndex}.${windowIndex}`;
@@ -184,17 +196,16 @@ export class Adafactor {
       lineBlockCount: g.lineBlockCount,
       firstTile: w.firstTile,
       tileCount: w.tileCount,
-      paramBase: (w.param?.offset ?? 0) / 4,
-      gradBase: (w.grad?.offset ?? 0) / 4,
+      paramBase: (w.param?.offset ?? 0) / g.paramElementBytes,
+      gradBase: (w.grad?.offset ?? 0) / g.gradElementBytes,
       fullStateBase: (w.fullState?.offset ?? 0) / 4,
       momentumBase: (w.momentum?.offset ?? 0) / 4,
       totalTensors: this.plan.tensors.length,
     });
     this.device.queue.writeBuffer(uniform, 0, data.buffer);
-    const quads = view === 'vec4';
     const resources: Record<string, GPUBufferBinding> = {
-      param: windowed(g.paramBuffer, quads ? quadRange(g.paramBuffer, w.param) : w.param),
-      grad: windowed(g.gradBuffer, quads ? quadRange(g.gradBuffer, w.grad) : w.grad),
+      param: windowed(g.paramBuffer, viewRange(g.paramBuffer, w.param, views.param)),
+      grad: windowed(g.gradBuffer, viewRange(g.gradBuffer, w.grad, views.grad)),
       tensors: { buffer: shared.tensors },
       settings: { buffer: shared.settings, size: this.settingsSlotBytes },
       factorState: { buffer: shared.factorState },
@@ -369,6 +380,8 @@ export class Adafactor {
         scaleParameter: o.scaleParameter ? 1 : 0,
         skipNonFinite: this.options.skipNonFinite ? 1 : 0,
         weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
+        // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
+        roundingSeed: o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING,
       });
     });
   }
@@ -389,30 +402,46 @@ function windowed(buffer: GPUBuffer, range: BindingRange | undefined): GPUBuffer
   return range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
 }
 
-/** A range widened to a multiple of 16 bytes, for a vec4 binding, if the buffer is long enough. */
-function quadRange(buffer: GPUBuffer, range: BindingRange | undefined): BindingRange | undefined {
+/**
+ * A range widened to a multiple of `multiple` bytes (16 for quads of f32, 4 for any binding),
+ * if the buffer is long enough.
+ */
+function widenedRange(buffer: GPUBuffer, range: BindingRange | undefined, multiple: number): BindingRange | undefined {
   if (!range) return undefined;
-  const size = align(range.size, 16);
+  const size = align(range.size, multiple);
   return range.offset + size <= buffer.size ? { offset: range.offset, size } : undefined;
 }
 
+/** The range to bind for a view: f32 quads need a multiple of 16 bytes, every binding one of 4. */
+function viewRange(buffer: GPUBuffer, range: BindingRange | undefined, view: ViewName): BindingRange | undefined {
+  if (!range) return undefined;
+  const widened = widenedRange(buffer, range, view === 'f32x4' ? 16 : 4);
+  if (!widened) throw new Error(`Adafactor: a ${buffer.size}-byte buffer ends inside a 4-byte word that an f16 tensor uses; make its size a multiple of 4`);
+  return widened;
+}
+
 /**
- * A group reads its parameters and gradients as quads when every binding of it can be widened
- * to a multiple of 16 bytes without passing the end of its buffer.
+ * f16 tensors bind f16; f32 ones bind quads when every binding of the group can be widened to a
+ * multiple of 16 bytes without passing the end of its buffer, single floats otherwise.
  */
-function chooseView(g: PlannedGroup<GPUBuffer>, windows: readonly PlannedWindow[]): ViewName {
-  return windows.every((w) => quadRange(g.paramBuffer, w.param) && quadRange(g.gradBuffer, w.grad)) ? 'vec4' : 'scalar';
+function chooseViews(g: PlannedGroup<GPUBuffer>, windows: readonly PlannedWindow[]): GroupViews {
+  const view = (buffer: GPUBuffer, elementBytes: number, ranges: (BindingRange | undefined)[]): ViewName =>
+    elementBytes === 2 ? 'f16' : ranges.every((r) => widenedRange(buffer, r, 16)) ? 'f32x4' : 'f32';
+  return {
+    param: view(g.paramBuffer, g.paramElementBytes, windows.map((w) => w.param)),
+    grad: view(g.gradBuffer, g.gradElementBytes, windows.map((w) => w.grad)),
+  };
 }
 
 /** Makes each (kernel, view) pipeline once, on first use. */
-function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel: KernelName, view: ViewName) => GPUComputePipeline {
+function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
   const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
   const made = new Map<string, GPUComputePipeline>();
-  return (kernel, view) => {
-    const key = `${kernel} ${view}`;
+  return (kernel, views) => {
+    const key = `${kernel} ${views.param} ${views.grad}`;
     let found = made.get(key);
     if (!found) {
-      const code = COMMON_SOURCE + VIEW_SOURCES[view] + KERNEL_SOURCES[kernel];
+      const code = kernelSource(kernel, views.param, views.grad);
       const module = device.createShaderModule({ label: `adafactor ${key}`, code });
       found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
       made.set(key, found);
@@ -429,8 +458,8 @@ function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel
 function stepDispatches(
   plan: Plan<GPUBuffer>,
   windowGroups: readonly (readonly (PlannedWindow & { bindGroup: GPUBindGroup })[])[],
-  views: readonly ViewName[],
-  pipelineFor: (kernel: KernelName, view: ViewName) => GPUComputePipeline,
+  views: readonly GroupViews[],
+  pipelineFor: (kernel: KernelName, views: GroupViews) => GPUComputePipeline,
   skipNonFinite: boolean,
 ): Dispatch[] {
   const dispatches: Dispatch[] = [];

@@ -4,7 +4,8 @@
  */
 import type { BindingInfo, ShaderInterface, StructData } from './reflect.js';
 import commonInterface from '../shaders/common.wgsl?reflect';
-import scalarViewInterface from '../shaders/views_scalar.wgsl?reflect';
+import paramInterface from '../shaders/param_f32.wgsl?reflect';
+import gradInterface from '../shaders/grad_f32.wgsl?reflect';
 
 // GPUBufferUsage and GPUShaderStage values, fixed by the WebGPU spec; spelled out so the library
 // does not depend on globals that Node's WebGPU only installs on request.
@@ -51,7 +52,7 @@ function struct(info: ShaderInterface, name: string): StructLayout {
 
 /** What the host knows of the common prelude (shaders/common.wgsl). */
 export const SHADER = {
-  bindings: [...scalarViewInterface.bindings, ...commonInterface.bindings] as readonly BindingInfo[],
+  bindings: [...paramInterface.bindings, ...gradInterface.bindings, ...commonInterface.bindings] as readonly BindingInfo[],
   structs: {
     Tensor: struct(commonInterface, 'Tensor'),
     Settings: struct(commonInterface, 'Settings'),
@@ -67,6 +68,7 @@ export const SHADER = {
     STATUS_WORDS: constant(commonInterface, 'STATUS_WORDS'),
     STATUS_SKIPPED_STEPS: constant(commonInterface, 'STATUS_SKIPPED_STEPS'),
     TILE_PARTIALS: constant(commonInterface, 'TILE_PARTIALS'),
+    NO_STOCHASTIC_ROUNDING: constant(commonInterface, 'NO_STOCHASTIC_ROUNDING'),
   },
 };
 

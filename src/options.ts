@@ -36,6 +36,12 @@ export interface AdafactorOptions {
    */
   weightDecayScale?: 'alpha' | 'none';
   /**
+   * f16 parameters are written with unbiased stochastic rounding (deterministic per step and
+   * element), so that updates smaller than half an f16 ulp are not lost on average. Default
+   * false: round to nearest.
+   */
+  stochasticRounding?: boolean;
+  /**
    * When true, a step whose gradients hold a NaN or an infinity, in any tensor, changes no
    * parameter and no state (the step count still advances); decided on the GPU, counted by
    * `skippedSteps()`. Default false: NaN propagates as in the reference.
@@ -69,6 +75,7 @@ export interface ResolvedOptions {
   warmupInit: boolean;
   minDimSizeToFactor: number;
   weightDecayScale: 'alpha' | 'none';
+  stochasticRounding: boolean;
   skipNonFinite: boolean;
   limits: AdafactorLimits;
 }
@@ -85,6 +92,7 @@ export const DEFAULT_OPTIONS = {
   warmupInit: false,
   minDimSizeToFactor: 0,
   weightDecayScale: 'alpha',
+  stochasticRounding: false,
   skipNonFinite: false,
 } as const;
 
@@ -105,7 +113,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     }
     return value;
   };
-  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite'): boolean => {
+  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding'): boolean => {
     const value = merged[name] as unknown;
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
@@ -128,6 +136,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     warmupInit: flag('warmupInit'),
     minDimSizeToFactor: number('minDimSizeToFactor', (v) => Number.isInteger(v) && v >= 0, 'and an integer >= 0'),
     weightDecayScale: oneOf('weightDecayScale', ['alpha', 'none'] as const),
+    stochasticRounding: flag('stochasticRounding'),
     skipNonFinite: flag('skipNonFinite'),
     limits: resolveLimits(options.limits, where),
   };

@@ -25,6 +25,9 @@ export interface PlanInput<B> {
   /** Elements, not bytes. */
   paramOffset: number;
   gradOffset: number;
+  /** Bytes of one element of the parameter and the gradient buffer. */
+  paramElementBytes: number;
+  gradElementBytes: number;
   /** Index of its option group in the settings table. */
   settings: number;
   momentum: boolean;
@@ -47,6 +50,8 @@ export interface PlannedTensor {
 export interface PlannedGroup<B> {
   paramBuffer: B;
   gradBuffer: B;
+  paramElementBytes: number;
+  gradElementBytes: number;
   /** Fields of the WGSL `Group` uniform. */
   firstTensor: number;
   tensorCount: number;
@@ -93,6 +98,8 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
       const group: PlannedGroup<B> = {
         paramBuffer: first.paramBuffer,
         gradBuffer: first.gradBuffer,
+        paramElementBytes: first.paramElementBytes,
+        gradElementBytes: first.gradElementBytes,
         firstTensor: plan.tensors.length,
         tensorCount: members.length,
         tileCount: 0,
@@ -175,14 +182,19 @@ const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
 export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, alignBytes: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
   const windows: PlannedWindow[] = [];
   let current: { firstTile: number; tileCount: number; factoredTileCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
-  const span = (lo: number, hi: number) => (hi === -Infinity ? 0 : hi * 4 - Math.floor((lo * 4) / alignBytes) * alignBytes);
+  const elementBytes: Record<Space, number> = { param: group.paramElementBytes, grad: group.gradElementBytes, fullState: 4, momentum: 4 };
+  const span = (space: Space, lo: number, hi: number) => {
+    const bytes = elementBytes[space];
+    return hi === -Infinity ? 0 : hi * bytes - Math.floor((lo * bytes) / alignBytes) * alignBytes;
+  };
   const close = () => {
     if (!current) return;
     const c = current;
     const range = (space: Space): BindingRange | undefined => {
       if (c.hi[space] === -Infinity) return undefined;
-      const offset = Math.floor((c.lo[space] * 4) / alignBytes) * alignBytes;
-      return { offset, size: c.hi[space] * 4 - offset };
+      const bytes = elementBytes[space];
+      const offset = Math.floor((c.lo[space] * bytes) / alignBytes) * alignBytes;
+      return { offset, size: c.hi[space] * bytes - offset };
     };
     windows.push({ firstTile: c.firstTile, tileCount: c.tileCount, factoredTileCount: c.factoredTileCount, param: range('param'), grad: range('grad'), fullState: range('fullState'), momentum: range('momentum') });
     current = undefined;
@@ -214,7 +226,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
       const fits = (c: NonNullable<typeof current>) =>
         SPACES.every((space) => {
           const e = extents[space];
-          return !e || span(Math.min(c.lo[space], e[0]), Math.max(c.hi[space], e[1])) <= limitBytes;
+          return !e || span(space, Math.min(c.lo[space], e[0]), Math.max(c.hi[space], e[1])) <= limitBytes;
         });
       if (current && !fits(current)) close();
       if (!current) {

@@ -1,7 +1,11 @@
 // The WGSL sources, bundled as strings so that the library needs no files at run time.
 import common from '../shaders/common.wgsl?raw';
-import viewsVec4 from '../shaders/views_vec4.wgsl?raw';
-import viewsScalar from '../shaders/views_scalar.wgsl?raw';
+import paramF32x4 from '../shaders/param_f32x4.wgsl?raw';
+import paramF32 from '../shaders/param_f32.wgsl?raw';
+import paramF16 from '../shaders/param_f16.wgsl?raw';
+import gradF32x4 from '../shaders/grad_f32x4.wgsl?raw';
+import gradF32 from '../shaders/grad_f32.wgsl?raw';
+import gradF16 from '../shaders/grad_f16.wgsl?raw';
 import stats from '../shaders/stats.wgsl?raw';
 import finalizeStats from '../shaders/finalize_stats.wgsl?raw';
 import updateNorm from '../shaders/update_norm.wgsl?raw';
@@ -13,12 +17,20 @@ import apply from '../shaders/apply.wgsl?raw';
 export const COMMON_SOURCE = common;
 
 /**
- * The two ways to bind parameters and gradients: as quads of floats (when the bindings' sizes
- * are multiples of 16 bytes) or as single floats. Each declares bindings 0 and 1 and the same
- * access functions; a kernel is COMMON_SOURCE + a view + its own file.
+ * How parameters (binding 0) and gradients (binding 1) are bound: as quads of f32 (when the
+ * binding's size is a multiple of 16 bytes), as single f32, or as f16. Each file of a kind
+ * declares the same binding and functions; a kernel is COMMON_SOURCE + a parameter view + a
+ * gradient view + its own file.
  */
-export const VIEW_SOURCES = { vec4: viewsVec4, scalar: viewsScalar } as const;
-export type ViewName = keyof typeof VIEW_SOURCES;
+export const PARAM_VIEWS = { f32x4: paramF32x4, f32: paramF32, f16: paramF16 } as const;
+export const GRAD_VIEWS = { f32x4: gradF32x4, f32: gradF32, f16: gradF16 } as const;
+export type ViewName = keyof typeof PARAM_VIEWS;
+
+/** The WGSL of one kernel with the given views. */
+export function kernelSource(kernel: KernelName, param: ViewName, grad: ViewName): string {
+  const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
+  return f16 + COMMON_SOURCE + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + KERNEL_SOURCES[kernel];
+}
 
 /** The passes of one step, in the order they run. Each is the common prelude plus its own file. */
 export const KERNEL_SOURCES = {

@@ -5,7 +5,10 @@
 import { BufferUsage } from './layout.js';
 import { type Geometry, geometry } from './shape.js';
 
-/** One tensor handed to the optimizer. Parameters and gradients are f32, row-major. */
+export type Dtype = 'f32' | 'f16';
+const DTYPE_BYTES: Record<Dtype, number> = { f32: 4, f16: 2 };
+
+/** One tensor handed to the optimizer. Parameters and gradients are row-major. */
 export interface AdafactorParam {
   param: GPUBuffer;
   grad: GPUBuffer;
@@ -17,14 +20,22 @@ export interface AdafactorParam {
   gradOffset?: number;
   /** Used in error messages and saved-state names. Default: its index. */
   name?: string;
+  /** The parameter's element type; 'f16' needs the device feature shader-f16. Default 'f32'. */
+  dtype?: Dtype;
+  /** The gradient's element type. Default: `dtype`. */
+  gradDtype?: Dtype;
 }
 
 export interface CheckedParam {
   label: string;
   geom: Geometry;
+  paramDtype: Dtype;
+  gradDtype: Dtype;
+  /** Offsets in elements of the buffer's dtype. */
   paramOffset: number;
   gradOffset: number;
-  byteLength: number;
+  /** Whether the tensor has any element. */
+  empty: boolean;
 }
 
 interface Range {
@@ -44,22 +55,39 @@ export function tensorLabel(p: { name?: string } | undefined, index: number): st
   return p && typeof p.name === 'string' && p.name !== '' ? `tensor '${p.name}'` : `tensor ${index}`;
 }
 
-/** Checks shapes, offsets, buffer sizes and usages, and overlaps; returns the tensors' geometry. */
-export function checkParams(params: readonly AdafactorParam[], elementSize: number, where = 'Adafactor'): CheckedParam[] {
+/** Checks shapes, dtypes, offsets, buffer sizes and usages, and overlaps; returns the tensors' geometry. */
+export function checkParams(params: readonly AdafactorParam[], where = 'Adafactor'): CheckedParam[] {
   if (!Array.isArray(params)) throw new Error(`${where}: params must be an array of { param, grad, shape }`);
   const ranges: Range[] = [];
+  const bufferDtypes = new Map<GPUBuffer, { dtype: Dtype; label: string }>();
   const checked = params.map((p, index) => {
     const label = `${where}: ${tensorLabel(p, index)}`;
     if (typeof p !== 'object' || p === null) throw new Error(`${label} is not an object { param, grad, shape }`);
     const geom = geometry(p.shape, label);
-    const byteLength = geom.numel * elementSize;
-    const paramOffset = checkBuffer(p.param, p.paramOffset, byteLength, `${label}: param`, elementSize);
-    const gradOffset = checkBuffer(p.grad, p.gradOffset, byteLength, `${label}: grad`, elementSize);
-    if (byteLength > 0) {
-      ranges.push({ buffer: p.param, start: paramOffset, end: paramOffset + byteLength, label, what: 'parameter' });
-      ranges.push({ buffer: p.grad, start: gradOffset, end: gradOffset + byteLength, label, what: 'gradient' });
+    const paramDtype = checkDtype(p.dtype ?? 'f32', `${label}: dtype`);
+    const gradDtype = checkDtype(p.gradDtype ?? paramDtype, `${label}: gradDtype`);
+    for (const [buffer, dtype, what] of [[p.param, paramDtype, 'param'], [p.grad, gradDtype, 'grad']] as const) {
+      const other = bufferDtypes.get(buffer);
+      if (other && other.dtype !== dtype) throw new Error(`${label}: its ${what} buffer holds ${dtype} here and ${other.dtype} for ${other.label.replace(/^.*?: /, '')}; one buffer holds one dtype`);
+      bufferDtypes.set(buffer, { dtype, label });
     }
-    return { label, geom, paramOffset: paramOffset / elementSize, gradOffset: gradOffset / elementSize, byteLength };
+    const paramBytes = geom.numel * DTYPE_BYTES[paramDtype];
+    const gradBytes = geom.numel * DTYPE_BYTES[gradDtype];
+    const paramOffset = checkBuffer(p.param, p.paramOffset, paramBytes, `${label}: param`, DTYPE_BYTES[paramDtype]);
+    const gradOffset = checkBuffer(p.grad, p.gradOffset, gradBytes, `${label}: grad`, DTYPE_BYTES[gradDtype]);
+    if (geom.numel > 0) {
+      ranges.push({ buffer: p.param, start: paramOffset, end: paramOffset + paramBytes, label, what: 'parameter' });
+      ranges.push({ buffer: p.grad, start: gradOffset, end: gradOffset + gradBytes, label, what: 'gradient' });
+    }
+    return {
+      label,
+      geom,
+      paramDtype,
+      gradDtype,
+      paramOffset: paramOffset / DTYPE_BYTES[paramDtype],
+      gradOffset: gradOffset / DTYPE_BYTES[gradDtype],
+      empty: geom.numel === 0,
+    };
   });
   checkOverlaps(ranges);
   const seen = new Map<string, number>();
@@ -70,6 +98,15 @@ export function checkParams(params: readonly AdafactorParam[], elementSize: numb
     seen.set(name, index);
   });
   return checked;
+}
+
+export function dtypeBytes(dtype: Dtype): number {
+  return DTYPE_BYTES[dtype];
+}
+
+function checkDtype(dtype: unknown, label: string): Dtype {
+  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`${label} must be 'f32' or 'f16', got ${String(dtype)}`);
+  return dtype;
 }
 
 function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: number, label: string, elementSize: number): number {

@@ -12,7 +12,7 @@ describe('the tensor table', () => {
 
   it('groups tensors by (parameter buffer, gradient buffer) and lays out tiles in order', () => {
     const [a, b, c] = ['A', 'B', 'C'];
-    const input = (shape: number[], param: string, grad: string) => ({ geom: geometry(shape, 't'), paramBuffer: param, gradBuffer: grad, paramOffset: 0, gradOffset: 0, settings: 0, momentum: false });
+    const input = (shape: number[], param: string, grad: string) => ({ geom: geometry(shape, 't'), paramBuffer: param, gradBuffer: grad, paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
     const plan = planTensors([input([300, 65], a, b), input([5000], c, b), input([], a, b), input([0, 4], a, b)], tiles);
     expect(plan.groups.map((g) => [g.paramBuffer, g.gradBuffer, g.firstTensor, g.tensorCount])).toEqual([[a, b, 0, 2], [c, b, 2, 1]]);
     const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
@@ -28,7 +28,7 @@ describe('the tensor table', () => {
   });
 
   it('puts the factored tensors of a group first, so that their tiles lead every window', () => {
-    const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, settings: 0, momentum: false });
+    const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
     const plan = planTensors([input([7]), input([8, 9]), input([]), input([2, 3, 4])], tiles);
     expect(plan.tensors.map((t) => t.input)).toEqual([1, 3, 0, 2]);
   });
@@ -45,15 +45,17 @@ describe('shapes', () => {
 });
 
 describe('the shaders', () => {
-  it('both views of parameters and gradients declare the same bindings, and the host takes all others from common.wgsl', async () => {
+  it('every view of parameters (and of gradients) declares the same binding, and the host takes all others from common.wgsl', async () => {
     const { readFileSync } = await import('node:fs');
     const { reflectShader } = await import('../../src/reflect.js');
     const read = (name: string) => reflectShader(readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8'));
     const strip = (b: { name: string; group: number; binding: number; kind: string }) => ({ name: b.name, group: b.group, binding: b.binding, kind: b.kind });
-    const vec4 = read('views_vec4.wgsl').bindings.map(strip);
-    const scalar = read('views_scalar.wgsl').bindings.map(strip);
-    expect(vec4).toEqual(scalar);
-    expect(vec4.map((b) => b.name)).toEqual(['param', 'grad']);
+    for (const kind of ['param', 'grad']) {
+      const views = ['f32x4', 'f32', 'f16'].map((v) => read(`${kind}_${v}.wgsl`).bindings.map(strip));
+      expect(views[1]).toEqual(views[0]);
+      expect(views[2]).toEqual(views[0]);
+      expect(views[0].map((b) => b.name)).toEqual([kind]);
+    }
     const all = SHADER.bindings.map((b) => b.binding);
     expect(new Set(all).size).toBe(all.length);
     expect(SHADER.bindings.find((b) => b.name === 'param')!.elementSize).toBe(4);

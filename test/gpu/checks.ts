@@ -69,8 +69,8 @@ export interface RandomCase {
   gapFloats?: number;
   /** Buffer sizes are rounded up to this many bytes (16: parameters can be read as quads). */
   bufferMultipleOf?: number;
-  /** The parameter view every group must use, when the case is about one. */
-  expectView?: 'vec4' | 'scalar';
+  /** The view of parameters and gradients every group must use, when the case is about one. */
+  expectView?: 'f32x4' | 'f32';
 }
 
 /** Runs a random case on the GPU and in float64 on the CPU; parameters and state must agree. */
@@ -83,7 +83,7 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   const optimizer = tensors.newOptimizer(c.options);
   if (c.expectView) {
     const views = internalBuffers(optimizer).views;
-    if (!views.every((v) => v === c.expectView)) throw new Error(`expected every group to read parameters as ${c.expectView}, got ${views.join(', ')}`);
+    if (!views.every((v) => v.param === c.expectView && v.grad === c.expectView)) throw new Error(`expected every group to bind parameters and gradients as ${c.expectView}, got ${JSON.stringify(views)}`);
   }
   let worst = 0;
   try {

@@ -5,21 +5,23 @@ import { create, globals } from 'webgpu';
 Object.assign(globalThis, globals);
 const gpu = create([]);
 
-export async function nodeDevice(): Promise<GPUDevice> {
+export async function nodeDevice(requiredFeatures: GPUFeatureName[] = []): Promise<GPUDevice> {
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; see .ci/install-system)');
-  return adapter.requestDevice({ requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
+  const missing = requiredFeatures.filter((f) => !adapter.features.has(f));
+  if (missing.length > 0) throw new Error(`The WebGPU adapter in Node lacks ${missing.join(', ')} (lavapipe from Mesa 25 has shader-f16)`);
+  return adapter.requestDevice({ requiredFeatures, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
 }
 
 /**
  * One device per test file, made before its tests; a GPU error that no error scope caught fails
  * the test during which it was raised.
  */
-export function useDevice(): { readonly device: GPUDevice } {
+export function useDevice(requiredFeatures: GPUFeatureName[] = []): { readonly device: GPUDevice } {
   const holder = { device: undefined as unknown as GPUDevice };
   const uncaptured: string[] = [];
   beforeAll(async () => {
-    holder.device = await nodeDevice();
+    holder.device = await nodeDevice(requiredFeatures);
     holder.device.addEventListener('uncapturederror', (event) => {
       uncaptured.push((event as GPUUncapturedErrorEvent).error.message);
     });

@@ -25,9 +25,9 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
   });
 
   it.each([
-    ['quads, aligned tensors', 'arena', { gapFloats: 4, bufferMultipleOf: 16, expectView: 'vec4' }],
-    ['quads, tensors off quad boundaries', 'arena', { gapFloats: 3, bufferMultipleOf: 16, expectView: 'vec4' }],
-    ['single floats, buffers that end inside a quad', 'separate', { bufferMultipleOf: 4, expectView: 'scalar' }],
+    ['quads, aligned tensors', 'arena', { gapFloats: 4, bufferMultipleOf: 16, expectView: 'f32x4' }],
+    ['quads, tensors off quad boundaries', 'arena', { gapFloats: 3, bufferMultipleOf: 16, expectView: 'f32x4' }],
+    ['single floats, buffers that end inside a quad', 'separate', { bufferMultipleOf: 4, expectView: 'f32' }],
   ] as const)('parameters read as %s', async (_, layout, how) => {
     // No element count is a multiple of 4, so exact-size buffers end inside a quad.
     const shapes = [[37, 70], [70], [3, 5, 9], [1001]];
