@@ -36,9 +36,9 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
   let colFactors = loadColFactors(t, tile, firstCol, count) * (scratch[t.matrixFactors + tile.matrix] * scale);
   for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let element = rowIndex * t.cols + tile.col0 + firstCol;
-    let g = loadGrad4(gradIndex(t, element), count);
-    updateParams(t, s, element, g * (scratch[t.rowFactors + rowIndex] * colFactors), decay, count);
+    let element = matrixOffset(t, tile.matrix) + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
+    let g = loadGrad4(gradIndex(t, element), count, t.colStride);
+    updateParams(t, s, element, g * (scratch[t.rowFactors + rowIndex] * colFactors), decay, count, t.colStride);
   }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
   for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
@@ -56,27 +56,27 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, l
   let end = min(start + VECTOR_TILE, t.cols);
   for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
     let count = min(QUAD, end - i);
-    let g = loadGrad4(gradIndex(t, i), count);
+    let g = loadGrad4(gradIndex(t, i), count, 1u);
     var u = vec4<f32>(0.0);
     for (var c = 0u; c < count; c = c + 1u) {
       let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.eps1);
       fullState[fullStateIndex(t, i + c)] = v;
       u[c] = g[c] * inverseSqrt(v) * scale;
     }
-    updateParams(t, s, i, u, decay, count);
+    updateParams(t, s, i, u, decay, count, 1u);
   }
 }
 
-// X_t = X - decay X - U for up to four consecutive elements, through the first moment if kept.
-fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, decay: f32, count: u32) {
+// X_t = X - decay X - U for up to four elements `stride` apart, through the first moment if kept.
+fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, decay: f32, count: u32, stride: u32) {
   var u = update;
   if (t.momentum != NO_MOMENTUM) {
     for (var c = 0u; c < count; c = c + 1u) {
-      let m = s.beta1 * momentum[momentumIndex(t, element + c)] + (1.0 - s.beta1) * u[c];
-      momentum[momentumIndex(t, element + c)] = m;
+      let m = s.beta1 * momentum[momentumIndex(t, element + c * stride)] + (1.0 - s.beta1) * u[c];
+      momentum[momentumIndex(t, element + c * stride)] = m;
       u[c] = m;
     }
   }
-  let x = loadParam4(paramIndex(t, element), count);
-  storeParam4(paramIndex(t, element), x - decay * x - u, count);
+  let x = loadParam4(paramIndex(t, element), count, stride);
+  storeParam4(paramIndex(t, element), x - decay * x - u, count, stride);
 }

@@ -34,6 +34,10 @@ struct Tensor {
   rows: u32,            // n; 1 when unfactored
   cols: u32,            // m; the element count when unfactored
   factored: u32,        // 1: rank >= 2, row and column second moments; 0: full second moment
+  middle: u32,          // batch dims between the two factored dims (their product), and
+  inner: u32,           //   after the second: element (matrix, r, c) is at matrixOffset + r rowStride + c colStride
+  rowStride: u32,
+  colStride: u32,
   tileRowCount: u32,    // tiles down one matrix
   tileColCount: u32,    // tiles across one matrix (1 when unfactored)
   tileCount: u32,       // tiles in the whole tensor
@@ -146,6 +150,15 @@ fn tensorOfTile(tile: u32) -> u32 {
     if (tensors[mid].firstTile <= tile) { lo = mid; } else { hi = mid - 1u; }
   }
   return lo;
+}
+
+// Where matrix `matrix` of a tensor starts: its batch index splits into the dims before the
+// factored ones, between them, and after them (the last two; middle = inner = 1 by default).
+fn matrixOffset(t: Tensor, matrix: u32) -> u32 {
+  let inner = matrix % t.inner;
+  let middle = (matrix / t.inner) % t.middle;
+  let outer = matrix / (t.inner * t.middle);
+  return outer * t.rows * t.rowStride + middle * t.cols * t.colStride + inner;
 }
 
 // Where one tile of a tensor lies: its matrix, first row and column, and extent.

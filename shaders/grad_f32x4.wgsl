@@ -3,9 +3,9 @@
 
 @group(0) @binding(1) var<storage, read> grad: array<vec4<f32>>;
 
-fn loadGrad4(i: u32, count: u32) -> vec4<f32> {
-  if ((i & 3u) == 0u && count == 4u) { return grad[i >> 2u]; }
+fn loadGrad4(i: u32, count: u32, stride: u32) -> vec4<f32> {
+  if (stride == 1u && (i & 3u) == 0u && count == 4u) { return grad[i >> 2u]; }
   var quad = vec4<f32>(0.0);
-  for (var c = 0u; c < count; c = c + 1u) { quad[c] = grad[(i + c) >> 2u][(i + c) & 3u]; }
+  for (var c = 0u; c < count; c = c + 1u) { quad[c] = grad[(i + c * stride) >> 2u][(i + c * stride) & 3u]; }
   return quad;
 }

@@ -5,18 +5,18 @@
 
 @group(0) @binding(0) var<storage, read_write> param: array<f16>;
 
-fn loadParam4(i: u32, count: u32) -> vec4<f32> {
+fn loadParam4(i: u32, count: u32, stride: u32) -> vec4<f32> {
   var quad = vec4<f32>(0.0);
-  for (var c = 0u; c < count; c = c + 1u) { quad[c] = f32(param[i + c]); }
+  for (var c = 0u; c < count; c = c + 1u) { quad[c] = f32(param[i + c * stride]); }
   return quad;
 }
 
-fn storeParam4(i: u32, value: vec4<f32>, count: u32) {
+fn storeParam4(i: u32, value: vec4<f32>, count: u32, stride: u32) {
   for (var c = 0u; c < count; c = c + 1u) {
     if (roundingSeed == NO_STOCHASTIC_ROUNDING) {
-      param[i + c] = f16(value[c]);
+      param[i + c * stride] = f16(value[c]);
     } else {
-      param[i + c] = stochasticF16(value[c], uniformRandom(roundingSeed, i + c + window.paramBase));
+      param[i + c * stride] = stochasticF16(value[c], uniformRandom(roundingSeed, i + c * stride + window.paramBase));
     }
   }
 }

@@ -3,12 +3,12 @@
 
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 
-fn loadParam4(i: u32, count: u32) -> vec4<f32> {
+fn loadParam4(i: u32, count: u32, stride: u32) -> vec4<f32> {
   var quad = vec4<f32>(0.0);
-  for (var c = 0u; c < count; c = c + 1u) { quad[c] = param[i + c]; }
+  for (var c = 0u; c < count; c = c + 1u) { quad[c] = param[i + c * stride]; }
   return quad;
 }
 
-fn storeParam4(i: u32, value: vec4<f32>, count: u32) {
-  for (var c = 0u; c < count; c = c + 1u) { param[i + c] = value[c]; }
+fn storeParam4(i: u32, value: vec4<f32>, count: u32, stride: u32) {
+  for (var c = 0u; c < count; c = c + 1u) { param[i + c * stride] = value[c]; }
 }

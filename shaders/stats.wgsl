@@ -36,9 +36,9 @@ struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32
 
 // G and Q = G^2 + eps1 of up to four consecutive elements (zero beyond `count`), their sum of
 // X^2 and their count of non-finite gradients.
-fn quadStats(t: Tensor, s: Settings, element: u32, count: u32) -> QuadStats {
-  let g = loadGrad4(gradIndex(t, element), count);
-  let x = loadParam4(paramIndex(t, element), count);
+fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> QuadStats {
+  let g = loadGrad4(gradIndex(t, element), count, stride);
+  let x = loadParam4(paramIndex(t, element), count, stride);
   let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
   let q = select(vec4<f32>(0.0), g * g + s.eps1, inside);
   let bad = (bitcast<vec4<u32>>(g) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u);
@@ -51,7 +51,7 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   let group = lid % COL_GROUPS;
   let lane = lid / COL_GROUPS;
   let firstCol = group * QUAD * QUADS_PER_INVOCATION;
-  let matrixBase = tile.matrix * t.rows * t.cols;
+  let matrixBase = matrixOffset(t, tile.matrix);
   // Column sums of the invocation's quads.
   var colSums: array<vec4<f32>, QUADS_PER_INVOCATION>;
   var counts: array<u32, QUADS_PER_INVOCATION>;
@@ -61,11 +61,11 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   var paramSquares = 0.0;
   var nonFinite = 0.0;
   for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
-    let first = matrixBase + (tile.row0 + row) * t.cols + tile.col0 + firstCol;
+    let first = matrixBase + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
     var rowSum = 0.0;
     for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
       if (counts[h] > 0u) {
-        let quad = quadStats(t, s, first + h * QUAD, counts[h]);
+        let quad = quadStats(t, s, first + h * QUAD * t.colStride, counts[h], t.colStride);
         colSums[h] = colSums[h] + quad.q;
         rowSum = rowSum + dot(quad.q, vec4<f32>(1.0));
         paramSquares = paramSquares + quad.paramSquares;
@@ -102,7 +102,7 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   var sums = vec4<f32>(0.0);
   for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
     let count = min(QUAD, end - i);
-    let quad = quadStats(t, s, i, count);
+    let quad = quadStats(t, s, i, count, 1u);
     var v = vec4<f32>(0.0);
     for (var c = 0u; c < count; c = c + 1u) { v[c] = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * quad.q[c]; }
     let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);

@@ -23,7 +23,8 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   var squares = 0.0;
   for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let g = loadGrad4(gradIndex(t, rowIndex * t.cols + tile.col0 + firstCol), count);
+    let element = matrixOffset(t, tile.matrix) + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
+    let g = loadGrad4(gradIndex(t, element), count, t.colStride);
     let u = g * (scratch[t.rowFactors + rowIndex] * colFactors);
     squares = squares + dot(u, u);
   }

@@ -8,7 +8,7 @@ import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, step
 import { type BindingRange, type Plan, type PlannedGroup, type PlannedWindow, planTensors, planWindows } from './plan.js';
 import { KERNEL_ORDER, type KernelName, type ViewName, kernelSource } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
-import { withFactoringRule } from './shape.js';
+import { type Geometry, withFactoringRule } from './shape.js';
 import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorName } from './validate.js';
 
 /** Version written into saved state, checked on load. */
@@ -22,6 +22,8 @@ interface StateEntry {
   /** f32 elements into that buffer. */
   offset: number;
   length: number;
+  /** Where each kept element goes in `shape`, when not in the same order. */
+  order?: Uint32Array;
 }
 
 /** Steps that may be recorded before the earliest of them is submitted (ring of per-step scalars). */
@@ -119,9 +121,13 @@ export class Adafactor {
         throw new Error(`${this.tensors[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
       }
     });
+    const factoringOf = (i: number) => {
+      const o = this.groupOptions[groups.groupOf[i]];
+      return withFactoringRule(this.tensors[i].geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
+    };
     this.plan = planTensors(
       this.tensors.map((t, i) => ({
-        geom: withFactoringRule(t.geom, this.groupOptions[groups.groupOf[i]].minDimSizeToFactor),
+        geom: factoringOf(i),
         paramBuffer: params[i].param,
         gradBuffer: params[i].grad,
         paramOffset: t.paramOffset,
@@ -133,7 +139,7 @@ export class Adafactor {
       })),
       SHADER.constants,
     );
-    this.stateEntries = stateEntries(this.plan, params);
+    this.stateEntries = stateEntries(this.plan, params, params.map((_, i) => factoringOf(i)));
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
@@ -311,7 +317,13 @@ export class Adafactor {
     };
     const [factorValues, fullValues, momentumValues] = await Promise.all([read(factorState), read(fullState), read(momentum)]);
     const values = { factorState: factorValues, fullState: fullValues, momentum: momentumValues };
-    const tensors: NamedTensor[] = this.stateEntries.map((e) => ({ name: e.name, shape: e.shape, data: values[e.buffer].subarray(e.offset, e.offset + e.length) }));
+    const tensors: NamedTensor[] = this.stateEntries.map((e) => {
+      const kept = values[e.buffer].subarray(e.offset, e.offset + e.length);
+      if (!e.order) return { name: e.name, shape: e.shape, data: kept };
+      const data = new Float32Array(e.length);
+      e.order.forEach((to, from) => (data[to] = kept[from]));
+      return { name: e.name, shape: e.shape, data };
+    });
     return encodeSafetensors(tensors, {
       format: STATE_FORMAT,
       step: String(this.stepCount),
@@ -346,7 +358,8 @@ export class Adafactor {
       if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
         throw new Error(`Adafactor.loadState: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
       }
-      values[e.buffer].set(float32Values(found), e.offset);
+      const saved = float32Values(found);
+      values[e.buffer].set(e.order ? Float32Array.from(e.order, (at) => saved[at]) : saved, e.offset);
     }
     const expected = new Set(this.stateEntries.map((e) => e.name));
     for (const name of file.tensors.keys()) {
@@ -481,16 +494,24 @@ function stepDispatches(
   return dispatches;
 }
 
-/** The state tensors of every planned tensor, in the caller's order, with Hugging Face's names. */
-function stateEntries(plan: Plan<GPUBuffer>, params: readonly AdafactorParam[]): StateEntry[] {
+/**
+ * The state tensors of every planned tensor, in the caller's order, with Hugging Face's names:
+ * R has the tensor's shape without its column dim, C without its row dim. R and C are kept
+ * matrix by matrix; where the factored dims are not the last two, `order` maps each kept
+ * element to its place in that shape.
+ */
+function stateEntries(plan: Plan<GPUBuffer>, params: readonly AdafactorParam[], geometries: readonly Geometry[]): StateEntry[] {
   const entries: StateEntry[] = [];
   const byInput = [...plan.tensors].sort((a, b) => a.input - b.input);
   for (const { input, fields: f } of byInput) {
     const name = tensorName(params[input], input);
     const shape = [...params[input].shape];
+    const g = geometries[input];
     if (f.factored) {
-      entries.push({ name: `${name}.exp_avg_sq_row`, shape: shape.slice(0, -1), buffer: 'factorState', offset: f.rowState, length: f.batch * f.rows });
-      entries.push({ name: `${name}.exp_avg_sq_col`, shape: [...shape.slice(0, -2), shape[shape.length - 1]], buffer: 'factorState', offset: f.colState, length: f.batch * f.cols });
+      const without = (dim: number) => shape.filter((_, i) => i !== dim);
+      const trailing = g.middle === 1 && g.inner === 1;
+      entries.push({ name: `${name}.exp_avg_sq_row`, shape: without(g.colDim), buffer: 'factorState', offset: f.rowState, length: f.batch * f.rows, order: trailing ? undefined : stateOrder(g, 'row') });
+      entries.push({ name: `${name}.exp_avg_sq_col`, shape: without(g.rowDim), buffer: 'factorState', offset: f.colState, length: f.batch * f.cols, order: trailing ? undefined : stateOrder(g, 'col') });
     } else {
       entries.push({ name: `${name}.exp_avg_sq`, shape, buffer: 'fullState', offset: f.fullState, length: f.cols });
     }
@@ -499,6 +520,22 @@ function stateEntries(plan: Plan<GPUBuffer>, params: readonly AdafactorParam[]):
     }
   }
   return entries;
+}
+
+/** For R (or C) kept as [matrix][row] (or [matrix][col]): each element's index in the tensor's shape without the other factored dim. */
+function stateOrder(g: Geometry, which: 'row' | 'col'): Uint32Array {
+  const lines = which === 'row' ? g.rows : g.cols;
+  const order = new Uint32Array(g.batch * lines);
+  for (let matrix = 0; matrix < g.batch; matrix++) {
+    const inner = matrix % g.inner;
+    const middle = Math.floor(matrix / g.inner) % g.middle;
+    const outer = Math.floor(matrix / (g.inner * g.middle));
+    for (let k = 0; k < lines; k++) {
+      order[matrix * lines + k] =
+        which === 'row' ? ((outer * g.rows + k) * g.middle + middle) * g.inner + inner : ((outer * g.middle + middle) * g.cols + k) * g.inner + inner;
+    }
+  }
+  return order;
 }
 
 /** A 1-D count as an (x, y) grid within the per-dimension limit; shaders flatten it back. */

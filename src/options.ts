@@ -26,7 +26,12 @@ export interface AdafactorOptions {
   /** rho_t = min(1e-6 t, 1/sqrt(t)); needs `relativeStep`. Default false. */
   warmupInit?: boolean;
   /**
-   * Tensors of rank >= 2 are factored only when both of their last two dims are at least this.
+   * Which two dims of a tensor of rank >= 2 are factored: 'last2' (default, Hugging Face and
+   * PyTorch) or 'largest2' (optax and t5x; the later one on a tie); the others form a batch.
+   */
+  factorDims?: 'last2' | 'largest2';
+  /**
+   * Tensors of rank >= 2 are factored only when both of their factored dims are at least this.
    * Default 0 (Hugging Face and PyTorch: always); optax and t5x use 128.
    */
   minDimSizeToFactor?: number;
@@ -73,6 +78,7 @@ export interface ResolvedOptions {
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
+  factorDims: 'last2' | 'largest2';
   minDimSizeToFactor: number;
   weightDecayScale: 'alpha' | 'none';
   stochasticRounding: boolean;
@@ -90,6 +96,7 @@ export const DEFAULT_OPTIONS = {
   scaleParameter: true,
   relativeStep: true,
   warmupInit: false,
+  factorDims: 'last2',
   minDimSizeToFactor: 0,
   weightDecayScale: 'alpha',
   stochasticRounding: false,
@@ -118,7 +125,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
-  const oneOf = <T extends string>(name: 'weightDecayScale', values: readonly T[]): T => {
+  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims', values: readonly T[]): T => {
     const value = merged[name] as unknown;
     if (!values.includes(value as T)) throw new Error(`${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`);
     return value as T;
@@ -134,6 +141,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
+    factorDims: oneOf('factorDims', ['last2', 'largest2'] as const),
     minDimSizeToFactor: number('minDimSizeToFactor', (v) => Number.isInteger(v) && v >= 0, 'and an integer >= 0'),
     weightDecayScale: oneOf('weightDecayScale', ['alpha', 'none'] as const),
     stochasticRounding: flag('stochasticRounding'),

@@ -5,7 +5,7 @@
  * Tensors whose parameters share one buffer and whose gradients share another form a group,
  * and each pass of a step is one dispatch per group, however many tensors it holds.
  */
-import type { Geometry } from './shape.js';
+import { type Geometry, matrixOffset } from './shape.js';
 
 export interface TileGeometry {
   TILE_ROWS: number;
@@ -35,7 +35,7 @@ export interface PlanInput<B> {
 
 /** One row of the WGSL `Tensor` table; the field names are the struct's. */
 export type TensorFields = Record<
-  | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'tileRowCount' | 'tileColCount'
+  | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'middle' | 'inner' | 'rowStride' | 'colStride' | 'tileRowCount' | 'tileColCount'
   | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'fullState' | 'momentum'
   | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowFactors' | 'colFactors' | 'rowBlockSums' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
   number
@@ -121,6 +121,10 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           rows,
           cols,
           factored: factored ? 1 : 0,
+          middle: t.geom.middle,
+          inner: t.geom.inner,
+          rowStride: t.geom.rowStride,
+          colStride: t.geom.colStride,
           tileRowCount,
           tileColCount,
           tileCount,
@@ -211,8 +215,9 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         const matrix = Math.floor(band / f.tileRowCount);
         const row0 = (band % f.tileRowCount) * tiles.TILE_ROWS;
         const rowEnd = Math.min(row0 + tiles.TILE_ROWS, f.rows);
-        lo = (matrix * f.rows + row0) * f.cols;
-        hi = (matrix * f.rows + rowEnd) * f.cols;
+        const start = matrixOffset(f, matrix);
+        lo = start + row0 * f.rowStride;
+        hi = start + (rowEnd - 1) * f.rowStride + (f.cols - 1) * f.colStride + 1;
       } else {
         lo = band * tiles.VECTOR_TILE;
         hi = Math.min(lo + tiles.VECTOR_TILE, f.cols);

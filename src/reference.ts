@@ -4,7 +4,7 @@
  * transformers' choices, one function per stage of the update, the same stages as the shaders.
  */
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { type Geometry, geometry, withFactoringRule } from './shape.js';
+import { type Geometry, elementIndex, geometry, withFactoringRule } from './shape.js';
 
 /** Optimizer state of one tensor, with Hugging Face's names in the comments. */
 export interface ReferenceState {
@@ -55,7 +55,7 @@ export function updateSecondMoment(grad: ArrayLike<number>, geom: Geometry, stat
     const colSums = new Float64Array(cols);
     for (let i = 0; i < rows; i++) {
       for (let j = 0; j < cols; j++) {
-        const value = q((b * rows + i) * cols + j);
+        const value = q(elementIndex(geom, b, i, j));
         rowSums[i] += value;
         colSums[j] += value;
       }
@@ -83,7 +83,7 @@ export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state:
     for (let i = 0; i < rows; i++) {
       const rowFactor = 1 / Math.sqrt(row[b * rows + i] / rowMean);
       for (let j = 0; j < cols; j++) {
-        const k = (b * rows + i) * cols + j;
+        const k = elementIndex(geom, b, i, j);
         update[k] = grad[k] * rowFactor * (1 / Math.sqrt(col[b * cols + j]));
       }
     }
@@ -155,7 +155,9 @@ export class ReferenceAdafactor {
 
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
     this.options = resolveOptions(options, 'ReferenceAdafactor');
-    this.geometries = params.map((p, i) => withFactoringRule(geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`), this.options.minDimSizeToFactor));
+    this.geometries = params.map((p, i) =>
+      withFactoringRule(geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`), p.shape, this.options.factorDims, this.options.minDimSizeToFactor),
+    );
     this.params = params.map((p) => Float64Array.from(p.data));
     this.states = this.geometries.map((g) => initialState(g, this.options));
   }

@@ -1,14 +1,66 @@
-/** How Adafactor sees a tensor's shape: a batch of [rows, cols] matrices, or one vector. */
+/**
+ * How Adafactor sees a tensor's shape: a batch of [rows, cols] matrices, or one vector. The
+ * factored dims are `rowDim` < `colDim` (the last two by default); the other dims form the batch:
+ * `outer` dims before rowDim, `middle` between the two, `inner` after colDim, so that element
+ * (matrix, r, c) lies at matrixOffset(matrix) + r * rowStride + c * colStride.
+ */
 export interface Geometry {
   /** Rank >= 2: row and column second moments; rank 0 or 1: a full second moment. */
   factored: boolean;
-  /** Product of the leading dims (1 when unfactored). */
+  /** Matrices in the tensor: outer * middle * inner (1 when unfactored). */
   batch: number;
-  /** n, the second-to-last dim (1 when unfactored). */
+  /** n, the size of rowDim (1 when unfactored). */
   rows: number;
-  /** m, the last dim (the element count when unfactored). */
+  /** m, the size of colDim (the element count when unfactored). */
   cols: number;
   numel: number;
+  rowDim: number;
+  colDim: number;
+  /** Products of the dims between the factored ones and after colDim. */
+  middle: number;
+  inner: number;
+  rowStride: number;
+  colStride: number;
+}
+
+/** Where matrix `matrix` of a tensor starts, in elements. */
+export function matrixOffset(g: Pick<Geometry, 'rows' | 'cols' | 'middle' | 'inner' | 'rowStride' | 'colStride'>, matrix: number): number {
+  const inner = matrix % g.inner;
+  const middle = Math.floor(matrix / g.inner) % g.middle;
+  const outer = Math.floor(matrix / (g.inner * g.middle));
+  return outer * g.rows * g.rowStride + middle * g.cols * g.colStride + inner;
+}
+
+/** The element index of (matrix, row, col). */
+export function elementIndex(g: Geometry, matrix: number, row: number, col: number): number {
+  return matrixOffset(g, matrix) + row * g.rowStride + col * g.colStride;
+}
+
+/** The geometry that factors dims `rowDim` < `colDim` of `shape`. */
+export function factoredGeometry(shape: readonly number[], rowDim: number, colDim: number): Geometry {
+  const product = (from: number, to: number) => shape.slice(from, to).reduce((a, b) => a * b, 1);
+  const numel = product(0, shape.length);
+  const rows = shape[rowDim];
+  const cols = shape[colDim];
+  const middle = product(rowDim + 1, colDim);
+  const inner = product(colDim + 1, shape.length);
+  return {
+    factored: true,
+    batch: numel === 0 ? 0 : numel / (rows * cols),
+    rows,
+    cols,
+    numel,
+    rowDim,
+    colDim,
+    middle,
+    inner,
+    rowStride: middle * cols * inner,
+    colStride: inner,
+  };
+}
+
+function vectorGeometry(numel: number): Geometry {
+  return { factored: false, batch: 1, rows: 1, cols: numel, numel, rowDim: 0, colDim: 0, middle: 1, inner: 1, rowStride: numel, colStride: 1 };
 }
 
 /** Checks a shape (throws naming `label`) and returns its geometry. */
@@ -21,17 +73,26 @@ export function geometry(shape: readonly number[], label: string): Geometry {
   }
   const numel = shape.reduce((a, b) => a * b, 1);
   if (numel > 2 ** 32 - 1) throw new Error(`${label}: shape [${shape.join(', ')}] has ${numel} elements, more than 2^32 - 1`);
-  if (shape.length < 2) return { factored: false, batch: 1, rows: 1, cols: numel, numel };
-  const rows = shape[shape.length - 2];
-  const cols = shape[shape.length - 1];
-  return { factored: true, batch: numel === 0 ? 0 : numel / (rows * cols), rows, cols, numel };
+  if (shape.length < 2) return vectorGeometry(numel);
+  return factoredGeometry(shape, shape.length - 2, shape.length - 1);
 }
 
+export type FactorDims = 'last2' | 'largest2';
+
 /**
- * The geometry under a minimum dim size to factor (optax and t5x use 128): a tensor whose
- * factored dims are not both at least `minDimSizeToFactor` keeps a full second moment.
+ * The geometry under a factoring rule: `factorDims` 'last2' (Hugging Face, PyTorch) factors the
+ * last two dims, 'largest2' (optax, t5x) the two largest (the later one on a tie); a tensor
+ * whose factored dims are not both at least `minDimSizeToFactor` keeps a full second moment.
  */
-export function withFactoringRule(geom: Geometry, minDimSizeToFactor: number): Geometry {
-  if (!geom.factored || Math.min(geom.rows, geom.cols) >= minDimSizeToFactor) return geom;
-  return { factored: false, batch: 1, rows: 1, cols: geom.numel, numel: geom.numel };
+export function withFactoringRule(geom: Geometry, shape: readonly number[], factorDims: FactorDims, minDimSizeToFactor: number): Geometry {
+  if (!geom.factored) return geom;
+  let factored = geom;
+  if (factorDims === 'largest2') {
+    // numpy's argsort of the shape, as optax: ascending, earlier index first on a tie.
+    const order = shape.map((_, i) => i).sort((a, b) => shape[a] - shape[b] || a - b);
+    const [first, second] = [order[order.length - 2], order[order.length - 1]].sort((a, b) => a - b);
+    factored = factoredGeometry(shape, first, second);
+  }
+  if (Math.min(factored.rows, factored.cols) >= minDimSizeToFactor) return factored;
+  return vectorGeometry(geom.numel);
 }

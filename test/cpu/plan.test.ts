@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planTensors } from '../../src/plan.js';
 import { SHADER } from '../../src/layout.js';
-import { geometry } from '../../src/shape.js';
+import { elementIndex, geometry, withFactoringRule } from '../../src/shape.js';
 
 const tiles = SHADER.constants;
 
@@ -39,8 +39,21 @@ describe('shapes', () => {
     expect(() => geometry(shape, "tensor 'w'")).toThrow(/tensor 'w': shape .* has an invalid dim/);
   });
   it('sees rank >= 2 as a batch of matrices', () => {
-    expect(geometry([2, 3, 4, 5], 't')).toEqual({ factored: true, batch: 6, rows: 4, cols: 5, numel: 120 });
-    expect(geometry([], 't')).toEqual({ factored: false, batch: 1, rows: 1, cols: 1, numel: 1 });
+    expect(geometry([2, 3, 4, 5], 't')).toMatchObject({ factored: true, batch: 6, rows: 4, cols: 5, numel: 120, rowStride: 5, colStride: 1, middle: 1, inner: 1 });
+    expect(geometry([], 't')).toMatchObject({ factored: false, batch: 1, rows: 1, cols: 1, numel: 1 });
+  });
+  it("factors the two largest dims with factorDims 'largest2', the rest a batch around them", () => {
+    const shape = [40, 3, 50, 2];
+    const g = withFactoringRule(geometry(shape, 't'), shape, 'largest2', 0);
+    expect(g).toMatchObject({ rows: 40, cols: 50, batch: 6, rowDim: 0, colDim: 2, middle: 3, inner: 2, rowStride: 300, colStride: 2 });
+    // Every element is one (matrix, row, col), and every (matrix, row, col) one element.
+    const seen = new Set<number>();
+    for (let m = 0; m < g.batch; m++) for (let r = 0; r < g.rows; r++) for (let c = 0; c < g.cols; c++) seen.add(elementIndex(g, m, r, c));
+    expect(seen.size).toBe(g.numel);
+    expect(Math.max(...seen)).toBe(g.numel - 1);
+    // Ties go to the later dim, as numpy's argsort does for optax.
+    expect(withFactoringRule(geometry([8, 8, 8], 't'), [8, 8, 8], 'largest2', 0)).toMatchObject({ rowDim: 1, colDim: 2 });
+    expect(withFactoringRule(geometry([8, 9], 't'), [8, 9], 'largest2', 10).factored).toBe(false);
   });
 });
 

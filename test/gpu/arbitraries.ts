@@ -26,6 +26,7 @@ export const options: fc.Arbitrary<AdafactorOptions> = fc
     scaleParameter: fc.boolean(),
     eps1: fc.constantFrom(1e-30, 1e-20),
     eps2: fc.constantFrom(1e-3, 1e-2),
+    factorDims: fc.constantFrom('last2' as const, 'largest2' as const),
     minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
     weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
