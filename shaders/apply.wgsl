@@ -34,9 +34,11 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
   let firstCol = (lid % QUADS_ACROSS) * QUAD;
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
   let colFactors = loadColFactors(t, tile, firstCol, count) * (scratch[t.matrixFactors + tile.matrix] * scale);
+  // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
+  let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
   for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let element = matrixOffset(t, tile.matrix) + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
+    let element = firstElement + row * t.rowStride;
     let g = loadGrad4(gradIndex(t, element), count, t.colStride);
     updateParams(t, s, element, g * (scratch[t.rowFactors + rowIndex] * colFactors), decay, count, t.colStride);
   }

@@ -21,9 +21,11 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
   let colFactors = loadColFactors(t, tile, firstCol, count);
   var squares = 0.0;
+  // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
+  let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
   for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let element = matrixOffset(t, tile.matrix) + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
+    let element = firstElement + row * t.rowStride;
     let g = loadGrad4(gradIndex(t, element), count, t.colStride);
     let u = g * (scratch[t.rowFactors + rowIndex] * colFactors);
     squares = squares + dot(u, u);
