@@ -26,10 +26,12 @@ const demoBuild = { outDir: resolve(here, 'demo-dist'), emptyOutDir: true, targe
 /** The default mode builds the library: one ES module with the shaders inlined. */
 const libraryBuild = {
   lib: {
-    entry: resolve(here, 'src/index.ts'),
+    // The core, and the TensorFlow.js optimizer (`webgpu-adafactor/tfjs`), whose tfjs stays external.
+    entry: { 'webgpu-adafactor': resolve(here, 'src/index.ts'), tfjs: resolve(here, 'src/tfjs.ts') },
     formats: ['es' as const],
-    fileName: 'webgpu-adafactor',
+    fileName: (_format: string, name: string) => `${name}.js`,
   },
+  rollupOptions: { external: [/^@tensorflow\//] },
   target: 'es2022',
   sourcemap: true,
   outDir: 'dist',
