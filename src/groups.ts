@@ -24,7 +24,7 @@ export interface ResolvedGroups<P> {
   base: ResolvedOptions;
 }
 
-export function isGroup<P>(entry: P | AdafactorParamGroup<P>): entry is AdafactorParamGroup<P> {
+function isGroup<P>(entry: P | AdafactorParamGroup<P>): entry is AdafactorParamGroup<P> {
   return typeof entry === 'object' && entry !== null && Array.isArray((entry as { params?: unknown }).params);
 }
 

@@ -72,12 +72,6 @@ export const SHADER = {
   },
 };
 
-export function binding(name: string): BindingInfo {
-  const b = SHADER.bindings.find((x) => x.name === name);
-  if (!b) throw new Error(`internal: the shaders declare no binding '${name}'`);
-  return b;
-}
-
 /** The bind group layout of every kernel, from the prelude's declarations. */
 export function bindGroupLayoutEntries(dynamicOffsets: ReadonlySet<string>): GPUBindGroupLayoutEntry[] {
   return SHADER.bindings.map((b) => {
