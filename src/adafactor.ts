@@ -83,7 +83,8 @@ export class Adafactor {
   private readonly plan: Plan<GPUBuffer>;
   private readonly dispatches: Dispatch[];
   private readonly ownedBuffers: GPUBuffer[] = [];
-  private readonly stateBuffers: GPUBuffer[];
+  /** The state buffers, by the names StateEntry uses. */
+  private readonly state: Record<StateEntry['buffer'], GPUBuffer>;
   private readonly scratch: GPUBuffer;
   private readonly settingsRing: GPUBuffer;
   private readonly settingsSlotBytes: number;
@@ -121,13 +122,13 @@ export class Adafactor {
         throw new Error(`${this.tensors[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
       }
     });
-    const factoringOf = (i: number) => {
+    const geometries = this.tensors.map((t, i) => {
       const o = this.groupOptions[groups.groupOf[i]];
-      return withFactoringRule(this.tensors[i].geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
-    };
+      return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
+    });
     this.plan = planTensors(
       this.tensors.map((t, i) => ({
-        geom: factoringOf(i),
+        geom: geometries[i],
         paramBuffer: params[i].param,
         gradBuffer: params[i].grad,
         paramOffset: t.paramOffset,
@@ -139,7 +140,7 @@ export class Adafactor {
       })),
       SHADER.constants,
     );
-    this.stateEntries = stateEntries(this.plan, params, params.map((_, i) => factoringOf(i)));
+    this.stateEntries = stateEntries(this.plan, params, geometries);
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
@@ -168,7 +169,7 @@ export class Adafactor {
     const factorState = storage('factored state', this.plan.factorStateLength * 4, keep);
     const fullState = storage('full state', this.plan.fullStateLength * 4, keep);
     const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
-    this.stateBuffers = [factorState, fullState, momentum];
+    this.state = { factorState, fullState, momentum };
     this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
     this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
@@ -238,7 +239,7 @@ export class Adafactor {
 
   /** Bytes of GPU memory the optimizer uses besides the state: scratch (tile partial sums) and tables. */
   get workspaceBytes(): number {
-    const state = this.stateBuffers.reduce((sum, b) => sum + b.size, 0);
+    const state = Object.values(this.state).reduce((sum, b) => sum + b.size, 0);
     return this.ownedBuffers.reduce((sum, b) => sum + b.size, 0) - state;
   }
 
@@ -304,7 +305,6 @@ export class Adafactor {
    */
   async saveState(): Promise<Uint8Array> {
     this.checkUsable('saveState()');
-    const { factorState, fullState, momentum } = internals.get(this)!;
     const read = async (buffer: GPUBuffer) => {
       const staging = this.device.createBuffer({ label: 'adafactor save', size: buffer.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
       const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
@@ -315,8 +315,8 @@ export class Adafactor {
       staging.destroy();
       return values;
     };
-    const [factorValues, fullValues, momentumValues] = await Promise.all([read(factorState), read(fullState), read(momentum)]);
-    const values = { factorState: factorValues, fullState: fullValues, momentum: momentumValues };
+    const [factorState, fullState, momentum] = await Promise.all([read(this.state.factorState), read(this.state.fullState), read(this.state.momentum)]);
+    const values = { factorState, fullState, momentum };
     const tensors: NamedTensor[] = this.stateEntries.map((e) => {
       const kept = values[e.buffer].subarray(e.offset, e.offset + e.length);
       if (!e.order) return { name: e.name, shape: e.shape, data: kept };
@@ -344,12 +344,10 @@ export class Adafactor {
     if (!Number.isInteger(step) || step < 0) throw new Error(`Adafactor.loadState: __metadata__.step is ${String(file.metadata.step)}, not a step count`);
     const skipped = Number(file.metadata.skipped_steps ?? 0);
     if (!Number.isFinite(skipped) || skipped < 0) throw new Error(`Adafactor.loadState: __metadata__.skipped_steps is ${String(file.metadata.skipped_steps)}`);
-    const { factorState, fullState, momentum } = internals.get(this)!;
-    const targets = { factorState, fullState, momentum };
     const values = {
-      factorState: new Float32Array(factorState.size / 4),
-      fullState: new Float32Array(fullState.size / 4),
-      momentum: new Float32Array(momentum.size / 4),
+      factorState: new Float32Array(this.state.factorState.size / 4),
+      fullState: new Float32Array(this.state.fullState.size / 4),
+      momentum: new Float32Array(this.state.momentum.size / 4),
     };
     for (const e of this.stateEntries) {
       const found = file.tensors.get(e.name);
@@ -365,7 +363,7 @@ export class Adafactor {
     for (const name of file.tensors.keys()) {
       if (!expected.has(name)) throw new Error(`Adafactor.loadState: tensor '${name}' in the state belongs to no tensor of this optimizer`);
     }
-    for (const key of ['factorState', 'fullState', 'momentum'] as const) this.device.queue.writeBuffer(targets[key], 0, values[key]);
+    for (const key of ['factorState', 'fullState', 'momentum'] as const) this.device.queue.writeBuffer(this.state[key], 0, values[key]);
     this.device.queue.writeBuffer(this.scratch, SHADER.constants.STATUS_SKIPPED_STEPS * 4, new Float32Array([skipped]));
     this.stepCount = step;
   }

@@ -101,8 +101,7 @@ export function clipUpdate(update: Float64Array, options: ResolvedOptions): void
  * alpha_t = rho_t * max(eps2, RMS(X_{t-1})), or rho_t without scaleParameter. The max is
  * Python's, as in Hugging Face: eps2 unless RMS(X) > eps2, so eps2 when RMS(X) is NaN.
  */
-export function scaledStepSize(param: ArrayLike<number>, options: ResolvedOptions, step: number): number {
-  const rho = stepSize(options, step);
+export function scaledStepSize(param: ArrayLike<number>, options: ResolvedOptions, rho: number): number {
   const paramRms = rms(param);
   return options.scaleParameter ? rho * (paramRms > options.eps2 ? paramRms : options.eps2) : rho;
 }
@@ -123,9 +122,17 @@ export function applyUpdate(param: Float64Array, update: ArrayLike<number>, alph
 }
 
 /** One Adafactor step of one tensor, in place on `param` and `state`. `step` is t = 1, 2, ... */
-export function referenceStep(param: Float64Array, grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
+export function referenceStep(
+  param: Float64Array,
+  grad: ArrayLike<number>,
+  geom: Geometry,
+  state: ReferenceState,
+  options: ResolvedOptions,
+  step: number,
+  rho = stepSize(options, step),
+): void {
   if (geom.numel === 0) return;
-  const alpha = scaledStepSize(param, options, step);
+  const alpha = scaledStepSize(param, options, rho);
   updateSecondMoment(grad, geom, state, options, step);
   const update = normalizedUpdate(grad, geom, state);
   clipUpdate(update, options);
@@ -173,12 +180,12 @@ export class ReferenceAdafactor {
       }
     });
     const step = this.stepCount + 1;
-    stepSize(this.options, step); // a bad learning rate throws before anything changes
+    const rho = stepSize(this.options, step); // once per step; a bad learning rate throws before anything changes
     this.stepCount = step;
     if (this.options.skipNonFinite && grads.some((g) => !allFinite(g))) {
       this.skippedSteps++;
       return;
     }
-    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step));
+    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho));
   }
 }

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 /** A named tensor, as tfjs optimizers exchange them (not exported by tfjs-core's index). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { geometry, withFactoringRule } from './shape.js';
+import { type Geometry, geometry, withFactoringRule } from './shape.js';
 
 interface SlotState {
   row?: tf.Variable;
@@ -125,7 +125,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return new (cls as unknown as new (options: AdafactorOptions) => T)(config as AdafactorOptions);
   }
 
-  private slotsOf(name: string, variable: tf.Variable, geom: ReturnType<typeof geometry>): SlotState {
+  private slotsOf(name: string, variable: tf.Variable, geom: Geometry): SlotState {
     let slots = this.slots.get(name);
     if (!slots) {
       slots = {};
