@@ -123,6 +123,8 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
   progress(`timing with ${timer.kind}; measuring copy bandwidth`);
   const copyGBps = await copyBandwidth(device, timer, 64 << 20, steps);
   progress(`copy: ${copyGBps.toFixed(2)} GB/s`);
+  const unknown = options.cases?.filter((name) => !CASES.some((c) => c.name === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${CASES.map((c) => c.name).join(', ')}`);
   const cases: CaseResult[] = [];
   for (const c of CASES.filter((x) => !options.cases || options.cases.includes(x.name))) {
     const params = c.shapes.reduce((sum, s) => sum + numel(s), 0);
