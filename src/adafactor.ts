@@ -15,7 +15,7 @@ import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensor
 const STATE_FORMAT = 'webgpu-adafactor/1';
 
 /** One tensor of optimizer state, as saved: where it lives and what Hugging Face calls it. */
-interface StateEntry {
+export interface StateEntry {
   name: string;
   shape: number[];
   buffer: 'factorState' | 'fullState' | 'momentum';
@@ -64,6 +64,8 @@ export interface InternalBuffers {
   plan: Plan<GPUBuffer>;
   /** How each group binds its parameters and gradients. */
   views: GroupViews[];
+  /** Where each state tensor lives, in the caller's order of tensors. */
+  stateEntries: readonly StateEntry[];
 }
 const internals = new WeakMap<Adafactor, InternalBuffers>();
 export function internalBuffers(optimizer: Adafactor): InternalBuffers {
@@ -81,11 +83,17 @@ export class Adafactor {
   /** Options of each parameter group (one when `params` is a plain list). */
   private readonly groupOptions: ResolvedOptions[];
   private readonly plan: Plan<GPUBuffer>;
-  private readonly dispatches: Dispatch[];
+  private params: AdafactorParam[];
+  private readonly windows: PlannedWindow[][];
+  private readonly windowUniforms: GPUBuffer[][];
+  private readonly bindGroupLayout: GPUBindGroupLayout;
+  private readonly pipelineFor: (kernel: KernelName, views: GroupViews) => GPUComputePipeline;
+  private dispatches: Dispatch[];
   private readonly ownedBuffers: GPUBuffer[] = [];
   /** The state buffers, by the names StateEntry uses. */
   private readonly state: Record<StateEntry['buffer'], GPUBuffer>;
   private readonly scratch: GPUBuffer;
+  private readonly table: GPUBuffer;
   private readonly settingsRing: GPUBuffer;
   private readonly settingsSlotBytes: number;
   private readonly settingsData: DataView;
@@ -117,11 +125,8 @@ export class Adafactor {
     if (f16 && !device.features.has('shader-f16')) {
       throw new Error(`${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`);
     }
-    params.forEach((p, i) => {
-      if (p.param === p.grad && !this.tensors[i].empty) {
-        throw new Error(`${this.tensors[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
-      }
-    });
+    checkSeparateGradients(params, this.tensors);
+    this.params = [...params];
     const geometries = this.tensors.map((t, i) => {
       const o = this.groupOptions[groups.groupOf[i]];
       return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
@@ -144,7 +149,7 @@ export class Adafactor {
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
-    const windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, SHADER.constants, label));
+    const windows = (this.windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, SHADER.constants, label)));
     for (const [what, length] of [['the factored state (R and C)', this.plan.factorStateLength], ['the scratch space', this.plan.scratchLength]] as const) {
       if (length * 4 > bindingLimit) throw new Error(`Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`);
     }
@@ -173,29 +178,63 @@ export class Adafactor {
     this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
     this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
+    this.table = table;
+    this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
+    this.pipelineFor = pipelineFactory(device, this.bindGroupLayout);
+    this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
     const views = this.plan.groups.map((g, i) => chooseViews(g, windows[i]));
-    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views });
-
-    const layout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
-    const pipelineFor = pipelineFactory(device, layout);
-    const shared = { tensors: table, settings: this.settingsRing, factorState, fullState, momentum, scratch: this.scratch };
-    const windowGroups = this.plan.groups.map((g, i) => windows[i].map((w, k) => ({ ...w, bindGroup: this.windowBindGroup(layout, shared, g, i, w, k, views[i]) })));
-    this.dispatches = stepDispatches(this.plan, windowGroups, views, pipelineFor, this.options.skipNonFinite);
+    this.dispatches = this.makeDispatches(this.plan.groups, views);
+    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries });
   }
 
-  /** The bind group of one window of a group, with its uniform (a group's first window also serves its group-wide passes). */
-  private windowBindGroup(
-    layout: GPUBindGroupLayout,
-    shared: Record<'tensors' | 'settings' | 'factorState' | 'fullState' | 'momentum' | 'scratch', GPUBuffer>,
-    g: PlannedGroup<GPUBuffer>,
-    groupIndex: number,
-    w: PlannedWindow,
-    windowIndex: number,
-    views: GroupViews,
-  ): GPUBindGroup {
+  /**
+   * Points the optimizer at other buffers for its tensors and keeps its state: for engines that
+   * reallocate parameters or gradients (TensorFlow.js hands out new gradient buffers every step).
+   * `buffers[i]` replaces tensor i's `param` and/or `grad`; shapes, offsets and dtypes stay, and
+   * tensors that shared a buffer must still share one (and no others). Checks everything before
+   * changing anything; remakes only bind groups. Steps recorded earlier keep their buffers.
+   */
+  rebind(buffers: readonly { param?: GPUBuffer; grad?: GPUBuffer }[]): void {
+    this.checkUsable('rebind()');
+    if (!Array.isArray(buffers) || buffers.length !== this.params.length) {
+      throw new Error(`Adafactor.rebind: needs one entry per tensor (${this.params.length}), got ${Array.isArray(buffers) ? buffers.length : String(buffers)}`);
+    }
+    const params = this.params.map((p, i) => ({ ...p, param: buffers[i]?.param ?? p.param, grad: buffers[i]?.grad ?? p.grad }));
+    const checked = checkParams(params, 'Adafactor.rebind');
+    checkSeparateGradients(params, checked);
+    const groups = this.plan.groups.map((g) => {
+      const members = this.plan.tensors.slice(g.firstTensor, g.firstTensor + g.tensorCount).map((t) => t.input);
+      const first = params[members[0]];
+      for (const input of members) {
+        if (params[input].param !== first.param || params[input].grad !== first.grad) {
+          throw new Error(`Adafactor.rebind: ${checked[input].label.replace(/^.*?: /, '')} shared its buffers with ${checked[members[0]].label.replace(/^.*?: /, '')} and no longer does; make a new optimizer for a new layout`);
+        }
+      }
+      return { ...g, paramBuffer: first.param, gradBuffer: first.grad };
+    });
+    const pairs = new Map<GPUBuffer, Set<GPUBuffer>>();
+    for (const g of groups) {
+      const grads = pairs.get(g.paramBuffer) ?? new Set();
+      if (grads.has(g.gradBuffer)) throw new Error('Adafactor.rebind: tensors that had buffers of their own would now share them; make a new optimizer for a new layout');
+      pairs.set(g.paramBuffer, grads.add(g.gradBuffer));
+    }
+    const views = groups.map((g, i) => chooseViews(g, this.windows[i]));
+    this.dispatches = this.makeDispatches(groups, views);
+    groups.forEach((g, i) => Object.assign(this.plan.groups[i], { paramBuffer: g.paramBuffer, gradBuffer: g.gradBuffer }));
+    internalBuffers(this).views = views;
+    this.params = params;
+  }
+
+  /** The dispatches of a step over the given groups' buffers, with a bind group per window. */
+  private makeDispatches(groups: readonly PlannedGroup<GPUBuffer>[], views: readonly GroupViews[]): Dispatch[] {
+    const windowGroups = groups.map((g, i) => this.windows[i].map((w, k) => ({ ...w, bindGroup: this.windowBindGroup(g, i, w, k, views[i]) })));
+    return stepDispatches(groups, windowGroups, views, this.pipelineFor, this.options.skipNonFinite);
+  }
+
+  /** The uniform of one window of a group (a group's first window also serves its group-wide passes). */
+  private windowUniform(g: PlannedGroup<GPUBuffer>, groupIndex: number, w: PlannedWindow, windowIndex: number): GPUBuffer {
     const { Window } = SHADER.structs;
-    const label = `adafactor window ${groupIndex}.${windowIndex}`;
-    const uniform = this.own(this.device.createBuffer({ label, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
+    const uniform = this.own(this.device.createBuffer({ label: `adafactor window ${groupIndex}.${windowIndex}`, size: align(Window.size, 16), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
     const data = new DataView(new ArrayBuffer(uniform.size));
     Window.write(data, 0, {
       firstTensor: g.firstTensor,
@@ -210,20 +249,25 @@ export class Adafactor {
       totalTensors: this.plan.tensors.length,
     });
     this.device.queue.writeBuffer(uniform, 0, data.buffer);
+    return uniform;
+  }
+
+  /** The bind group of one window of a group, over the group's current buffers. */
+  private windowBindGroup(g: PlannedGroup<GPUBuffer>, groupIndex: number, w: PlannedWindow, windowIndex: number, views: GroupViews): GPUBindGroup {
     const resources: Record<string, GPUBufferBinding> = {
       param: windowed(g.paramBuffer, viewRange(g.paramBuffer, w.param, views.param)),
       grad: windowed(g.gradBuffer, viewRange(g.gradBuffer, w.grad, views.grad)),
-      tensors: { buffer: shared.tensors },
-      settings: { buffer: shared.settings, size: this.settingsSlotBytes },
-      factorState: { buffer: shared.factorState },
-      fullState: windowed(shared.fullState, w.fullState),
-      momentum: windowed(shared.momentum, w.momentum),
-      scratch: { buffer: shared.scratch },
-      window: { buffer: uniform },
+      tensors: { buffer: this.table },
+      settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
+      factorState: { buffer: this.state.factorState },
+      fullState: windowed(this.state.fullState, w.fullState),
+      momentum: windowed(this.state.momentum, w.momentum),
+      scratch: { buffer: this.scratch },
+      window: { buffer: this.windowUniforms[groupIndex][windowIndex] },
     };
     return this.device.createBindGroup({
-      label,
-      layout,
+      label: `adafactor window ${groupIndex}.${windowIndex}`,
+      layout: this.bindGroupLayout,
       entries: SHADER.bindings.map((b) => {
         const resource = resources[b.name];
         if (!resource) throw new Error(`internal: no resource for binding '${b.name}'`);
@@ -408,6 +452,15 @@ export class Adafactor {
   }
 }
 
+/** A step reads a gradient while it writes its parameter: the two may not share a buffer. */
+function checkSeparateGradients(params: readonly AdafactorParam[], checked: readonly CheckedParam[]): void {
+  params.forEach((p, i) => {
+    if (p.param === p.grad && !checked[i].empty) {
+      throw new Error(`${checked[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
+    }
+  });
+}
+
 /** A buffer range as a binding; a range a window does not touch binds the buffer's first bytes. */
 function windowed(buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding {
   return range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
@@ -467,7 +520,7 @@ function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel
  * group passes (through the group's first window), once in all for decide_skip.
  */
 function stepDispatches(
-  plan: Plan<GPUBuffer>,
+  groups: readonly PlannedGroup<GPUBuffer>[],
   windowGroups: readonly (readonly (PlannedWindow & { bindGroup: GPUBindGroup })[])[],
   views: readonly GroupViews[],
   pipelineFor: (kernel: KernelName, views: GroupViews) => GPUComputePipeline,
@@ -483,7 +536,7 @@ function stepDispatches(
       if (skipNonFinite && windowGroups.length > 0) add(kernel, 0, windowGroups[0][0].bindGroup, 1);
       continue;
     }
-    plan.groups.forEach((g, groupIndex) => {
+    groups.forEach((g, groupIndex) => {
       const windows = windowGroups[groupIndex];
       if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount);
       else for (const w of windows) add(kernel, groupIndex, w.bindGroup, kernel === 'updateNorm' ? w.factoredTileCount : w.tileCount);
