@@ -57,7 +57,7 @@ describe('rebind: the same optimizer state over other buffers (Dawn)', () => {
       for (const g of grads) {
         const fresh = g.map((values) => {
           const buffer = createBuffer(gpu.device, Math.max(4, values.length * 4), 'fresh grad');
-          gpu.device.queue.writeBuffer(buffer, 0, values);
+          gpu.device.queue.writeBuffer(buffer, 0, values.buffer, values.byteOffset, values.byteLength);
           made.push(buffer);
           return { grad: buffer };
         });
