@@ -1,25 +1,19 @@
 /**
  * Adafactor for TensorFlow.js: `new AdafactorOptimizer(options)` wherever tfjs takes an optimizer
- * (`model.compile`, `minimize`, `applyGradients`). This entry point computes the update with
- * tfjs ops, so it works on every backend; it is the same algorithm as the WebGPU `Adafactor`
- * and the float64 reference (Hugging Face semantics, same options).
+ * (`model.compile`, `minimize`, `applyGradients`). On the `webgpu` backend a step runs this
+ * library's shaders on the backend's own GPUDevice, in place on the variables' own buffers (see
+ * tfjs_webgpu.ts); on every other backend it computes the same update with tfjs ops. Same
+ * algorithm and options as the WebGPU `Adafactor` and the float64 reference (Hugging Face semantics).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
+import { type Geometry, geometry, withFactoringRule } from './shape.js';
+import { type HostState, SLOT_NAMES, type Slot, WebGPUSteps, webgpuBackend } from './tfjs_webgpu.js';
 
 /** A named tensor, as tfjs optimizers exchange them (not exported by tfjs-core's index). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
-import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { type Geometry, geometry, withFactoringRule } from './shape.js';
 
-interface SlotState {
-  row?: tf.Variable;
-  col?: tf.Variable;
-  full?: tf.Variable;
-  momentum?: tf.Variable;
-}
-
-const SLOT_NAMES = { row: 'exp_avg_sq_row', col: 'exp_avg_sq_col', full: 'exp_avg_sq', momentum: 'exp_avg' } as const;
-type Slot = keyof typeof SLOT_NAMES;
+type SlotState = Partial<Record<Slot, tf.Variable>>;
 
 export class AdafactorOptimizer extends tf.Optimizer {
   static get className(): string {
@@ -27,7 +21,15 @@ export class AdafactorOptimizer extends tf.Optimizer {
   }
 
   private readonly resolved: ResolvedOptions;
+  /**
+   * Each variable's state lives in one of three places: tfjs variables (the tfjs-ops path),
+   * the GPU (the webgpu path), or the CPU (restored by setWeights, not used yet).
+   */
   private readonly slots = new Map<string, SlotState>();
+  private readonly restored = new Map<string, HostState>();
+  private gpu: WebGPUSteps | undefined;
+  /** Variable names in the order their state first appeared, the order of getWeights. */
+  private readonly names = new Set<string>();
 
   constructor(private readonly options: AdafactorOptions = {}) {
     super();
@@ -35,16 +37,35 @@ export class AdafactorOptimizer extends tf.Optimizer {
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const named = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
-    const step = this.iterations + 1;
-    const o = this.resolved;
-    const decay = beta2(o, step);
-    const rate = oneMinusBeta2(o, step);
-    const rho = stepSize(o, step, 'AdafactorOptimizer');
-    for (const { name, tensor: grad } of named) {
-      if (grad == null) continue;
+    const named = (Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }))).filter(
+      (g) => g.tensor != null,
+    );
+    const entries = named.map(({ name, tensor }) => {
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`AdafactorOptimizer: no variable named '${name}'`);
+      return { name, variable, grad: tensor };
+    });
+    const step = this.iterations + 1;
+    const o = this.resolved;
+    const rho = stepSize(o, step, 'AdafactorOptimizer'); // a bad learning rate throws before anything changes
+    const backend = webgpuBackend(tf.getBackend(), tf.backend());
+    if (backend) {
+      this.gpu ??= new WebGPUSteps(this.options);
+      this.gpu.step(backend, entries, this.iterations, {
+        peek: (name) => this.restored.get(name) ?? this.slotsOnHost(name),
+        taken: (name) => this.forgetHostState(name),
+      });
+      for (const e of entries) this.names.add(e.name);
+      this.incrementIterations();
+      return;
+    }
+    const onGpu = entries.find((e) => this.gpu?.owns(e.name));
+    if (onGpu) {
+      throw new Error(`AdafactorOptimizer: the state of '${onGpu.name}' lives on the webgpu backend; move it to '${tf.getBackend()}' with setWeights(await getWeights())`);
+    }
+    const decay = beta2(o, step);
+    const rate = oneMinusBeta2(o, step);
+    for (const { name, variable, grad } of entries) {
       const geom = withFactoringRule(geometry(variable.shape, `AdafactorOptimizer: variable '${name}'`), variable.shape, o.factorDims, o.minDimSizeToFactor);
       const slots = this.slotsOf(name, variable, geom);
       tf.tidy(() => {
@@ -84,35 +105,59 @@ export class AdafactorOptimizer extends tf.Optimizer {
     this.incrementIterations();
   }
 
-  /** The optimizer state: the step count, then every slot under `<variable>/<Hugging Face name>`. */
+  /**
+   * The optimizer state: the step count, then every slot under `<variable>/<Hugging Face name>`.
+   * On the webgpu path this reads the state back from the GPU.
+   */
   async getWeights(): Promise<NamedTensor[]> {
     const weights = [await this.saveIterations()];
-    for (const [name, slots] of this.slots) {
+    const onGpu = (await this.gpu?.read()) ?? new Map<string, HostState>();
+    for (const name of this.names) {
+      const slots = this.slots.get(name);
+      const host = onGpu.get(name) ?? this.restored.get(name);
       for (const slot of Object.keys(SLOT_NAMES) as Slot[]) {
-        const v = slots[slot];
-        if (v) weights.push({ name: `${name}/${SLOT_NAMES[slot]}`, tensor: v });
+        const tensor = slots?.[slot] ?? (host?.[slot] && tf.tensor(host[slot]!.data, host[slot]!.shape));
+        if (tensor) weights.push({ name: `${name}/${SLOT_NAMES[slot]}`, tensor });
       }
     }
     return weights;
   }
 
+  /** Restores state from getWeights; it replaces the state of the variables it names. */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
+    const given = new Map<string, HostState>();
     for (const { name, tensor } of rest) {
       const at = name.lastIndexOf('/');
-      const variableName = name.slice(0, at);
       const slot = (Object.keys(SLOT_NAMES) as Slot[]).find((s) => SLOT_NAMES[s] === name.slice(at + 1));
-      if (!slot) throw new Error(`AdafactorOptimizer.setWeights: '${name}' is not an Adafactor slot`);
-      const slots = this.slots.get(variableName) ?? {};
-      slots[slot]?.dispose();
-      slots[slot] = tf.variable(tensor, false);
-      this.slots.set(variableName, slots);
+      if (at <= 0 || !slot) throw new Error(`AdafactorOptimizer.setWeights: '${name}' is not '<variable>/<slot>' with a slot of ${Object.values(SLOT_NAMES).join(', ')}`);
+      const variableName = name.slice(0, at);
+      const state = given.get(variableName) ?? {};
+      state[slot] = { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) };
+      given.set(variableName, state);
+    }
+    for (const [name, state] of given) {
+      this.forgetHostState(name);
+      this.gpu?.release(name);
+      this.restored.set(name, state);
+      this.names.add(name);
     }
   }
 
+  /** Bytes of memory held for optimizer state (on the GPU, in tfjs variables, or restored and not yet used). */
+  get stateBytes(): number {
+    let bytes = this.gpu?.stateBytes ?? 0;
+    for (const slots of this.slots.values()) for (const v of Object.values(slots)) bytes += 4 * v.size;
+    for (const state of this.restored.values()) for (const s of Object.values(state)) bytes += s.data.byteLength;
+    return bytes;
+  }
+
   dispose(): void {
-    for (const slots of this.slots.values()) for (const v of Object.values(slots)) v?.dispose();
-    this.slots.clear();
+    for (const name of [...this.slots.keys()]) this.forgetHostState(name);
+    this.restored.clear();
+    this.gpu?.dispose();
+    this.gpu = undefined;
+    this.names.clear();
   }
 
   getConfig(): tf.serialization.ConfigDict {
@@ -125,22 +170,47 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return new (cls as unknown as new (options: AdafactorOptions) => T)(config as AdafactorOptions);
   }
 
+  /** The tfjs-ops path's state of a variable: restored state where setWeights gave it, else zeros. */
   private slotsOf(name: string, variable: tf.Variable, geom: Geometry): SlotState {
     let slots = this.slots.get(name);
     if (!slots) {
-      slots = {};
-      const zeros = (shape: number[]) => tf.tidy(() => tf.variable(tf.zeros(shape), false));
+      const restored = this.restored.get(name) ?? {};
       const without = (dim: number) => variable.shape.filter((_, i) => i !== dim);
-      if (geom.factored) {
-        slots.row = zeros(without(geom.colDim));
-        slots.col = zeros(without(geom.rowDim));
-      } else {
-        slots.full = zeros(variable.shape);
+      const shapes: Partial<Record<Slot, number[]>> = geom.factored ? { row: without(geom.colDim), col: without(geom.rowDim) } : { full: [...variable.shape] };
+      if (this.resolved.beta1 !== undefined) shapes.momentum = [...variable.shape];
+      for (const slot of Object.keys(restored) as Slot[]) {
+        const expected = shapes[slot];
+        const got = restored[slot]!.shape;
+        if (!expected || expected.join() !== got.join()) {
+          throw new Error(`AdafactorOptimizer: the ${SLOT_NAMES[slot]} state of '${name}' has shape [${got.join(', ')}], expected ${expected ? `[${expected.join(', ')}]` : 'none with these options'}`);
+        }
       }
-      if (this.resolved.beta1 !== undefined) slots.momentum = zeros(variable.shape);
+      slots = {};
+      for (const [slot, shape] of Object.entries(shapes) as [Slot, number[]][]) {
+        const r = restored[slot];
+        slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
+      }
+      this.restored.delete(name);
       this.slots.set(name, slots);
+      this.names.add(name);
     }
     return slots;
+  }
+
+  /** The tfjs-ops path's state of a variable as CPU arrays, for the webgpu path to take over. */
+  private slotsOnHost(name: string): HostState | undefined {
+    const slots = this.slots.get(name);
+    if (!slots) return undefined;
+    const state: HostState = {};
+    for (const [slot, v] of Object.entries(slots) as [Slot, tf.Variable][]) state[slot] = { shape: [...v.shape], data: Float32Array.from(v.dataSync()) };
+    return state;
+  }
+
+  /** Drops the CPU-side state of a variable (its tfjs variables, or restored arrays). */
+  private forgetHostState(name: string): void {
+    for (const v of Object.values(this.slots.get(name) ?? {})) v.dispose();
+    this.slots.delete(name);
+    this.restored.delete(name);
   }
 }
 

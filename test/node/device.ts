@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { create, globals } from 'webgpu';
 
 Object.assign(globalThis, globals);
-const gpu = create([]);
+/** Dawn's GPU object; kept referenced, since Dawn crashes if it is collected while devices live. */
+export const gpu = create([]);
 
 export async function nodeDevice(requiredFeatures: GPUFeatureName[] = []): Promise<GPUDevice> {
   const adapter = await gpu.requestAdapter();

@@ -1,0 +1,249 @@
+/**
+ * The WebGPU path of the TensorFlow.js optimizer: this library's shaders on the `webgpu`
+ * backend's own GPUDevice, updating the variables' own GPU buffers in place, with nothing read
+ * back to the CPU during a step.
+ *
+ * Each distinct list of variables that gradients arrive for (in practice: one, the model's
+ * trainable weights) gets one `Adafactor`; tfjs hands out new gradient buffers every step, so
+ * the optimizer is rebound to them, which remakes bind groups only. A variable's state lives in
+ * exactly one place; when a variable turns up in another list, its state is copied there on the GPU.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import { Adafactor, type StateEntry, internalBuffers } from './adafactor.js';
+import type { AdafactorOptions } from './options.js';
+import { decodeSafetensors, float32Values } from './safetensors.js';
+
+/** Hugging Face's names of the state tensors, by slot. */
+export const SLOT_NAMES = { row: 'exp_avg_sq_row', col: 'exp_avg_sq_col', full: 'exp_avg_sq', momentum: 'exp_avg' } as const;
+export type Slot = keyof typeof SLOT_NAMES;
+
+/** State of one variable held on the CPU (restored by setWeights, not yet used), by slot. */
+export type HostState = Partial<Record<Slot, { shape: number[]; data: Float32Array }>>;
+
+/**
+ * What this path uses of @tensorflow/tfjs-backend-webgpu's backend object (4.x), which
+ * tfjs-core's types do not show.
+ */
+export interface WebGPUBackendInternals {
+  device: GPUDevice;
+  tensorMap: { get(dataId: object): { resource?: unknown; values?: unknown } | undefined };
+  uploadToGPU(dataId: object): void;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/** The backend object when tfjs runs on its `webgpu` backend, else undefined. */
+export function webgpuBackend(name: string, current: unknown): WebGPUBackendInternals | undefined {
+  if (name !== 'webgpu') return undefined;
+  const backend = current as Partial<WebGPUBackendInternals>;
+  const missing = (['uploadToGPU', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue'] as const).filter((m) => typeof backend[m] !== 'function');
+  if (!backend.device || !backend.tensorMap || missing.length > 0) {
+    throw new Error(
+      `AdafactorOptimizer: tfjs's webgpu backend lacks what this optimizer uses (${[!backend.device && 'device', !backend.tensorMap && 'tensorMap', ...missing].filter(Boolean).join(', ')}); ` +
+        'it is built for @tensorflow/tfjs-backend-webgpu 4.x',
+    );
+  }
+  return backend as WebGPUBackendInternals;
+}
+
+/** State kept on the CPU side of the optimizer, for a variable whose state moves to the GPU. */
+export interface HostStates {
+  peek(name: string): HostState | undefined;
+  /** The GPU holds it now: drop the CPU copy. */
+  taken(name: string): void;
+}
+
+/** A variable and its gradient, as one step receives them. */
+export interface GradientEntry {
+  name: string;
+  variable: tf.Variable;
+  grad: tf.Tensor;
+}
+
+/** One Adafactor over one list of variables, and where each variable's state sits in it. */
+interface VariableList {
+  adafactor: Adafactor;
+  device: GPUDevice;
+  names: string[];
+  params: GPUBuffer[];
+  grads: GPUBuffer[];
+  /** Per variable, its state tensors by slot. */
+  slots: Map<Slot, StateEntry>[];
+}
+
+export class WebGPUSteps {
+  private readonly lists = new Map<string, VariableList>();
+  /** Where each variable's state lives now. */
+  private readonly owners = new Map<string, { list: VariableList; index: number }>();
+
+  constructor(private readonly options: AdafactorOptions) {}
+
+  /** Whether the state of `name` lives here. */
+  owns(name: string): boolean {
+    return this.owners.has(name);
+  }
+
+  /** Forgets where the state of `name` lives (setWeights gave it a new one). */
+  release(name: string): void {
+    this.owners.delete(name);
+  }
+
+  /** Bytes of GPU memory held for optimizer state. */
+  get stateBytes(): number {
+    return [...this.lists.values()].reduce((sum, l) => sum + l.adafactor.stateBytes, 0);
+  }
+
+  /**
+   * One step over `entries`: the step count goes to `iterations` + 1. `host` gives the state of a
+   * variable seen here for the first time (from setWeights, or from the tfjs-ops path), and is
+   * told once it was taken; none starts it at zero.
+   */
+  step(backend: WebGPUBackendInternals, entries: readonly GradientEntry[], iterations: number, host: HostStates): void {
+    const device = backend.device;
+    for (const e of entries) {
+      for (const [what, t] of [['variable', e.variable], ['gradient', e.grad]] as const) {
+        if (t.dtype !== 'float32') throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is ${t.dtype}; the webgpu path takes float32`);
+      }
+      if (e.grad.shape.join() !== e.variable.shape.join()) {
+        throw new Error(`AdafactorOptimizer: the gradient of '${e.name}' has shape [${e.grad.shape.join(', ')}], its variable [${e.variable.shape.join(', ')}]`);
+      }
+      backend.uploadToGPU(e.variable.dataId);
+      backend.uploadToGPU(e.grad.dataId);
+    }
+    const params = entries.map((e) => gpuBuffer(backend, e.variable, `variable '${e.name}'`));
+    const grads = entries.map((e) => gpuBuffer(backend, e.grad, `the gradient of '${e.name}'`));
+    const list = this.listFor(device, entries, params, grads);
+
+    // Everything that can fail is checked before the state of any variable moves.
+    const arriving = list.names.flatMap((name, index) => {
+      const owner = this.owners.get(name);
+      if (owner?.list === list && owner.index === index) return [];
+      const state = owner ? undefined : host.peek(name);
+      if (state) checkShapes(list, index, state);
+      return [{ name, index, owner, state }];
+    });
+    const encoder = device.createCommandEncoder({ label: 'adafactor tfjs step' });
+    for (const { name, index, owner, state } of arriving) {
+      if (owner) copyState(owner.list, owner.index, list, index, encoder);
+      else writeState(list, index, state, encoder);
+      this.owners.set(name, { list, index });
+      if (state) host.taken(name);
+    }
+    // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
+    backend.ensureCommandEncoderReady();
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+    list.adafactor.stepCount = iterations;
+    list.adafactor.step(encoder);
+    device.queue.submit([encoder.finish()]);
+    // A copy of a variable's values that tfjs cached on the CPU is stale now.
+    for (const e of entries) {
+      const data = backend.tensorMap.get(e.variable.dataId);
+      if (data) data.values = null;
+    }
+  }
+
+  /** The state of every variable whose state lives here, read back (for getWeights). */
+  async read(): Promise<Map<string, HostState>> {
+    const byList = new Map<VariableList, number[]>();
+    for (const { list, index } of this.owners.values()) byList.set(list, [...(byList.get(list) ?? []), index]);
+    const result = new Map<string, HostState>();
+    for (const [list, indices] of byList) {
+      const saved = decodeSafetensors(await list.adafactor.saveState()).tensors;
+      for (const index of indices) {
+        const state: HostState = {};
+        for (const [slot, entry] of list.slots[index]) {
+          const found = saved.get(entry.name);
+          if (!found) throw new Error(`internal: saved state lacks '${entry.name}'`);
+          state[slot] = { shape: [...found.shape], data: float32Values(found) };
+        }
+        result.set(list.names[index], state);
+      }
+    }
+    return result;
+  }
+
+  dispose(): void {
+    for (const list of this.lists.values()) list.adafactor.destroy();
+    this.lists.clear();
+    this.owners.clear();
+  }
+
+  /** The Adafactor for this list of variables, made on first use and rebound to this step's buffers. */
+  private listFor(device: GPUDevice, entries: readonly GradientEntry[], params: GPUBuffer[], grads: GPUBuffer[]): VariableList {
+    const names = entries.map((e) => e.name);
+    const key = JSON.stringify(names);
+    let list = this.lists.get(key);
+    if (list && list.device !== device) {
+      throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
+    }
+    if (!list) {
+      const adafactor = new Adafactor(device, entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })), this.options);
+      const byName = new Map(internalBuffers(adafactor).stateEntries.map((s) => [s.name, s]));
+      const slots = names.map((name) => {
+        const found = new Map<Slot, StateEntry>();
+        for (const slot of Object.keys(SLOT_NAMES) as Slot[]) {
+          const entry = byName.get(`${name}.${SLOT_NAMES[slot]}`);
+          if (entry) found.set(slot, entry);
+        }
+        return found;
+      });
+      list = { adafactor, device, names, params, grads, slots };
+      this.lists.set(key, list);
+      return list;
+    }
+    if (params.some((b, i) => b !== list!.params[i]) || grads.some((b, i) => b !== list!.grads[i])) {
+      list.adafactor.rebind(params.map((param, i) => ({ param, grad: grads[i] })));
+      list.params = params;
+      list.grads = grads;
+    }
+    return list;
+  }
+}
+
+/** The GPUBuffer that holds a tensor on the webgpu backend. */
+function gpuBuffer(backend: WebGPUBackendInternals, tensor: tf.Tensor, what: string): GPUBuffer {
+  const resource = backend.tensorMap.get(tensor.dataId)?.resource as GPUBuffer | undefined;
+  if (!resource || typeof resource.getMappedRange !== 'function') {
+    throw new Error(`AdafactorOptimizer: ${what} is not held in a GPUBuffer on the webgpu backend (textures are not supported)`);
+  }
+  return resource;
+}
+
+/** Copies the state of variable `from` of one list into variable `to` of another, on the GPU. */
+function copyState(source: VariableList, from: number, target: VariableList, to: number, encoder: GPUCommandEncoder): void {
+  const sourceBuffers = internalBuffers(source.adafactor);
+  const targetBuffers = internalBuffers(target.adafactor);
+  for (const [slot, t] of target.slots[to]) {
+    const s = source.slots[from].get(slot);
+    if (!s || s.length !== t.length) throw new Error(`internal: no matching ${slot} state for '${target.names[to]}'`);
+    encoder.copyBufferToBuffer(sourceBuffers[s.buffer], s.offset * 4, targetBuffers[t.buffer], t.offset * 4, t.length * 4);
+  }
+}
+
+/** Given state must have the shapes this variable's state has here, and no slot it lacks. */
+function checkShapes(list: VariableList, index: number, state: HostState): void {
+  for (const slot of Object.keys(state) as Slot[]) {
+    const given = state[slot]!;
+    const entry = list.slots[index].get(slot);
+    if (!entry) throw new Error(`AdafactorOptimizer: '${list.names[index]}' has ${SLOT_NAMES[slot]} state, which it does not keep with these options`);
+    if (given.shape.join() !== entry.shape.join() || given.data.length !== entry.length) {
+      throw new Error(`AdafactorOptimizer: the ${SLOT_NAMES[slot]} state of '${list.names[index]}' has shape [${given.shape.join(', ')}], expected [${entry.shape.join(', ')}]`);
+    }
+  }
+}
+
+/** Writes a variable's state from the CPU (checked by checkShapes), or zeros where none is given. */
+function writeState(list: VariableList, index: number, state: HostState | undefined, encoder: GPUCommandEncoder): void {
+  const buffers = internalBuffers(list.adafactor);
+  for (const [slot, entry] of list.slots[index]) {
+    const given = state?.[slot];
+    if (!given) {
+      encoder.clearBuffer(buffers[entry.buffer], entry.offset * 4, entry.length * 4);
+      continue;
+    }
+    const kept = entry.order ? Float32Array.from(entry.order, (at) => given.data[at]) : given.data;
+    list.device.queue.writeBuffer(buffers[entry.buffer], entry.offset * 4, kept.buffer, kept.byteOffset, kept.byteLength);
+  }
+}

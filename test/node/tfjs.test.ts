@@ -1,0 +1,214 @@
+/**
+ * The TensorFlow.js optimizer on tfjs's webgpu backend, here on Dawn: the step runs this
+ * library's shaders in place on the variables' buffers, reads nothing back, and matches the
+ * float64 reference; its state moves between the GPU, getWeights/setWeights and the tfjs-ops path.
+ */
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { AdafactorOptimizer } from '../../src/tfjs.js';
+import { expectClose, normals, random } from '../gpu/harness.js';
+import { gpu as nodeGpu, useDevice } from './device.js';
+
+// tfjs's webgpu backend looks for navigator.gpu, which Node 20 lacks.
+if (!(globalThis.navigator as Navigator | undefined)?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true });
+
+const gpu = useDevice();
+const SHAPES = [[12, 7], [7], [3, 5, 6], []];
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+let backend: WebGPUBackend;
+
+beforeAll(async () => {
+  backend = new WebGPUBackend(gpu.device);
+  tf.registerBackend('webgpu', () => backend);
+  await tf.setBackend('webgpu');
+});
+
+afterEach(async () => {
+  await tf.setBackend('webgpu');
+});
+
+let serial = 0;
+function variables(init: readonly Float32Array[], shapes = SHAPES): tf.Variable[] {
+  return shapes.map((shape, i) => tf.variable(tf.tensor(init[i], shape), true, `v${serial++}`));
+}
+
+/** Counts reads from the GPU to the CPU while `body` runs. */
+async function countReads(body: () => void | Promise<void>): Promise<number> {
+  let reads = 0;
+  const original = { read: backend.read, readSync: backend.readSync, getBufferData: backend.getBufferData };
+  backend.read = (...a) => (reads++, original.read.apply(backend, a));
+  backend.readSync = (...a) => (reads++, original.readSync.apply(backend, a));
+  backend.getBufferData = (...a) => (reads++, original.getBufferData.apply(backend, a));
+  try {
+    await body();
+  } finally {
+    Object.assign(backend, original);
+  }
+  return reads;
+}
+
+const bufferOf = (v: tf.Variable) => backend.tensorMap.get(v.dataId).resource;
+
+describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
+  it.each([
+    ['defaults', {}],
+    ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
+    ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
+  ] as [string, AdafactorOptions][])('%s: in place on the variables\' buffers, no read-back, the float64 reference\'s updates', async (_, options) => {
+    const rand = random(Date.now() % 2 ** 31);
+    const init = SHAPES.map((s) => normals(numel(s), rand));
+    const vars = variables(init);
+    const optimizer = new AdafactorOptimizer(options);
+    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
+    let buffers: unknown[] = [];
+    for (let step = 0; step < 4; step++) {
+      if (step === 1) buffers = vars.map(bufferOf); // uploaded by the first step
+      const grads = SHAPES.map((s) => normals(numel(s), rand));
+      const gradTensors = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], SHAPES[i]) }));
+      expect(await countReads(() => optimizer.applyGradients(gradTensors))).toBe(0);
+      gradTensors.forEach((g) => g.tensor.dispose());
+      reference.step(grads);
+    }
+    expect(buffers.every((b) => typeof (b as GPUBuffer).getMappedRange === 'function')).toBe(true);
+    vars.forEach((v, i) => expect(bufferOf(v)).toBe(buffers[i]));
+    for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `variable ${i}`);
+    expect(optimizer.iterations).toBe(4);
+    optimizer.dispose();
+    vars.forEach((v) => v.dispose());
+  });
+
+  it('getWeights reads the GPU state back under Hugging Face names; setWeights into another optimizer continues the same run', async () => {
+    const rand = random(11);
+    const init = SHAPES.map((s) => normals(numel(s), rand));
+    const grads = Array.from({ length: 4 }, () => SHAPES.map((s) => normals(numel(s), rand)));
+    const options = { beta1: 0.5 };
+    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
+    const first = new AdafactorOptimizer(options);
+    const vars = variables(init);
+    const apply = (optimizer: AdafactorOptimizer, targets: tf.Variable[], g: Float32Array[]) =>
+      optimizer.applyGradients(targets.map((v, i) => ({ name: v.name, tensor: tf.tensor(g[i], SHAPES[i]) })));
+    for (const g of grads.slice(0, 2)) {
+      apply(first, vars, g);
+      reference.step(g);
+    }
+    const weights = await first.getWeights();
+    expect(weights[0].name).toBe('iter');
+    const byName = new Map(weights.map((w) => [w.name, w.tensor]));
+    for (const [i, v] of vars.entries()) {
+      const state = reference.states[i];
+      for (const [slot, name] of [['row', 'exp_avg_sq_row'], ['col', 'exp_avg_sq_col'], ['full', 'exp_avg_sq'], ['momentum', 'exp_avg']] as const) {
+        const expected = state[slot];
+        const saved = byName.get(`${v.name}/${name}`);
+        expect(saved !== undefined, `${v.name}/${name}`).toBe(expected !== undefined);
+        if (expected && saved) expectClose(await saved.data(), expected, `${v.name}/${name}`);
+      }
+    }
+    // The same weights, renamed for a copy of the variables, continue the run in a second optimizer.
+    const copies = variables(await Promise.all(vars.map(async (v) => Float32Array.from(await v.data()))));
+    const renamed = weights.map((w, k) => (k === 0 ? w : { ...w, name: w.name.replace(/^v\d+/, (n) => copies[vars.findIndex((v) => v.name === n)].name) }));
+    const second = new AdafactorOptimizer(options);
+    await second.setWeights(renamed);
+    for (const g of grads.slice(2)) {
+      apply(first, vars, g);
+      apply(second, copies, g);
+      reference.step(g);
+    }
+    expect(second.iterations).toBe(4);
+    for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `first optimizer, variable ${i}`);
+    for (const [i, v] of copies.entries()) expectClose(await v.data(), reference.params[i], `second optimizer, variable ${i}`);
+    first.dispose();
+    second.dispose();
+    [...vars, ...copies].forEach((v) => v.dispose());
+  });
+
+  it('state moves: webgpu -> setWeights(getWeights) -> cpu (tfjs ops) -> webgpu, matching the reference throughout', async () => {
+    const rand = random(21);
+    const init = SHAPES.map((s) => normals(numel(s), rand));
+    const options = { beta1: 0.9 };
+    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
+    const optimizer = new AdafactorOptimizer(options);
+    const vars = variables(init);
+    const step = () => {
+      const g = SHAPES.map((s) => normals(numel(s), rand));
+      optimizer.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(g[i], SHAPES[i]) })));
+      reference.step(g);
+    };
+    step();
+    step();
+    await tf.setBackend('cpu');
+    expect(() => step()).toThrow(/the state of 'v\d+' lives on the webgpu backend; move it to 'cpu' with setWeights\(await getWeights\(\)\)/);
+    await tf.setBackend('webgpu');
+    const weights = await optimizer.getWeights();
+    await tf.setBackend('cpu');
+    // tfjs would move the variables to the CPU on first use with readSync, which its webgpu
+    // backend cannot do in Node (no OffscreenCanvas): move them with an asynchronous read.
+    for (const v of vars) v.assign(tf.tensor(await v.data(), v.shape));
+    await optimizer.setWeights(weights);
+    step();
+    step();
+    await tf.setBackend('webgpu');
+    step();
+    for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `variable ${i}`);
+    optimizer.dispose();
+    vars.forEach((v) => v.dispose());
+  });
+
+  it('a variable that tfjs gives a new buffer (assign), and a step over fewer variables in another order, keep their state', async () => {
+    const rand = random(31);
+    const init = SHAPES.map((s) => normals(numel(s), rand));
+    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), {});
+    const optimizer = new AdafactorOptimizer();
+    const vars = variables(init);
+    const step = (which: number[]) => {
+      const g = SHAPES.map((s) => normals(numel(s), rand));
+      optimizer.applyGradients(which.map((i) => ({ name: vars[i].name, tensor: tf.tensor(g[i], SHAPES[i]) })));
+      return g;
+    };
+    reference.step(step([0, 1, 2, 3]));
+    const before = bufferOf(vars[0]);
+    vars[0].assign(tf.tensor(await vars[0].data(), SHAPES[0]));
+    expect(bufferOf(vars[0])).not.toBe(before);
+    reference.step(step([0, 1, 2, 3]));
+    // Only the first two, in another order: their state follows them.
+    const partial = step([1, 0]);
+    const partialReference = new ReferenceAdafactor(
+      [0, 1].map((i) => ({ data: reference.params[i], shape: SHAPES[i] })),
+      {},
+    );
+    Object.assign(partialReference.states, [reference.states[0], reference.states[1]]);
+    partialReference.stepCount = reference.stepCount;
+    partialReference.step([partial[0], partial[1]]);
+    for (const i of [0, 1]) expectClose(await vars[i].data(), partialReference.params[i], `variable ${i} after a step of two`);
+    optimizer.dispose();
+    vars.forEach((v) => v.dispose());
+  });
+
+  it('trains a tfjs-layers model with model.compile; the state held is what the factored shapes imply', async () => {
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 32, inputShape: [8], activation: 'relu' }), tfl.layers.dense({ units: 16, activation: 'relu' }), tfl.layers.dense({ units: 1 })],
+    });
+    const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.01, scaleParameter: false });
+    model.compile({ optimizer, loss: 'meanSquaredError' });
+    const rand = random(5);
+    const x = tf.tensor(normals(256 * 8, rand), [256, 8]);
+    const y = tf.sum(tf.slice(x, [0, 0], [256, 2]), 1, true);
+    const history = await model.fit(x, y, { epochs: 20, batchSize: 64, verbose: 0 });
+    const losses = history.history.loss as number[];
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 2);
+    // Kernels [8, 32], [32, 16], [16, 1] keep rows and columns; biases [32], [16], [1] a full moment.
+    const factored = 8 + 32 + 32 + 16 + 16 + 1;
+    const full = 32 + 16 + 1;
+    expect(optimizer.stateBytes).toBe(4 * (factored + full));
+    const weights = await optimizer.getWeights();
+    expect(weights.slice(1).map((w) => `${w.name.split('/').pop()}:${w.tensor.shape.join('x')}`).sort()).toEqual(
+      ['exp_avg_sq_row:8', 'exp_avg_sq_col:32', 'exp_avg_sq:32', 'exp_avg_sq_row:32', 'exp_avg_sq_col:16', 'exp_avg_sq:16', 'exp_avg_sq_row:16', 'exp_avg_sq_col:1', 'exp_avg_sq:1'].sort(),
+    );
+    optimizer.dispose();
+    model.dispose();
+  });
+});
