@@ -6,16 +6,20 @@
 //   X_t = X_{t-1} - weightDecay * alpha_t * X_{t-1} - U
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
-        @builtin(num_workgroups) workgroupCount: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn apply(@builtin(workgroup_id) workgroupId: vec3<u32>,
+         @builtin(num_workgroups) workgroupCount: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
   let tileIndex = windowTile(workgroupId, workgroupCount);
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
   let s = settings[t.settings];
   if (s.skipNonFinite == 1u && scratch[STATUS_SKIP] != 0.0) { return; }
+  applyToTile(t, s, tileIndex - t.firstTile, lid);
+}
+
+// The update of one tile, and the commit of its share of the new state.
+fn applyToTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
   roundingSeed = s.roundingSeed;
-  let localTile = tileIndex - t.firstTile;
   let scale = scratch[t.tensorScalars];
   let decay = scratch[t.tensorScalars + 1u];
   if (t.factored == 1u) {
@@ -24,10 +28,6 @@ fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
     applyVector(t, s, localTile, scale, decay, lid);
   }
 }
-
-// One quad of columns per invocation, QUAD_LANES rows at a time.
-const QUADS_ACROSS = TILE_COLS / QUAD;
-const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
 
 fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let tile = factoredTile(t, localTile);

@@ -1,6 +1,8 @@
 // Declarations shared by every Adafactor kernel: the tile geometry, the tables the host
 // writes at construction, and the bindings (declared here once; the host derives its bind
-// group layout and buffer checks from them). Each kernel file is this prelude plus one pass.
+// group layout and buffer checks from them). A shader module is this prelude, the views of
+// parameters and gradients, and every kernel file; each kernel is the entry point named after it,
+// and whole_tensor.wgsl calls the other kernels' per-tile functions.
 
 const WORKGROUP_SIZE = 64u;
 // A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
@@ -12,6 +14,9 @@ const QUAD = 4u;
 const QUADS_PER_INVOCATION = 2u;
 const COL_GROUPS = TILE_COLS / (QUAD * QUADS_PER_INVOCATION);
 const ROW_LANES = WORKGROUP_SIZE / COL_GROUPS;
+// update_norm and apply give one quad of columns to each invocation, QUAD_LANES rows at a time.
+const QUADS_ACROSS = TILE_COLS / QUAD;
+const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
 // An unfactored tensor (rank 0 or 1) is cut into tiles of VECTOR_TILE elements.
 const VECTOR_TILE = 4096u;
 // finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
@@ -79,12 +84,14 @@ struct Settings {
 // One window of a group. A group is the tensors whose parameters share one buffer and whose
 // gradients share another; a window is a run of its tiles whose parameters, gradients, V and M
 // each fit in one binding, bound from the bases below (f32 elements). Most groups are one window.
+// The tiles of small tensors (one tile each) come last in a window: whole_tensor takes them.
 struct Window {
   firstTensor: u32,     // the group's tensors in the table
   tensorCount: u32,
   lineBlockCount: u32,  // finalize_stats workgroups of the group
-  firstTile: u32,       // the window's tiles, among the group's
+  firstTile: u32,       // the window's tiles, among the group's, for the passes
   tileCount: u32,
+  wholeTensorCount: u32, // then the tiles of this many small tensors, for whole_tensor
   paramBase: u32,
   gradBase: u32,
   fullStateBase: u32,

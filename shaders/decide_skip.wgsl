@@ -3,7 +3,7 @@
 // writes nothing) and the skipped-step counter grows; the decision never leaves the GPU.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn decideSkip(@builtin(local_invocation_index) lid: u32) {
   var nonFinite = 0.0;
   for (var k = lid; k < window.totalTensors; k = k + WORKGROUP_SIZE) {
     nonFinite = nonFinite + scratch[tensors[k].tensorScalars + 2u];

@@ -6,9 +6,9 @@
 // decide_skip, the tensor's count of non-finite gradients.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
-        @builtin(num_workgroups) workgroupCount: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
+                 @builtin(num_workgroups) workgroupCount: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
   let localTensor = flatWorkgroupIndex(workgroupId, workgroupCount);
   if (localTensor >= window.tensorCount) { return; }
   let t = tensors[window.firstTensor + localTensor];

@@ -6,19 +6,25 @@
 // its rows also leave sum(R_t) over them, for mean(R_t).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
-        @builtin(num_workgroups) workgroupCount: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
+                 @builtin(num_workgroups) workgroupCount: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
   let block = flatWorkgroupIndex(workgroupId, workgroupCount);
   if (block >= window.lineBlockCount) { return; }
   let t = tensors[tensorOfLineBlock(block)];
-  let s = settings[t.settings];
+  let localBlock = block - t.firstLineBlock;
+  let blocksPerMatrix = lineBlocksPerMatrix(t);
+  finalizeLineBlock(t, settings[t.settings], localBlock / blocksPerMatrix, localBlock % blocksPerMatrix, lid);
+}
+
+fn lineBlocksPerMatrix(t: Tensor) -> u32 {
+  return (max(t.rows, t.cols) + LINE_BLOCK - 1u) / LINE_BLOCK;
+}
+
+// The rows and columns lineBlock LINE_BLOCK to (lineBlock + 1) LINE_BLOCK - 1 of one matrix.
+fn finalizeLineBlock(t: Tensor, s: Settings, matrix: u32, lineBlock: u32, lid: u32) {
   let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
   let colBlocks = (t.cols + LINE_BLOCK - 1u) / LINE_BLOCK;
-  let blocksPerMatrix = max(rowBlocks, colBlocks);
-  let localBlock = block - t.firstLineBlock;
-  let matrix = localBlock / blocksPerMatrix;
-  let lineBlock = localBlock % blocksPerMatrix;
   if (lineBlock < rowBlocks) {
     let row = lineBlock * LINE_BLOCK + lid;
     var newRow = 0.0;

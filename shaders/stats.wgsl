@@ -10,14 +10,17 @@
 var<workgroup> lines: array<f32, max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS)>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
-        @builtin(num_workgroups) workgroupCount: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn stats(@builtin(workgroup_id) workgroupId: vec3<u32>,
+         @builtin(num_workgroups) workgroupCount: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
   let tileIndex = windowTile(workgroupId, workgroupCount);
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
-  let s = settings[t.settings];
-  let localTile = tileIndex - t.firstTile;
+  statsOfTile(t, settings[t.settings], tileIndex - t.firstTile, lid);
+}
+
+// Row and column partials of the tile to scratch, and its TILE_PARTIALS.
+fn statsOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
   var sums: vec4<f32>;
   if (t.factored == 1u) {
     sums = factoredStats(t, s, localTile, lid);

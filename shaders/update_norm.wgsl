@@ -3,19 +3,19 @@
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
 // needs every row, is applied later (finalize_scale) instead of waiting for it here.
 
-// One quad of columns per invocation, QUAD_LANES rows at a time.
-const QUADS_ACROSS = TILE_COLS / QUAD;
-const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
-
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(workgroup_id) workgroupId: vec3<u32>,
-        @builtin(num_workgroups) workgroupCount: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
+fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
+              @builtin(num_workgroups) workgroupCount: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
   let tileIndex = windowTile(workgroupId, workgroupCount);
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
   if (t.factored == 0u) { return; }
-  let localTile = tileIndex - t.firstTile;
+  updateNormOfTile(t, tileIndex - t.firstTile, lid);
+}
+
+// The tile's partial sum of U'^2, one quad of columns per invocation.
+fn updateNormOfTile(t: Tensor, localTile: u32, lid: u32) {
   let tile = factoredTile(t, localTile);
   let firstCol = (lid % QUADS_ACROSS) * QUAD;
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));

@@ -6,7 +6,7 @@ import { BufferUsage, SHADER, bindGroupLayoutEntries } from './layout.js';
 import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 import { type BindingRange, type Plan, type PlannedGroup, type PlannedWindow, planTensors, planWindows } from './plan.js';
-import { KERNEL_ORDER, type KernelName, type ViewName, kernelSource } from './shaders.js';
+import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
 import { type Geometry, withFactoringRule } from './shape.js';
 import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorName } from './validate.js';
@@ -40,6 +40,7 @@ const KERNEL_SCOPE: Record<KernelName, 'window' | 'group' | 'optimizer'> = {
   finalizeScale: 'group',
   decideSkip: 'optimizer',
   apply: 'window',
+  wholeTensor: 'window',
 };
 
 /** How one group binds its parameters and its gradients. */
@@ -144,6 +145,7 @@ export class Adafactor {
         momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
       })),
       SHADER.constants,
+      !this.options.skipNonFinite,
     );
     this.stateEntries = stateEntries(this.plan, params, geometries);
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
@@ -241,7 +243,8 @@ export class Adafactor {
       tensorCount: g.tensorCount,
       lineBlockCount: g.lineBlockCount,
       firstTile: w.firstTile,
-      tileCount: w.tileCount,
+      tileCount: w.tileCount - w.wholeTensorCount,
+      wholeTensorCount: w.wholeTensorCount,
       paramBase: (w.param?.offset ?? 0) / g.paramElementBytes,
       gradBase: (w.grad?.offset ?? 0) / g.gradElementBytes,
       fullStateBase: (w.fullState?.offset ?? 0) / 4,
@@ -497,17 +500,22 @@ function chooseViews(g: PlannedGroup<GPUBuffer>, windows: readonly PlannedWindow
   };
 }
 
-/** Makes each (kernel, view) pipeline once, on first use. */
+/** Makes each shader module (per views) and each pipeline (per kernel and views) once, on first use. */
 function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
   const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
+  const modules = new Map<string, GPUShaderModule>();
   const made = new Map<string, GPUComputePipeline>();
   return (kernel, views) => {
-    const key = `${kernel} ${views.param} ${views.grad}`;
+    const viewKey = `${views.param} ${views.grad}`;
+    const key = `${kernel} ${viewKey}`;
     let found = made.get(key);
     if (!found) {
-      const code = kernelSource(kernel, views.param, views.grad);
-      const module = device.createShaderModule({ label: `adafactor ${key}`, code });
-      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: 'main' } });
+      let module = modules.get(viewKey);
+      if (!module) {
+        module = device.createShaderModule({ label: `adafactor ${viewKey}`, code: moduleSource(views.param, views.grad) });
+        modules.set(viewKey, module);
+      }
+      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: kernel } });
       made.set(key, found);
     }
     return found;
@@ -538,11 +546,18 @@ function stepDispatches(
     }
     groups.forEach((g, groupIndex) => {
       const windows = windowGroups[groupIndex];
-      if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount);
-      else for (const w of windows) add(kernel, groupIndex, w.bindGroup, kernel === 'updateNorm' ? w.factoredTileCount : w.tileCount);
+      if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount - g.wholeTensorCount);
+      else for (const w of windows) add(kernel, groupIndex, w.bindGroup, windowWorkgroups(kernel, w));
     });
   }
   return dispatches;
+}
+
+/** Workgroups of a tile kernel over one window: the passes take its tiles but those of small tensors, whole_tensor those. */
+function windowWorkgroups(kernel: KernelName, w: PlannedWindow): number {
+  if (kernel === 'wholeTensor') return w.wholeTensorCount;
+  if (kernel === 'updateNorm') return w.factoredTileCount;
+  return w.tileCount - w.wholeTensorCount;
 }
 
 /**

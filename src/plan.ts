@@ -44,6 +44,8 @@ export type TensorFields = Record<
 export interface PlannedTensor {
   /** Position in the caller's list. */
   input: number;
+  /** A small tensor (one tile), stepped whole by one workgroup of whole_tensor. */
+  whole: boolean;
   fields: TensorFields;
 }
 
@@ -57,6 +59,8 @@ export interface PlannedGroup<B> {
   tensorCount: number;
   tileCount: number;
   lineBlockCount: number;
+  /** Small tensors stepped whole, the last of the group's tensors (and tiles). */
+  wholeTensorCount: number;
 }
 
 export interface Plan<B> {
@@ -72,7 +76,32 @@ export interface Plan<B> {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeometry): Plan<B> {
+function tileCountOf(geom: Geometry, tiles: TileGeometry): number {
+  return geom.factored ? geom.batch * ceilDiv(geom.rows, tiles.TILE_ROWS) * ceilDiv(geom.cols, tiles.TILE_COLS) : ceilDiv(geom.numel, tiles.VECTOR_TILE);
+}
+
+/**
+ * Two lists merged so that every stretch of the result takes from both in proportion. CPU
+ * adapters give each thread one contiguous run of a dispatch's workgroups: small matrices cost
+ * far more than small vectors, and a run of only one kind would leave threads idle.
+ */
+function interleave(a: readonly number[], b: readonly number[]): number[] {
+  const merged: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    // Take from `a` while it is behind its share of what is merged so far.
+    if (j >= b.length || (i < a.length && i * b.length <= j * a.length)) merged.push(a[i++]);
+    else merged.push(b[j++]);
+  }
+  return merged;
+}
+
+/**
+ * The table. With `wholeSmallTensors`, tensors of one tile are stepped whole by one workgroup
+ * each (whole_tensor.wgsl) instead of by the passes.
+ */
+export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeometry, wholeSmallTensors = true): Plan<B> {
   const byBuffers = new Map<B, Map<B, number[]>>();
   inputs.forEach((t, i) => {
     if (t.geom.numel === 0) return;
@@ -93,7 +122,15 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
     for (const unordered of byGrad.values()) {
       // Factored tensors first: then every window's factored tiles come before its vector tiles,
       // and update_norm, which has nothing to do for vectors, is dispatched over those alone.
-      const members = [...unordered.filter((i) => inputs[i].geom.factored), ...unordered.filter((i) => !inputs[i].geom.factored)];
+      // Small tensors stepped whole come last, after every tile of the passes.
+      const whole = (i: number) => wholeSmallTensors && tileCountOf(inputs[i].geom, tiles) === 1;
+      const passed = unordered.filter((i) => !whole(i));
+      const wholeOnes = unordered.filter(whole);
+      const members = [
+        ...passed.filter((i) => inputs[i].geom.factored),
+        ...passed.filter((i) => !inputs[i].geom.factored),
+        ...interleave(wholeOnes.filter((i) => inputs[i].geom.factored), wholeOnes.filter((i) => !inputs[i].geom.factored)),
+      ];
       const first = inputs[members[0]];
       const group: PlannedGroup<B> = {
         paramBuffer: first.paramBuffer,
@@ -104,16 +141,18 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         tensorCount: members.length,
         tileCount: 0,
         lineBlockCount: 0,
+        wholeTensorCount: members.length - passed.length,
       };
       for (const input of members) {
         const t = inputs[input];
         const { factored, batch, rows, cols, numel } = t.geom;
         const tileRowCount = factored ? ceilDiv(rows, tiles.TILE_ROWS) : 1;
         const tileColCount = factored ? ceilDiv(cols, tiles.TILE_COLS) : 1;
-        const tileCount = factored ? batch * tileRowCount * tileColCount : ceilDiv(numel, tiles.VECTOR_TILE);
+        const tileCount = tileCountOf(t.geom, tiles);
         const rowBlocks = ceilDiv(rows, tiles.LINE_BLOCK);
-        // finalize_stats: block k of a matrix takes its rows and its columns k * LINE_BLOCK onwards.
-        const lineBlocks = factored ? batch * Math.max(rowBlocks, ceilDiv(cols, tiles.LINE_BLOCK)) : 0;
+        // finalize_stats: block k of a matrix takes its rows and its columns k * LINE_BLOCK onwards
+        // (whole_tensor does a small tensor's blocks itself).
+        const lineBlocks = factored && !whole(input) ? batch * Math.max(rowBlocks, ceilDiv(cols, tiles.LINE_BLOCK)) : 0;
         const fields: TensorFields = {
           paramOffset: t.paramOffset,
           gradOffset: t.gradOffset,
@@ -148,7 +187,7 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
-        plan.tensors.push({ input, fields });
+        plan.tensors.push({ input, whole: whole(input), fields });
       }
       plan.groups.push(group);
     }
@@ -166,8 +205,10 @@ export interface BindingRange {
 export interface PlannedWindow {
   firstTile: number;
   tileCount: number;
-  /** Tiles of factored tensors, which come first in the window. */
+  /** Tiles of factored tensors the passes step, which come first in the window. */
   factoredTileCount: number;
+  /** Tiles of small tensors stepped whole (one each), which come last in the window. */
+  wholeTensorCount: number;
   /** Byte ranges to bind; undefined where the window touches nothing of that buffer. */
   param: BindingRange | undefined;
   grad: BindingRange | undefined;
@@ -185,7 +226,7 @@ const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
  */
 export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, alignBytes: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
   const windows: PlannedWindow[] = [];
-  let current: { firstTile: number; tileCount: number; factoredTileCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
+  let current: { firstTile: number; tileCount: number; factoredTileCount: number; wholeTensorCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
   const elementBytes: Record<Space, number> = { param: group.paramElementBytes, grad: group.gradElementBytes, fullState: 4, momentum: 4 };
   const span = (space: Space, lo: number, hi: number) => {
     const bytes = elementBytes[space];
@@ -200,11 +241,21 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
       const offset = Math.floor((c.lo[space] * bytes) / alignBytes) * alignBytes;
       return { offset, size: c.hi[space] * bytes - offset };
     };
-    windows.push({ firstTile: c.firstTile, tileCount: c.tileCount, factoredTileCount: c.factoredTileCount, param: range('param'), grad: range('grad'), fullState: range('fullState'), momentum: range('momentum') });
+    windows.push({
+      firstTile: c.firstTile,
+      tileCount: c.tileCount,
+      factoredTileCount: c.factoredTileCount,
+      wholeTensorCount: c.wholeTensorCount,
+      param: range('param'),
+      grad: range('grad'),
+      fullState: range('fullState'),
+      momentum: range('momentum'),
+    });
     current = undefined;
   };
   for (const planned of plan.tensors.slice(group.firstTensor, group.firstTensor + group.tensorCount)) {
     const f = planned.fields;
+    const whole = planned.whole;
     // Units that never split: a band of tiles over the same rows of one matrix, or one vector tile.
     const bands = f.factored ? f.batch * f.tileRowCount : f.tileCount;
     const tilesPerBand = f.factored ? f.tileColCount : 1;
@@ -235,7 +286,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         });
       if (current && !fits(current)) close();
       if (!current) {
-        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
+        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, wholeTensorCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
         if (!fits(current)) {
           throw new Error(`${label(planned.input)}: one band of ${tiles.TILE_ROWS} rows needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
         }
@@ -247,7 +298,8 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         current.hi[space] = Math.max(current.hi[space], e[1]);
       }
       current.tileCount += tilesPerBand;
-      if (f.factored) current.factoredTileCount += tilesPerBand;
+      if (whole) current.wholeTensorCount += 1;
+      else if (f.factored) current.factoredTileCount += tilesPerBand;
     }
   }
   close();

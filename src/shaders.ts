@@ -12,6 +12,7 @@ import updateNorm from '../shaders/update_norm.wgsl?raw';
 import finalizeScale from '../shaders/finalize_scale.wgsl?raw';
 import decideSkip from '../shaders/decide_skip.wgsl?raw';
 import apply from '../shaders/apply.wgsl?raw';
+import wholeTensor from '../shaders/whole_tensor.wgsl?raw';
 
 /** Declarations every kernel shares: constants, table structs and the bindings but param and grad. */
 export const COMMON_SOURCE = common;
@@ -19,20 +20,16 @@ export const COMMON_SOURCE = common;
 /**
  * How parameters (binding 0) and gradients (binding 1) are bound: as quads of f32 (when the
  * binding's size is a multiple of 16 bytes), as single f32, or as f16. Each file of a kind
- * declares the same binding and functions; a kernel is COMMON_SOURCE + a parameter view + a
- * gradient view + its own file.
+ * declares the same binding and functions.
  */
 export const PARAM_VIEWS = { f32x4: paramF32x4, f32: paramF32, f16: paramF16 } as const;
 export const GRAD_VIEWS = { f32x4: gradF32x4, f32: gradF32, f16: gradF16 } as const;
 export type ViewName = keyof typeof PARAM_VIEWS;
 
-/** The WGSL of one kernel with the given views. */
-export function kernelSource(kernel: KernelName, param: ViewName, grad: ViewName): string {
-  const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
-  return f16 + COMMON_SOURCE + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + KERNEL_SOURCES[kernel];
-}
-
-/** The passes of one step, in the order they run. Each is the common prelude plus its own file. */
+/**
+ * The kernels, one file each: the passes of a step in the order they run, then whole_tensor,
+ * which runs all of them for a small tensor in one workgroup. Each is the entry point of its name.
+ */
 export const KERNEL_SOURCES = {
   stats,
   finalizeStats,
@@ -40,7 +37,14 @@ export const KERNEL_SOURCES = {
   finalizeScale,
   decideSkip,
   apply,
+  wholeTensor,
 } as const;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;
 export const KERNEL_ORDER = Object.keys(KERNEL_SOURCES) as KernelName[];
+
+/** The WGSL of the shader module for the given views: the prelude, the views and every kernel. */
+export function moduleSource(param: ViewName, grad: ViewName): string {
+  const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
+  return f16 + COMMON_SOURCE + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
+}

@@ -21,10 +21,10 @@ const devicePromise = requestDevice();
 
 const checks = {
   goldenCases: async () => golden.map((c) => c.name),
-  golden: (device: GPUDevice, name: string, layout: 'arena' | 'separate') => {
+  golden: (device: GPUDevice, name: string, layout: 'arena' | 'separate', path: 'whole' | 'passes' = 'whole') => {
     const found = golden.find((c) => c.name === name);
     if (!found) throw new Error(`no golden case ${name}`);
-    return checkGoldenCase(device, found, layout);
+    return checkGoldenCase(device, found, layout, path);
   },
   randomCases: (device: GPUDevice, numRuns: number) => checkRandomCases(device, numRuns),
   shapes: (device: GPUDevice, shapes: number[][], seed: number) => checkAgainstReference(device, { seed, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' }),

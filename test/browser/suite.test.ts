@@ -66,6 +66,9 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it('golden: every case with a buffer per tensor', async () => {
     for (const name of goldenNames) await run('golden', name, 'separate');
   });
+  it('golden: every case with small tensors through the five passes', async () => {
+    for (const name of goldenNames) await run('golden', name, 'arena', 'passes');
+  });
   it('random shapes, options and layouts against the float64 reference', async () => {
     console.log(await run('randomCases', 25));
   });

@@ -20,17 +20,29 @@ describe('the tensor table', () => {
     expect(matrix).toMatchObject({ tileRowCount: 2, tileColCount: 2, tileCount: 4, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 300 });
     expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 5, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5 });
+    expect(plan.tensors.map((t) => t.whole)).toEqual([false, true, false]); // the scalar is one tile
+    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5, wholeTensorCount: 1 });
     expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
     expect(plan.momentumLength).toBe(0);
   });
 
+  const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
+
   it('puts the factored tensors of a group first, so that their tiles lead every window', () => {
-    const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
-    const plan = planTensors([input([7]), input([8, 9]), input([]), input([2, 3, 4])], tiles);
+    const plan = planTensors([input([7]), input([8, 9]), input([]), input([2, 3, 4])], tiles, false);
     expect(plan.tensors.map((t) => t.input)).toEqual([1, 3, 0, 2]);
+    expect(plan.tensors.every((t) => !t.whole)).toBe(true);
+  });
+
+  it('puts small tensors (one tile) last, stepped whole, small matrices and vectors interleaved', () => {
+    const plan = planTensors([input([5000]), input([8, 9]), input([300, 70]), input([4]), input([]), input([3, 3]), input([6])], tiles);
+    expect(plan.tensors.map((t) => t.input)).toEqual([2, 0, 1, 3, 4, 5, 6]);
+    expect(plan.tensors.map((t) => t.whole)).toEqual([false, false, true, true, true, true, true]);
+    // Small matrices get no finalize_stats blocks: whole_tensor does theirs.
+    expect(plan.groups[0]).toMatchObject({ lineBlockCount: 5, wholeTensorCount: 5, tileCount: 4 + 2 + 5 });
+    expect(plan.tensors[2].fields.firstLineBlock).toBe(5);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adafactor } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions } from '../../src/index.js';
 import { checkDeterminism, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
 import { TensorSet, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
@@ -52,11 +52,17 @@ describe('stepping (Dawn)', () => {
     await withGpuErrors(gpu.device, () => checkDeterminism(gpu.device));
   });
 
-  it('the dispatch count of a step does not grow with the number of tensors sharing buffers', async () => {
+  it.each([
+    ['small tensors only: one whole_tensor dispatch', [], {}, 1],
+    ['a large matrix too: the five passes and whole_tensor', [[300, 70]], {}, 6],
+    ['with skipNonFinite: the five passes for all, and the skip decision', [[300, 70]], { skipNonFinite: true }, 6],
+  ] as [string, number[][], AdafactorOptions, number][])('the dispatch count of a step does not grow with the number of tensors sharing buffers; %s', async (_, large, options, expected) => {
     const counts: number[] = [];
     for (const n of [2, 50]) {
-      const tensors = mixedTensors(gpu.device, n);
-      const optimizer = new Adafactor(gpu.device, tensors.params);
+      // One tile each (a batch of two matrices would be two tiles).
+      const shapes = [...large, ...Array.from({ length: n }, (_, i) => [[12, 20], [33], [7, 5], []][i % 4])];
+      const tensors = new TensorSet(gpu.device, shapes, shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), random(n))));
+      const optimizer = new Adafactor(gpu.device, tensors.params, options);
       const { encoder, dispatches } = countingEncoder(gpu.device);
       optimizer.step(encoder);
       gpu.device.queue.submit([encoder.finish()]);
@@ -65,15 +71,15 @@ describe('stepping (Dawn)', () => {
       optimizer.destroy();
       tensors.destroy();
     }
-    expect(counts[0]).toBe(5);
-    expect(counts[1]).toBe(counts[0]);
+    expect(counts).toEqual([expected, expected]);
   });
 
   it('tensors in separate buffers form separate groups of dispatches', async () => {
-    const tensors = new TensorSet(gpu.device, [[12, 20], [33]], [normals(240, random(1)), normals(33, random(2))], 'separate');
+    const tensors = new TensorSet(gpu.device, [[300, 20], [5000], [33]], [normals(6000, random(1)), normals(5000, random(2)), normals(33, random(3))], 'separate');
     const optimizer = new Adafactor(gpu.device, tensors.params);
-    // The matrix's group runs all five passes; the vector's needs no finalize-stats or update-norm.
-    expect(optimizer.dispatchesPerStep).toBe(5 + 3);
+    // The large matrix's group runs all five passes; the long vector's needs no finalize-stats or
+    // update-norm; the short vector's is one whole_tensor dispatch.
+    expect(optimizer.dispatchesPerStep).toBe(5 + 3 + 1);
     optimizer.destroy();
     tensors.destroy();
   });
@@ -92,17 +98,19 @@ describe('stepping (Dawn)', () => {
       },
     });
     const tensors = mixedTensors(gpu.device, 6);
-    // Momentum, the skip decision and windows too: every path a step can take.
-    const optimizer = new Adafactor(device, tensors.params, { beta1: 0.9, skipNonFinite: true, limits: { maxBindingBytes: 4096 } });
-    expect(created.length).toBeGreaterThan(0);
-    created.length = 0;
-    for (let i = 0; i < 100; i++) optimizer.step();
-    const encoder = gpu.device.createCommandEncoder();
-    for (let i = 0; i < 3; i++) optimizer.step(encoder);
-    gpu.device.queue.submit([encoder.finish()]);
-    await gpu.device.queue.onSubmittedWorkDone();
-    expect(created).toEqual([]);
-    optimizer.destroy();
+    // Momentum, the skip decision, windows, and small tensors stepped whole: every path a step can take.
+    for (const options of [{ beta1: 0.9, skipNonFinite: true, limits: { maxBindingBytes: 4096 } }, { beta1: 0.9, limits: { maxBindingBytes: 4096 } }]) {
+      const optimizer = new Adafactor(device, tensors.params, options);
+      expect(created.length).toBeGreaterThan(0);
+      created.length = 0;
+      for (let i = 0; i < 100; i++) optimizer.step();
+      const encoder = gpu.device.createCommandEncoder();
+      for (let i = 0; i < 3; i++) optimizer.step(encoder);
+      gpu.device.queue.submit([encoder.finish()]);
+      await gpu.device.queue.onSubmittedWorkDone();
+      expect(created).toEqual([]);
+      optimizer.destroy();
+    }
     tensors.destroy();
   });
 
