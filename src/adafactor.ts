@@ -5,7 +5,7 @@
 import { BufferUsage, SHADER, bindGroupLayoutEntries } from './layout.js';
 import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
-import { type BindingRange, type Plan, type PlannedGroup, type PlannedWindow, planTensors, planWindows } from './plan.js';
+import { type BindingRange, type Plan, type PlannedGroup, type PlannedTensor, type PlannedWindow, planTensors, planWindows } from './plan.js';
 import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
 import { type Geometry, withFactoringRule } from './shape.js';
@@ -184,7 +184,7 @@ export class Adafactor {
     this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
     this.pipelineFor = pipelineFactory(device, this.bindGroupLayout);
     this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
-    const views = this.plan.groups.map((g, i) => chooseViews(g, windows[i]));
+    const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
     this.dispatches = this.makeDispatches(this.plan.groups, views);
     internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries });
   }
@@ -220,11 +220,15 @@ export class Adafactor {
       if (grads.has(g.gradBuffer)) throw new Error('Adafactor.rebind: tensors that had buffers of their own would now share them; make a new optimizer for a new layout');
       pairs.set(g.paramBuffer, grads.add(g.gradBuffer));
     }
-    const views = groups.map((g, i) => chooseViews(g, this.windows[i]));
+    const views = groups.map((g, i) => chooseViews(g, this.groupTensors(g), this.windows[i]));
     this.dispatches = this.makeDispatches(groups, views);
     groups.forEach((g, i) => Object.assign(this.plan.groups[i], { paramBuffer: g.paramBuffer, gradBuffer: g.gradBuffer }));
     internalBuffers(this).views = views;
     this.params = params;
+  }
+
+  private groupTensors(g: PlannedGroup<GPUBuffer>): PlannedTensor[] {
+    return this.plan.tensors.slice(g.firstTensor, g.firstTensor + g.tensorCount);
   }
 
   /** The dispatches of a step over the given groups' buffers, with a bind group per window. */
@@ -482,21 +486,25 @@ function widenedRange(buffer: GPUBuffer, range: BindingRange | undefined, multip
 /** The range to bind for a view: f32 quads need a multiple of 16 bytes, every binding one of 4. */
 function viewRange(buffer: GPUBuffer, range: BindingRange | undefined, view: ViewName): BindingRange | undefined {
   if (!range) return undefined;
-  const widened = widenedRange(buffer, range, view === 'f32x4' ? 16 : 4);
+  const widened = widenedRange(buffer, range, view === 'f32x4' || view === 'quads' ? 16 : 4);
   if (!widened) throw new Error(`Adafactor: a ${buffer.size}-byte buffer ends inside a 4-byte word that an f16 tensor uses; make its size a multiple of 4`);
   return widened;
 }
 
 /**
  * f16 tensors bind f16; f32 ones bind quads when every binding of the group can be widened to a
- * multiple of 16 bytes without passing the end of its buffer, single floats otherwise.
+ * multiple of 16 bytes without passing the end of its buffer (quads with no per-element test when
+ * every tensor's quads are whole and aligned), single floats otherwise.
  */
-function chooseViews(g: PlannedGroup<GPUBuffer>, windows: readonly PlannedWindow[]): GroupViews {
-  const view = (buffer: GPUBuffer, elementBytes: number, ranges: (BindingRange | undefined)[]): ViewName =>
-    elementBytes === 2 ? 'f16' : ranges.every((r) => widenedRange(buffer, r, 16)) ? 'f32x4' : 'f32';
+function chooseViews(g: PlannedGroup<GPUBuffer>, members: readonly PlannedTensor[], windows: readonly PlannedWindow[]): GroupViews {
+  const view = (buffer: GPUBuffer, elementBytes: number, ranges: (BindingRange | undefined)[], aligned: boolean): ViewName => {
+    if (elementBytes === 2) return 'f16';
+    if (!ranges.every((r) => widenedRange(buffer, r, 16))) return 'f32';
+    return aligned ? 'quads' : 'f32x4';
+  };
   return {
-    param: view(g.paramBuffer, g.paramElementBytes, windows.map((w) => w.param)),
-    grad: view(g.gradBuffer, g.gradElementBytes, windows.map((w) => w.grad)),
+    param: view(g.paramBuffer, g.paramElementBytes, windows.map((w) => w.param), members.every((t) => t.paramQuads)),
+    grad: view(g.gradBuffer, g.gradElementBytes, windows.map((w) => w.grad), members.every((t) => t.gradQuads)),
   };
 }
 

@@ -46,6 +46,12 @@ export interface PlannedTensor {
   input: number;
   /** A small tensor (one tile), stepped whole by one workgroup of whole_tensor. */
   whole: boolean;
+  /**
+   * Every quad of elements the kernels take of its parameters (gradients) is four consecutive
+   * elements from a multiple of four: bound as f32 quads, they need no per-element test.
+   */
+  paramQuads: boolean;
+  gradQuads: boolean;
   fields: TensorFields;
 }
 
@@ -153,6 +159,10 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         // finalize_stats: block k of a matrix takes its rows and its columns k * LINE_BLOCK onwards
         // (whole_tensor does a small tensor's blocks itself).
         const lineBlocks = factored && !whole(input) ? batch * Math.max(rowBlocks, ceilDiv(cols, tiles.LINE_BLOCK)) : 0;
+        // Every quad the kernels take is four consecutive elements from a multiple of four when
+        // the columns are the last dim and a multiple of four long (vectors: the length), and
+        // the tensor starts on a multiple of four (window bases always do).
+        const wholeQuads = factored ? t.geom.colStride === 1 && cols % 4 === 0 : numel % 4 === 0;
         const fields: TensorFields = {
           paramOffset: t.paramOffset,
           gradOffset: t.gradOffset,
@@ -187,7 +197,7 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
-        plan.tensors.push({ input, whole: whole(input), fields });
+        plan.tensors.push({ input, whole: whole(input), paramQuads: wholeQuads && t.paramOffset % 4 === 0, gradQuads: wholeQuads && t.gradOffset % 4 === 0, fields });
       }
       plan.groups.push(group);
     }
@@ -221,10 +231,12 @@ const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
 
 /**
  * Cuts a group's tiles into windows whose parameters, gradients, V and M each fit in
- * `limitBytes` when bound from an offset aligned to `alignBytes`. Tiles are taken in order; a
+ * `limitBytes` when bound from an offset aligned to `offsetAlignment` (and to 16 bytes). Tiles are taken in order; a
  * band of factored tiles (the same rows of one matrix) always stays in one window.
  */
-export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, alignBytes: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
+export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, offsetAlignment: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
+  // Bases on a multiple of 16 bytes keep every tensor's quads where the table says (paramQuads).
+  const alignBytes = Math.max(offsetAlignment, 16);
   const windows: PlannedWindow[] = [];
   let current: { firstTile: number; tileCount: number; factoredTileCount: number; wholeTensorCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
   const elementBytes: Record<Space, number> = { param: group.paramElementBytes, grad: group.gradElementBytes, fullState: 4, momentum: 4 };

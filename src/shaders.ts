@@ -3,9 +3,11 @@ import common from '../shaders/common.wgsl?raw';
 import paramF32x4 from '../shaders/param_f32x4.wgsl?raw';
 import paramF32 from '../shaders/param_f32.wgsl?raw';
 import paramF16 from '../shaders/param_f16.wgsl?raw';
+import paramQuads from '../shaders/param_quads.wgsl?raw';
 import gradF32x4 from '../shaders/grad_f32x4.wgsl?raw';
 import gradF32 from '../shaders/grad_f32.wgsl?raw';
 import gradF16 from '../shaders/grad_f16.wgsl?raw';
+import gradQuads from '../shaders/grad_quads.wgsl?raw';
 import stats from '../shaders/stats.wgsl?raw';
 import finalizeStats from '../shaders/finalize_stats.wgsl?raw';
 import updateNorm from '../shaders/update_norm.wgsl?raw';
@@ -19,11 +21,12 @@ export const COMMON_SOURCE = common;
 
 /**
  * How parameters (binding 0) and gradients (binding 1) are bound: as quads of f32 (when the
- * binding's size is a multiple of 16 bytes), as single f32, or as f16. Each file of a kind
- * declares the same binding and functions.
+ * binding's size is a multiple of 16 bytes), as quads with no per-element test (when, besides,
+ * every quad a kernel takes is whole and aligned), as single f32, or as f16. Each file of a
+ * kind declares the same binding and functions.
  */
-export const PARAM_VIEWS = { f32x4: paramF32x4, f32: paramF32, f16: paramF16 } as const;
-export const GRAD_VIEWS = { f32x4: gradF32x4, f32: gradF32, f16: gradF16 } as const;
+export const PARAM_VIEWS = { quads: paramQuads, f32x4: paramF32x4, f32: paramF32, f16: paramF16 } as const;
+export const GRAD_VIEWS = { quads: gradQuads, f32x4: gradF32x4, f32: gradF32, f16: gradF16 } as const;
 export type ViewName = keyof typeof PARAM_VIEWS;
 
 /**

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { Adafactor, type AdafactorOptions, ReferenceAdafactor, decodeSafetensors, float32Values, geometry } from '../../src/index.js';
 import { internalBuffers } from '../../src/adafactor.js';
+import type { ViewName } from '../../src/shaders.js';
 import { options as randomOptions, shape as randomShape } from './arbitraries.js';
 import type { GoldenCase } from './golden.js';
 import { TensorSet, expectClose, normals, random, relativeError } from './harness.js';
@@ -75,7 +76,7 @@ export interface RandomCase {
   /** Buffer sizes are rounded up to this many bytes (16: parameters can be read as quads). */
   bufferMultipleOf?: number;
   /** The view of parameters and gradients every group must use, when the case is about one. */
-  expectView?: 'f32x4' | 'f32';
+  expectView?: ViewName | { param: ViewName; grad: ViewName };
 }
 
 /** Runs a random case on the GPU and in float64 on the CPU; parameters and state must agree. */
@@ -87,8 +88,9 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   const reference = new ReferenceAdafactor(c.shapes.map((shape, i) => ({ data: init[i], shape })), c.options);
   const optimizer = tensors.newOptimizer(c.options);
   if (c.expectView) {
+    const expected = typeof c.expectView === 'string' ? { param: c.expectView, grad: c.expectView } : c.expectView;
     const views = internalBuffers(optimizer).views;
-    if (!views.every((v) => v.param === c.expectView && v.grad === c.expectView)) throw new Error(`expected every group to bind parameters and gradients as ${c.expectView}, got ${JSON.stringify(views)}`);
+    if (!views.every((v) => v.param === expected.param && v.grad === expected.grad)) throw new Error(`expected every group to bind ${JSON.stringify(expected)}, got ${JSON.stringify(views)}`);
   }
   let worst = 0;
   try {

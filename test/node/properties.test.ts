@@ -34,6 +34,16 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
     await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout, ...how });
   });
 
+  it.each([
+    ['whole aligned quads with no per-element test (parameters; gradients sit one float off)', 'arena', { gapFloats: 4, bufferMultipleOf: 16, expectView: { param: 'quads', grad: 'f32x4' } }],
+    ['whole aligned quads with no per-element test, a buffer per tensor', 'separate', { bufferMultipleOf: 16, expectView: 'quads' }],
+  ] as const)('parameters read as %s', async (_, layout, how) => {
+    // Columns and vectors a multiple of 4 long: every quad is whole. Large enough for the passes and with
+    // small ones for whole_tensor, and with momentum, which takes its own per-element path.
+    const shapes = [[300, 72], [72], [3, 5, 12], [5000], [1000]];
+    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout, ...how });
+  });
+
   it('a 2048 x 3000 matrix', async () => {
     await check({ seed: Date.now() % 2 ** 31, shapes: [[2048, 3000]], options: {}, steps: 2, layout: 'separate' });
   });
