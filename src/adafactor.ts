@@ -201,7 +201,10 @@ export class Adafactor {
     if (!Array.isArray(buffers) || buffers.length !== this.params.length) {
       throw new Error(`Adafactor.rebind: needs one entry per tensor (${this.params.length}), got ${Array.isArray(buffers) ? buffers.length : String(buffers)}`);
     }
-    const params = this.params.map((p, i) => ({ ...p, param: buffers[i]?.param ?? p.param, grad: buffers[i]?.grad ?? p.grad }));
+    buffers.forEach((b, i) => {
+      if (typeof b !== 'object' || b === null) throw new Error(`Adafactor.rebind: entry ${i} is ${String(b)}, not { param?, grad? }`);
+    });
+    const params = this.params.map((p, i) => ({ ...p, param: buffers[i].param ?? p.param, grad: buffers[i].grad ?? p.grad }));
     const checked = checkParams(params, 'Adafactor.rebind');
     checkSeparateGradients(params, checked);
     const groups = this.plan.groups.map((g) => {

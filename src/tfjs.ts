@@ -52,8 +52,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
     if (backend) {
       this.gpu ??= new WebGPUSteps(this.options);
       this.gpu.step(backend, entries, this.iterations, {
-        peek: (name) => this.restored.get(name) ?? this.slotsOnHost(name),
-        taken: (name) => this.forgetHostState(name),
+        read: (name) => this.restored.get(name) ?? this.slotsOnHost(name),
+        moved: (name) => this.forgetHostState(name),
       });
       for (const e of entries) this.names.add(e.name);
       this.incrementIterations();
@@ -65,9 +65,15 @@ export class AdafactorOptimizer extends tf.Optimizer {
     }
     const decay = beta2(o, step);
     const rate = oneMinusBeta2(o, step);
-    for (const { name, variable, grad } of entries) {
+    // Every check (and every slot) before any variable changes.
+    const planned = entries.map(({ name, variable, grad }) => {
+      if (grad.shape.join() !== variable.shape.join()) {
+        throw new Error(`AdafactorOptimizer: the gradient of '${name}' has shape [${grad.shape.join(', ')}], its variable [${variable.shape.join(', ')}]`);
+      }
       const geom = withFactoringRule(geometry(variable.shape, `AdafactorOptimizer: variable '${name}'`), variable.shape, o.factorDims, o.minDimSizeToFactor);
-      const slots = this.slotsOf(name, variable, geom);
+      return { name, variable, grad, geom, slots: this.slotsOf(name, variable, geom) };
+    });
+    for (const { variable, grad, geom, slots } of planned) {
       tf.tidy(() => {
         const x = variable as tf.Tensor;
         const g = tf.cast(grad, 'float32');
@@ -116,7 +122,9 @@ export class AdafactorOptimizer extends tf.Optimizer {
       const slots = this.slots.get(name);
       const host = onGpu.get(name) ?? this.restored.get(name);
       for (const slot of Object.keys(SLOT_NAMES) as Slot[]) {
-        const tensor = slots?.[slot] ?? (host?.[slot] && tf.tensor(host[slot]!.data, host[slot]!.shape));
+        // Tensors of their own (the caller may dispose them), whichever path holds the state.
+        const live = slots?.[slot];
+        const tensor = live ? tf.clone(live) : host?.[slot] && tf.tensor(host[slot]!.data, host[slot]!.shape);
         if (tensor) weights.push({ name: `${name}/${SLOT_NAMES[slot]}`, tensor });
       }
     }
@@ -125,17 +133,20 @@ export class AdafactorOptimizer extends tf.Optimizer {
 
   /** Restores state from getWeights; it replaces the state of the variables it names. */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
-    const given = new Map<string, HostState>();
-    for (const { name, tensor } of rest) {
+    // Names are checked before anything changes, the step count included.
+    const parsed = weightValues.slice(1).map(({ name, tensor }) => {
       const at = name.lastIndexOf('/');
       const slot = (Object.keys(SLOT_NAMES) as Slot[]).find((s) => SLOT_NAMES[s] === name.slice(at + 1));
       if (at <= 0 || !slot) throw new Error(`AdafactorOptimizer.setWeights: '${name}' is not '<variable>/<slot>' with a slot of ${Object.values(SLOT_NAMES).join(', ')}`);
-      const variableName = name.slice(0, at);
+      return { variableName: name.slice(0, at), slot, tensor };
+    });
+    const given = new Map<string, HostState>();
+    for (const { variableName, slot, tensor } of parsed) {
       const state = given.get(variableName) ?? {};
       state[slot] = { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) };
       given.set(variableName, state);
     }
+    await this.extractIterations(weightValues);
     for (const [name, state] of given) {
       this.forgetHostState(name);
       this.gpu?.release(name);

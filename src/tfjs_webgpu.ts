@@ -8,7 +8,7 @@
  * the optimizer is rebound to them, which remakes bind groups only. A variable's state lives in
  * exactly one place; when a variable turns up in another list, its state is copied there on the GPU.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { Adafactor, type StateEntry, internalBuffers } from './adafactor.js';
 import type { AdafactorOptions } from './options.js';
 import { decodeSafetensors, float32Values } from './safetensors.js';
@@ -27,6 +27,7 @@ export type HostState = Partial<Record<Slot, { shape: number[]; data: Float32Arr
 export interface WebGPUBackendInternals {
   device: GPUDevice;
   tensorMap: { get(dataId: object): { resource?: unknown; values?: unknown } | undefined };
+  refCount(dataId: object): number;
   uploadToGPU(dataId: object): void;
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
@@ -37,21 +38,20 @@ export interface WebGPUBackendInternals {
 export function webgpuBackend(name: string, current: unknown): WebGPUBackendInternals | undefined {
   if (name !== 'webgpu') return undefined;
   const backend = current as Partial<WebGPUBackendInternals>;
-  const missing = (['uploadToGPU', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue'] as const).filter((m) => typeof backend[m] !== 'function');
-  if (!backend.device || !backend.tensorMap || missing.length > 0) {
-    throw new Error(
-      `AdafactorOptimizer: tfjs's webgpu backend lacks what this optimizer uses (${[!backend.device && 'device', !backend.tensorMap && 'tensorMap', ...missing].filter(Boolean).join(', ')}); ` +
-        'it is built for @tensorflow/tfjs-backend-webgpu 4.x',
-    );
+  const methods = ['refCount', 'uploadToGPU', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue'] as const;
+  const missing = [...(['device', 'tensorMap'] as const).filter((m) => !backend[m]), ...methods.filter((m) => typeof backend[m] !== 'function')];
+  if (missing.length > 0) {
+    throw new Error(`AdafactorOptimizer: tfjs's webgpu backend has no ${missing.join(', ')}, which this optimizer uses; it is built for @tensorflow/tfjs-backend-webgpu 4.x`);
   }
   return backend as WebGPUBackendInternals;
 }
 
 /** State kept on the CPU side of the optimizer, for a variable whose state moves to the GPU. */
 export interface HostStates {
-  peek(name: string): HostState | undefined;
-  /** The GPU holds it now: drop the CPU copy. */
-  taken(name: string): void;
+  /** The state of `name` as CPU arrays (reading tfjs variables back where they hold it), if any. */
+  read(name: string): HostState | undefined;
+  /** The GPU holds it now: drop the CPU side's. */
+  moved(name: string): void;
 }
 
 /** A variable and its gradient, as one step receives them. */
@@ -66,6 +66,7 @@ interface VariableList {
   adafactor: Adafactor;
   device: GPUDevice;
   names: string[];
+  shapes: number[][];
   params: GPUBuffer[];
   grads: GPUBuffer[];
   /** Per variable, its state tensors by slot. */
@@ -84,9 +85,10 @@ export class WebGPUSteps {
     return this.owners.has(name);
   }
 
-  /** Forgets where the state of `name` lives (setWeights gave it a new one). */
+  /** Forgets the state of `name` (setWeights gave it a new one), freeing what no variable needs. */
   release(name: string): void {
     this.owners.delete(name);
+    this.freeUnused();
   }
 
   /** Bytes of GPU memory held for optimizer state. */
@@ -101,53 +103,80 @@ export class WebGPUSteps {
    */
   step(backend: WebGPUBackendInternals, entries: readonly GradientEntry[], iterations: number, host: HostStates): void {
     const device = backend.device;
+    // Everything that can fail is checked before the state of any variable moves.
     for (const e of entries) {
       for (const [what, t] of [['variable', e.variable], ['gradient', e.grad]] as const) {
+        if (t.isDisposed) throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is disposed`);
         if (t.dtype !== 'float32') throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is ${t.dtype}; the webgpu path takes float32`);
       }
       if (e.grad.shape.join() !== e.variable.shape.join()) {
         throw new Error(`AdafactorOptimizer: the gradient of '${e.name}' has shape [${e.grad.shape.join(', ')}], its variable [${e.variable.shape.join(', ')}]`);
       }
-      backend.uploadToGPU(e.variable.dataId);
-      backend.uploadToGPU(e.grad.dataId);
+      const owner = this.owners.get(e.name);
+      if (owner && owner.list.device !== device) {
+        throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
+      }
+      if (owner && owner.list.shapes[owner.index].join() !== e.variable.shape.join()) {
+        throw new Error(
+          `AdafactorOptimizer: the state of '${e.name}' is for shape [${owner.list.shapes[owner.index].join(', ')}], the variable has [${e.variable.shape.join(', ')}]; ` +
+            'for a new variable under an old name, dispose() the optimizer or setWeights()',
+        );
+      }
     }
-    const params = entries.map((e) => gpuBuffer(backend, e.variable, `variable '${e.name}'`));
-    const grads = entries.map((e) => gpuBuffer(backend, e.grad, `the gradient of '${e.name}'`));
-    const list = this.listFor(device, entries, params, grads);
+    const copies = privateData(backend, entries);
+    try {
+      for (const e of entries) {
+        backend.uploadToGPU(e.variable.dataId);
+        backend.uploadToGPU((copies.get(e) ?? e.grad).dataId);
+      }
+      const params = entries.map((e) => gpuBuffer(backend, e.variable, `variable '${e.name}'`));
+      const grads = entries.map((e) => gpuBuffer(backend, copies.get(e) ?? e.grad, `the gradient of '${e.name}'`));
+      const list = this.listFor(device, entries, params, grads);
+      const arriving = list.names.flatMap((name, index) => {
+        const owner = this.owners.get(name);
+        if (owner?.list === list && owner.index === index) return [];
+        const state = owner ? undefined : host.read(name);
+        if (state) checkShapes(list, index, state);
+        return [{ name, index, owner, state }];
+      });
 
-    // Everything that can fail is checked before the state of any variable moves.
-    const arriving = list.names.flatMap((name, index) => {
-      const owner = this.owners.get(name);
-      if (owner?.list === list && owner.index === index) return [];
-      const state = owner ? undefined : host.peek(name);
-      if (state) checkShapes(list, index, state);
-      return [{ name, index, owner, state }];
-    });
-    const encoder = device.createCommandEncoder({ label: 'adafactor tfjs step' });
-    for (const { name, index, owner, state } of arriving) {
-      if (owner) copyState(owner.list, owner.index, list, index, encoder);
-      else writeState(list, index, state, encoder);
-      this.owners.set(name, { list, index });
-      if (state) host.taken(name);
-    }
-    // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
-    backend.ensureCommandEncoderReady();
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-    list.adafactor.stepCount = iterations;
-    list.adafactor.step(encoder);
-    device.queue.submit([encoder.finish()]);
-    // A copy of a variable's values that tfjs cached on the CPU is stale now.
-    for (const e of entries) {
-      const data = backend.tensorMap.get(e.variable.dataId);
-      if (data) data.values = null;
+      const encoder = device.createCommandEncoder({ label: 'adafactor tfjs step' });
+      for (const { index, owner, state } of arriving) {
+        if (owner) copyState(owner.list, owner.index, list, index, encoder);
+        else writeState(list, index, state, encoder);
+      }
+      list.adafactor.stepCount = iterations;
+      list.adafactor.step(encoder);
+      // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
+      backend.ensureCommandEncoderReady();
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+      device.queue.submit([encoder.finish()]);
+
+      for (const { name, index, state } of arriving) {
+        this.owners.set(name, { list, index });
+        if (state) host.moved(name);
+      }
+      this.freeUnused();
+      // A copy of a variable's values that tfjs cached on the CPU is stale now.
+      for (const e of entries) {
+        const data = backend.tensorMap.get(e.variable.dataId);
+        if (data) data.values = null;
+      }
+    } finally {
+      // Released to tfjs's pool at its next submit, which the queue runs after this step.
+      for (const copy of copies.values()) copy.dispose();
     }
   }
 
   /** The state of every variable whose state lives here, read back (for getWeights). */
   async read(): Promise<Map<string, HostState>> {
     const byList = new Map<VariableList, number[]>();
-    for (const { list, index } of this.owners.values()) byList.set(list, [...(byList.get(list) ?? []), index]);
+    for (const { list, index } of this.owners.values()) {
+      const indices = byList.get(list) ?? [];
+      indices.push(index);
+      byList.set(list, indices);
+    }
     const result = new Map<string, HostState>();
     for (const [list, indices] of byList) {
       const saved = decodeSafetensors(await list.adafactor.saveState()).tensors;
@@ -170,10 +199,21 @@ export class WebGPUSteps {
     this.owners.clear();
   }
 
+  /** Destroys the lists that hold no variable's state. */
+  private freeUnused(): void {
+    const used = new Set([...this.owners.values()].map((o) => o.list));
+    for (const [key, list] of this.lists) {
+      if (used.has(list)) continue;
+      list.adafactor.destroy();
+      this.lists.delete(key);
+    }
+  }
+
   /** The Adafactor for this list of variables, made on first use and rebound to this step's buffers. */
   private listFor(device: GPUDevice, entries: readonly GradientEntry[], params: GPUBuffer[], grads: GPUBuffer[]): VariableList {
     const names = entries.map((e) => e.name);
-    const key = JSON.stringify(names);
+    const shapes = entries.map((e) => [...e.variable.shape]);
+    const key = JSON.stringify([names, shapes]);
     let list = this.lists.get(key);
     if (list && list.device !== device) {
       throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
@@ -189,7 +229,7 @@ export class WebGPUSteps {
         }
         return found;
       });
-      list = { adafactor, device, names, params, grads, slots };
+      list = { adafactor, device, names, shapes, params, grads, slots };
       this.lists.set(key, list);
       return list;
     }
@@ -200,6 +240,25 @@ export class WebGPUSteps {
     }
     return list;
   }
+}
+
+/**
+ * Gives every variable data of its own, and returns copies of gradients that would share a
+ * buffer with a variable or another gradient. tfjs shares one data buffer between tensors
+ * (tf.variable(x), clone, reshape, assign, model.setWeights(other.getWeights())): an update in
+ * place would show through all of them. The copies are the caller's to dispose.
+ */
+function privateData(backend: WebGPUBackendInternals, entries: readonly GradientEntry[]): Map<GradientEntry, tf.Tensor> {
+  for (const e of entries) {
+    if (backend.refCount(e.variable.dataId) > 1) tf.tidy(() => e.variable.assign(tf.mul(e.variable, 1)));
+  }
+  const seen = new Set<object>(entries.map((e) => e.variable.dataId));
+  const copies = new Map<GradientEntry, tf.Tensor>();
+  for (const e of entries) {
+    if (seen.has(e.grad.dataId)) copies.set(e, tf.mul(e.grad, 1));
+    seen.add(e.grad.dataId);
+  }
+  return copies;
 }
 
 /** The GPUBuffer that holds a tensor on the webgpu backend. */

@@ -85,6 +85,7 @@ describe('rebind: the same optimizer state over other buffers (Dawn)', () => {
       const other = createBuffer(gpu.device, 1 << 16, 'other');
       const noStorage = gpu.device.createBuffer({ size: 1 << 16, usage: 0x8 });
       expect(() => optimizer.rebind([{}])).toThrow(/needs one entry per tensor \(4\), got 1/);
+      expect(() => optimizer.rebind([{}, 2, {}, {}] as never)).toThrow(/entry 1 is 2, not \{ param\?, grad\? \}/);
       expect(() => optimizer.rebind([{ grad: small }, {}, {}, {}])).toThrow(/tensor 'p0': grad needs bytes .* but its buffer has 64 bytes/);
       expect(() => optimizer.rebind([{}, { param: noStorage }, {}, {}])).toThrow(/tensor 'p1': param buffer was not created with GPUBufferUsage.STORAGE/);
       expect(() => optimizer.rebind([{ param: other }, {}, {}, {}])).toThrow(/tensor 'p2' shared its buffers with tensor 'p0' and no longer does/);

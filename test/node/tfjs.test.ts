@@ -5,6 +5,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -210,5 +211,66 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     );
     optimizer.dispose();
     model.dispose();
+  });
+
+  it('tensors that share a variable\'s data (tf.variable(x), clone) keep their values; gradients that share data are taken apart', async () => {
+    const rand = random(41);
+    const init = tf.tensor(normals(40 * 30, rand), [40, 30]);
+    const v = tf.variable(init, true, `v${serial++}`);
+    const w = tf.variable(tf.tensor(normals(40 * 30, rand), [40, 30]), true, `v${serial++}`);
+    const snapshot = v.clone();
+    const before = Float32Array.from(await init.data());
+    const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
+    // d/dv and d/dw of sum(v + w) are one tensor.
+    const { grads } = tf.variableGrads(() => tf.sum(tf.add(v, w)) as tf.Scalar, [v, w]);
+    expect(grads[v.name].dataId).toBe(grads[w.name].dataId);
+    optimizer.applyGradients(grads);
+    expect(Array.from(await init.data())).toEqual(Array.from(before));
+    expect(Array.from(await snapshot.data())).toEqual(Array.from(before));
+    expect(Array.from(await v.data())).not.toEqual(Array.from(before));
+    optimizer.dispose();
+    tf.dispose([init, v, w, snapshot, ...Object.values(grads)]);
+  });
+
+  it('bad input changes nothing: a reused name with a new shape, a bad setWeights, a bad restored shape on the tfjs-ops path', async () => {
+    const name = `v${serial++}`;
+    const first = tf.variable(tf.ones([4, 6]), true, name);
+    const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
+    optimizer.applyGradients({ [name]: tf.ones([4, 6]) });
+    const saved = await optimizer.getWeights();
+    first.dispose();
+    const second = tf.variable(tf.ones([6, 4]), true, name);
+    expect(() => optimizer.applyGradients({ [name]: tf.ones([6, 4]) })).toThrow(/the state of 'v\d+' is for shape \[4, 6\], the variable has \[6, 4\]/);
+    expect(optimizer.iterations).toBe(1);
+    await expect(optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(42) }, { name: 'nonsense', tensor: tf.zeros([2]) }])).rejects.toThrow(/'nonsense' is not '<variable>\/<slot>'/);
+    expect(optimizer.iterations).toBe(1);
+    // The tfjs-ops path: restored state of the wrong shape for the second variable; the first is not stepped.
+    await tf.setBackend('cpu');
+    const a = tf.variable(tf.ones([3, 5]), true, `v${serial++}`);
+    const b = tf.variable(tf.ones([5]), true, `v${serial++}`);
+    const cpu = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
+    await cpu.setWeights([saved[0], { name: `${b.name}/exp_avg_sq`, tensor: tf.ones([7]) }]);
+    expect(() => cpu.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(/exp_avg_sq state of 'v\d+' has shape \[7\], expected \[5\]/);
+    expect(Array.from(await a.data())).toEqual(new Array(15).fill(1));
+    expect(() => cpu.applyGradients({ [a.name]: tf.ones([1, 5]) })).toThrow(/the gradient of 'v\d+' has shape \[1, 5\], its variable \[3, 5\]/);
+    // getWeights gives tensors of their own: disposing them leaves the optimizer whole.
+    cpu.applyGradients({ [a.name]: tf.ones([3, 5]) });
+    for (const weight of await cpu.getWeights()) weight.tensor.dispose();
+    cpu.applyGradients({ [a.name]: tf.ones([3, 5]) });
+    tf.dispose([a, b, second]);
+    cpu.dispose();
+    optimizer.dispose();
+  });
+
+  it('holds state once per variable: steps over varying lists free what no variable needs', async () => {
+    const vars = [0, 1, 2, 3].map(() => tf.variable(tf.ones([64, 64]), true, `v${serial++}`));
+    const optimizer = new AdafactorOptimizer();
+    optimizer.applyGradients(Object.fromEntries(vars.map((v) => [v.name, tf.onesLike(v)])));
+    const all = optimizer.stateBytes;
+    expect(all).toBe(4 * 4 * (64 + 64));
+    for (const v of vars) optimizer.applyGradients({ [v.name]: tf.onesLike(v) });
+    expect(optimizer.stateBytes).toBe(all);
+    optimizer.dispose();
+    vars.forEach((v) => v.dispose());
   });
 });
