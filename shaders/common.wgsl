@@ -5,10 +5,12 @@
 // and whole_tensor.wgsl calls the other kernels' per-tile functions.
 
 const WORKGROUP_SIZE = 64u;
-// A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix.
-const TILE_ROWS = 256u;
-const TILE_COLS = 64u;
-// Elements move in quads of four consecutive ones (see views_vec4.wgsl). Inside a factored tile
+// A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix:
+// wide rather than tall, so that the passes read long runs of each row (a CPU adapter streams
+// them faster), and small enough for the workgroup memory of stats.
+const TILE_ROWS = 64u;
+const TILE_COLS = 256u;
+// Elements move in quads of four consecutive ones (see param_f32x4.wgsl). Inside a factored tile
 // an invocation takes QUADS_PER_INVOCATION quads of every ROW_LANES-th row.
 const QUAD = 4u;
 const QUADS_PER_INVOCATION = 2u;
