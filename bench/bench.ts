@@ -119,9 +119,19 @@ export interface BenchOptions {
 export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: BenchOptions = {}): Promise<BenchResult> {
   const steps = Math.max(10, options.steps ?? 10);
   const progress = options.progress ?? (() => {});
+  // A GPU error (a pipeline the device refuses, say) would leave nothing to time: stop the run.
+  let gpuError: string | undefined;
+  device.addEventListener('uncapturederror', (event) => {
+    gpuError ??= (event as GPUUncapturedErrorEvent).error.message;
+  });
+  const checkErrors = async (what: string) => {
+    await device.queue.onSubmittedWorkDone();
+    if (gpuError) throw new Error(`GPU error during ${what}: ${gpuError}`);
+  };
   const timer = new Timer(device);
   progress(`timing with ${timer.kind}; measuring copy bandwidth`);
   const copyGBps = await copyBandwidth(device, timer, 64 << 20, steps);
+  await checkErrors('the copy kernel');
   progress(`copy: ${copyGBps.toFixed(2)} GB/s`);
   const unknown = options.cases?.filter((name) => !CASES.some((c) => c.name === name)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${CASES.map((c) => c.name).join(', ')}`);
@@ -142,9 +152,11 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
     });
     const adafactor = new Adafactor(device, tensors);
     const adafactorTime = await timer.time((encoder) => adafactor.step(encoder), steps);
+    await checkErrors(`${c.name}: adafactor`);
     progress(`  adafactor: median ${adafactorTime.medianMs.toFixed(2)} ms`);
     const adam = new FusedAdam(device, adamParam, adamGrad, params);
     const adamTime = await timer.time((encoder) => adam.step(encoder), steps);
+    await checkErrors(`${c.name}: adam`);
     progress(`  adam: median ${adamTime.medianMs.toFixed(2)} ms`);
     const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
     cases.push({

@@ -6,9 +6,9 @@
 
 const WORKGROUP_SIZE = 64u;
 // A factored tensor [batch, rows, cols] is cut into tiles of TILE_ROWS x TILE_COLS per matrix:
-// wide rather than tall, so that the passes read long runs of each row (a CPU adapter streams
-// them faster), and small enough for the workgroup memory of stats.
-const TILE_ROWS = 64u;
+// wide, so that the passes read long runs of each row (a CPU adapter streams them faster), and as
+// large as the 16 KiB of workgroup memory every device has allows stats (its `lines`).
+const TILE_ROWS = 96u;
 const TILE_COLS = 256u;
 // Elements move in quads of four consecutive ones (see param_f32x4.wgsl). Inside a factored tile
 // an invocation takes QUADS_PER_INVOCATION quads of every ROW_LANES-th row.

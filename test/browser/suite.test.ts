@@ -75,7 +75,7 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it.each([
     ['scalars, [1], [n], [1, n], [n, 1]', [[], [1], [1000], [1, 333], [333, 1]]],
     ['rank 3 and 4', [[3, 65, 129], [2, 3, 17, 70]]],
-    ['sizes off every tile size', [[63, 257], [65, 255], [127, 1], [4097], [1, 4095]]],
+    ['sizes off every tile size', [[95, 257], [97, 255], [127, 1], [4097], [1, 4095]]],
   ])('%s against the float64 reference', async (_, shapes) => {
     await run('shapes', shapes, Date.now() % 2 ** 31);
   });
