@@ -54,16 +54,24 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
 fn finalizeSmall(t: Tensor, s: Settings) {
   let at = t.tilePartials;
-  var updateSquares = scratch[at];
+  var rowSum = 0.0;
   if (t.factored == 1u) {
     let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
-    var rowSum = 0.0;
     for (var k = 0u; k < rowBlocks; k = k + 1u) { rowSum = rowSum + scratch[t.rowBlockSums + k]; }
-    let meanRow = rowSum / f32(t.rows);
+  }
+  finalizeOneTile(t, s, vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], rowSum));
+}
+
+// The scalars of a tensor of one tile (one matrix) from its totals: (sum of U^2, or of U'^2 when
+// factored; sum of X^2; non-finite gradients; sum of R_t when factored).
+fn finalizeOneTile(t: Tensor, s: Settings, totals: vec4<f32>) {
+  var updateSquares = totals.x;
+  if (t.factored == 1u) {
+    let meanRow = totals.w / f32(t.rows);
     updateSquares = meanRow * updateSquares;
     scratch[t.matrixFactors] = sqrt(meanRow);
   }
-  writeScalars(t, s, scratch[at + 1u], updateSquares, scratch[at + 2u]);
+  writeScalars(t, s, totals.y, updateSquares, totals.z);
 }
 
 fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, nonFinite: f32) {

@@ -28,32 +28,39 @@ fn finalizeLineBlock(t: Tensor, s: Settings, matrix: u32, lineBlock: u32, lid: u
   if (lineBlock < rowBlocks) {
     let row = lineBlock * LINE_BLOCK + lid;
     var newRow = 0.0;
-    if (row < t.rows) {
-      let rowIndex = matrix * t.rows + row;
-      var sum = 0.0;
-      for (var k = 0u; k < t.tileColCount; k = k + 1u) {
-        sum = sum + scratch[t.rowPartials + rowIndex * t.tileColCount + k];
-      }
-      newRow = s.beta2 * factorState[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
-      scratch[t.newRow + rowIndex] = newRow;
-      scratch[t.rowFactors + rowIndex] = inverseSqrt(newRow);
-    }
+    if (row < t.rows) { newRow = finalizeRow(t, s, matrix, row); }
     let blockSum = workgroupSum(lid, vec4<f32>(newRow, 0.0, 0.0, 0.0));
     if (lid == 0u) {
       scratch[t.rowBlockSums + matrix * rowBlocks + lineBlock] = blockSum.x;
     }
   }
   let col = lineBlock * LINE_BLOCK + lid;
-  if (lineBlock < colBlocks && col < t.cols) {
-    let colIndex = matrix * t.cols + col;
-    var sum = 0.0;
-    for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
-      sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
-    }
-    let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
-    scratch[t.newCol + colIndex] = newCol;
-    scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
+  if (lineBlock < colBlocks && col < t.cols) { finalizeCol(t, s, matrix, col); }
+}
+
+// R_t of one row from its tile partials, and 1 / sqrt(R_t), to scratch; returns R_t.
+fn finalizeRow(t: Tensor, s: Settings, matrix: u32, row: u32) -> f32 {
+  let rowIndex = matrix * t.rows + row;
+  var sum = 0.0;
+  for (var k = 0u; k < t.tileColCount; k = k + 1u) {
+    sum = sum + scratch[t.rowPartials + rowIndex * t.tileColCount + k];
   }
+  let newRow = s.beta2 * factorState[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
+  scratch[t.newRow + rowIndex] = newRow;
+  scratch[t.rowFactors + rowIndex] = inverseSqrt(newRow);
+  return newRow;
+}
+
+// C_t of one column from its tile partials, and 1 / sqrt(C_t), to scratch.
+fn finalizeCol(t: Tensor, s: Settings, matrix: u32, col: u32) {
+  let colIndex = matrix * t.cols + col;
+  var sum = 0.0;
+  for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
+    sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
+  }
+  let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
+  scratch[t.newCol + colIndex] = newCol;
+  scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
 }
 
 // The group's tensor that owns line block `block`. Unfactored tensors own none, so the search

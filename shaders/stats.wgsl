@@ -21,18 +21,20 @@ fn stats(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
 // Row and column partials of the tile to scratch, and its TILE_PARTIALS.
 fn statsOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
-  var sums: vec4<f32>;
-  if (t.factored == 1u) {
-    sums = factoredStats(t, s, localTile, lid);
-  } else {
-    sums = vectorStats(t, s, localTile, lid);
-  }
+  let sums = workgroupSum(lid, tileStats(t, s, localTile, lid));
   if (lid == 0u) {
     let at = t.tilePartials + TILE_PARTIALS * localTile;
     if (t.factored == 0u) { scratch[at] = sums.x; }   // factored tiles get theirs in update_norm
     scratch[at + 1u] = sums.y;
     scratch[at + 2u] = sums.z;
   }
+}
+
+// Row and column partials of the tile to scratch (factored tensors), and this invocation's share of
+// (sum of U^2 (vectors only), sum of X^2, non-finite gradients, 0) over the tile.
+fn tileStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
+  if (t.factored == 1u) { return factoredStats(t, s, localTile, lid); }
+  return vectorStats(t, s, localTile, lid);
 }
 
 struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32 }
@@ -48,7 +50,7 @@ fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> Q
   return QuadStats(g, q, dot(x, x), dot(select(vec4<f32>(0.0), vec4<f32>(1.0), bad), vec4<f32>(1.0)));
 }
 
-// Returns (0, sum of X^2, non-finite gradients, 0) over the tile.
+// This invocation's share of (0, sum of X^2, non-finite gradients, 0) over the tile.
 fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let tile = factoredTile(t, localTile);
   let group = lid % COL_GROUPS;
@@ -95,10 +97,10 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
     let colIndex = tile.matrix * t.cols + tile.col0 + col;
     scratch[t.colPartials + colIndex * t.tileRowCount + tile.tileRow] = colSum;
   }
-  return workgroupSum(lid, vec4<f32>(0.0, paramSquares, nonFinite, 0.0));
+  return vec4<f32>(0.0, paramSquares, nonFinite, 0.0);
 }
 
-// Returns (sum of U^2, sum of X^2, non-finite gradients, 0) over the tile.
+// This invocation's share of (sum of U^2, sum of X^2, non-finite gradients, 0) over the tile.
 fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
@@ -112,5 +114,5 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
     let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(v), inside);
     sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, quad.nonFinite, 0.0);
   }
-  return workgroupSum(lid, sums);
+  return sums;
 }

@@ -14,8 +14,16 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   updateNormOfTile(t, tileIndex - t.firstTile, lid);
 }
 
-// The tile's partial sum of U'^2, one quad of columns per invocation.
+// The tile's partial sum of U'^2 to scratch.
 fn updateNormOfTile(t: Tensor, localTile: u32, lid: u32) {
+  let sums = workgroupSum(lid, vec4<f32>(tileUpdateSquares(t, localTile, lid), 0.0, 0.0, 0.0));
+  if (lid == 0u) {
+    scratch[t.tilePartials + TILE_PARTIALS * localTile] = sums.x;
+  }
+}
+
+// This invocation's share of the tile's sum of U'^2, one quad of columns per invocation.
+fn tileUpdateSquares(t: Tensor, localTile: u32, lid: u32) -> f32 {
   let tile = factoredTile(t, localTile);
   let firstCol = (lid % QUADS_ACROSS) * QUAD;
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
@@ -30,8 +38,5 @@ fn updateNormOfTile(t: Tensor, localTile: u32, lid: u32) {
     let u = g * (scratch[t.rowFactors + rowIndex] * colFactors);
     squares = squares + dot(u, u);
   }
-  let sums = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0));
-  if (lid == 0u) {
-    scratch[t.tilePartials + TILE_PARTIALS * localTile] = sums.x;
-  }
+  return squares;
 }

@@ -1,9 +1,10 @@
 // The whole step of a small tensor (one tile: a matrix of at most TILE_ROWS x TILE_COLS, or a
-// vector of at most VECTOR_TILE elements) in one workgroup, one workgroup per tensor: the five
-// passes of the other kernels run back to back, with barriers where a pass needs what the
-// workgroup's previous pass wrote to scratch. One dispatch covers every small tensor of a window,
-// and the tile's gradients and parameters are read from memory once: its later reads find them
-// in the cache. Not used with skipNonFinite, whose decision needs every tensor's stats first.
+// vector of at most VECTOR_TILE elements) in one workgroup, one workgroup per tensor: the work of
+// the five passes back to back, with barriers where it needs what other invocations wrote, and
+// one reduction for all the sums (barriers are what small tensors cost on CPU adapters). One
+// dispatch covers every small tensor of a window, and the tile's gradients and parameters are
+// read from memory once: its later reads find them in the cache. Not used with skipNonFinite,
+// whose decision needs every tensor's stats first.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -13,17 +14,18 @@ fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (small >= window.wholeTensorCount) { return; }
   let t = tensors[tensorOfTile(window.firstTile + window.tileCount + small)];
   let s = settings[t.settings];
-  statsOfTile(t, s, 0u, lid);
-  storageBarrier();
+  // The passes' work, each invocation keeping its shares of the sums, which meet in one reduction.
+  var sums = tileStats(t, s, 0u, lid);
   if (t.factored == 1u) {
-    for (var lineBlock = 0u; lineBlock < lineBlocksPerMatrix(t); lineBlock = lineBlock + 1u) {
-      finalizeLineBlock(t, s, 0u, lineBlock, lid);
-    }
-    storageBarrier();
-    updateNormOfTile(t, 0u, lid);
-    storageBarrier();
+    storageBarrier();   // every row's and column's partial, written by other invocations
+    var rowTotal = 0.0;
+    for (var row = lid; row < t.rows; row = row + WORKGROUP_SIZE) { rowTotal = rowTotal + finalizeRow(t, s, 0u, row); }
+    for (var col = lid; col < t.cols; col = col + WORKGROUP_SIZE) { finalizeCol(t, s, 0u, col); }
+    storageBarrier();   // 1 / sqrt(R_t) and 1 / sqrt(C_t) of every line
+    sums = vec4<f32>(tileUpdateSquares(t, 0u, lid), sums.y, sums.z, rowTotal);
   }
-  if (lid == 0u) { finalizeSmall(t, s); }
-  storageBarrier();
+  let totals = workgroupSum(lid, sums);
+  if (lid == 0u) { finalizeOneTile(t, s, totals); }
+  storageBarrier();     // the scale and sqrt(mean(R_t))
   applyToTile(t, s, 0u, lid);
 }
