@@ -13,12 +13,8 @@ fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (block >= window.lineBlockCount) { return; }
   let t = tensors[tensorOfLineBlock(block)];
   let localBlock = block - t.firstLineBlock;
-  let blocksPerMatrix = lineBlocksPerMatrix(t);
+  let blocksPerMatrix = (max(t.rows, t.cols) + LINE_BLOCK - 1u) / LINE_BLOCK;
   finalizeLineBlock(t, settings[t.settings], localBlock / blocksPerMatrix, localBlock % blocksPerMatrix, lid);
-}
-
-fn lineBlocksPerMatrix(t: Tensor) -> u32 {
-  return (max(t.rows, t.cols) + LINE_BLOCK - 1u) / LINE_BLOCK;
 }
 
 // The rows and columns lineBlock LINE_BLOCK to (lineBlock + 1) LINE_BLOCK - 1 of one matrix.

@@ -9,7 +9,7 @@ import { type BindingRange, type Plan, type PlannedGroup, type PlannedTensor, ty
 import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './shaders.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
 import { type Geometry, withFactoringRule } from './shape.js';
-import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorName } from './validate.js';
+import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorLabel, tensorName } from './validate.js';
 
 /** Version written into saved state, checked on load. */
 const STATE_FORMAT = 'webgpu-adafactor/1';
@@ -208,11 +208,11 @@ export class Adafactor {
     const checked = checkParams(params, 'Adafactor.rebind');
     checkSeparateGradients(params, checked);
     const groups = this.plan.groups.map((g) => {
-      const members = this.plan.tensors.slice(g.firstTensor, g.firstTensor + g.tensorCount).map((t) => t.input);
+      const members = this.groupTensors(g).map((t) => t.input);
       const first = params[members[0]];
       for (const input of members) {
         if (params[input].param !== first.param || params[input].grad !== first.grad) {
-          throw new Error(`Adafactor.rebind: ${checked[input].label.replace(/^.*?: /, '')} shared its buffers with ${checked[members[0]].label.replace(/^.*?: /, '')} and no longer does; make a new optimizer for a new layout`);
+          throw new Error(`Adafactor.rebind: ${tensorLabel(params[input], input)} shared its buffers with ${tensorLabel(first, members[0])} and no longer does; make a new optimizer for a new layout`);
         }
       }
       return { ...g, paramBuffer: first.param, gradBuffer: first.grad };
