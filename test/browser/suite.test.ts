@@ -2,46 +2,30 @@
  * The GPU checks in headless Chromium: Vite serves test/browser/index.html from the library's
  * sources, puppeteer drives it, and each check's result comes back as its own test.
  */
-import { resolve } from 'node:path';
-import type { Browser, Page } from 'puppeteer';
-import { type ViteDevServer, createServer } from 'vite';
+import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import goldenJson from '../data/hf-adafactor.json';
 import { decodeGolden } from '../gpu/golden.js';
-import { CHROMIUM_FLAGS, launchChromium, watchPage } from './launch.js';
+import { type DevPage, openDevPage } from './dev-page.js';
+import { CHROMIUM_FLAGS, launchChromium } from './launch.js';
 import type { CheckName } from './page.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const goldenNames = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]).map((c) => c.name);
 
-let server: ViteDevServer;
-let browser: Browser;
+let dev: DevPage | undefined;
 let page: Page;
-let problems: { take: () => string[] };
+let problems: DevPage['problems'];
 
 beforeAll(async () => {
-  server = await createServer({
-    configFile: resolve(root, 'vite.config.ts'),
-    root: resolve(root, 'test/browser'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false },
-    // Bundle fast-check up front: discovering it while a test runs would reload the page.
-    optimizeDeps: { include: ['fast-check'], noDiscovery: true },
-    logLevel: 'error',
-  });
-  await server.listen();
-  browser = await launchChromium();
-  page = await browser.newPage();
-  problems = watchPage(page);
-  const url = new URL('index.html', server.resolvedUrls!.local[0]).href;
-  await page.goto(url, { waitUntil: 'load' });
+  dev = await openDevPage('index.html', ['fast-check']);
+  ({ page, problems } = dev);
   await page.waitForFunction(() => 'gpuChecks' in window, { timeout: 60_000 });
   await page.evaluate(() => window.gpuChecks.ready);
   console.log(`Chromium WebGPU adapter: ${await run('adapter')}`);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await dev?.close();
 });
 
 afterEach(() => failOnProblems());
@@ -92,7 +76,7 @@ describe('the browser harness', () => {
     const noWebGpu = await launchChromium(CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu').concat('--disable-webgpu'));
     try {
       const other = await noWebGpu.newPage();
-      await other.goto(new URL('index.html', server.resolvedUrls!.local[0]).href, { waitUntil: 'load' });
+      await other.goto(new URL('index.html', dev!.server.resolvedUrls!.local[0]).href, { waitUntil: 'load' });
       await other.waitForFunction(() => 'gpuChecks' in window, { timeout: 60_000 });
       await expect(other.evaluate(() => window.gpuChecks.ready)).rejects.toThrow(/navigator.gpu is missing|no WebGPU adapter in Chromium/);
     } finally {

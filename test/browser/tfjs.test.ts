@@ -3,41 +3,25 @@
  * test/browser/tfjs.html, which trains a small tfjs-layers model; its first steps match the
  * float64 reference on the same gradients, the loss falls, and the state is the factored one.
  */
-import { resolve } from 'node:path';
-import type { Browser, Page } from 'puppeteer';
-import { type ViteDevServer, createServer } from 'vite';
+import type { Page } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchPage } from './launch.js';
+import { type DevPage, openDevPage } from './dev-page.js';
 import type { TfjsTrainingResult } from './tfjs-page.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-layers'];
 
-let server: ViteDevServer;
-let browser: Browser;
+let dev: DevPage | undefined;
 let page: Page;
-let problems: { take: () => string[] };
+let problems: DevPage['problems'];
 
 beforeAll(async () => {
-  server = await createServer({
-    configFile: resolve(root, 'vite.config.ts'),
-    root: resolve(root, 'test/browser'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false },
-    // Bundle tfjs up front: discovering it while the test runs would reload the page.
-    optimizeDeps: { include: TFJS, noDiscovery: true },
-    logLevel: 'error',
-  });
-  await server.listen();
-  browser = await launchChromium();
-  page = await browser.newPage();
-  problems = watchPage(page);
-  await page.goto(new URL('tfjs.html', server.resolvedUrls!.local[0]).href, { waitUntil: 'load' });
+  dev = await openDevPage('tfjs.html', TFJS);
+  ({ page, problems } = dev);
   await page.waitForFunction(() => 'tfjsTraining' in window, { timeout: 120_000 });
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await dev?.close();
 });
 
 describe('AdafactorOptimizer on the tfjs webgpu backend in headless Chromium', () => {
