@@ -36,27 +36,26 @@ fn finalizeLineBlock(t: Tensor, s: Settings, matrix: u32, lineBlock: u32, lid: u
 
 // R_t of one row from its tile partials, and 1 / sqrt(R_t), to scratch; returns R_t.
 fn finalizeRow(t: Tensor, s: Settings, matrix: u32, row: u32) -> f32 {
-  let rowIndex = matrix * t.rows + row;
-  var sum = 0.0;
-  for (var k = 0u; k < t.tileColCount; k = k + 1u) {
-    sum = sum + scratch[t.rowPartials + rowIndex * t.tileColCount + k];
-  }
-  let newRow = s.beta2 * factorState[t.rowState + rowIndex] + s.oneMinusBeta2 * (sum / f32(t.cols));
-  scratch[t.newRow + rowIndex] = newRow;
-  scratch[t.rowFactors + rowIndex] = inverseSqrt(newRow);
-  return newRow;
+  return finalizeLine(s, matrix * t.rows + row, t.rowPartials, t.tileColCount, t.rowState, t.newRow, t.rowFactors, t.cols);
 }
 
 // C_t of one column from its tile partials, and 1 / sqrt(C_t), to scratch.
 fn finalizeCol(t: Tensor, s: Settings, matrix: u32, col: u32) {
-  let colIndex = matrix * t.cols + col;
+  finalizeLine(s, matrix * t.cols + col, t.colPartials, t.tileRowCount, t.colState, t.newCol, t.colFactors, t.rows);
+}
+
+// One line (row or column) `line`: the mean of Q over its `length` elements from its
+// `partialCount` tile partials, the new moment from the old one in `state`, kept in scratch with
+// its inverse square root; returns the new moment.
+fn finalizeLine(s: Settings, line: u32, partials: u32, partialCount: u32, state: u32, newLine: u32, factors: u32, length: u32) -> f32 {
   var sum = 0.0;
-  for (var k = 0u; k < t.tileRowCount; k = k + 1u) {
-    sum = sum + scratch[t.colPartials + colIndex * t.tileRowCount + k];
+  for (var k = 0u; k < partialCount; k = k + 1u) {
+    sum = sum + scratch[partials + line * partialCount + k];
   }
-  let newCol = s.beta2 * factorState[t.colState + colIndex] + s.oneMinusBeta2 * (sum / f32(t.rows));
-  scratch[t.newCol + colIndex] = newCol;
-  scratch[t.colFactors + colIndex] = inverseSqrt(newCol);
+  let moment = s.beta2 * factorState[state + line] + s.oneMinusBeta2 * (sum / f32(length));
+  scratch[newLine + line] = moment;
+  scratch[factors + line] = inverseSqrt(moment);
+  return moment;
 }
 
 // The group's tensor that owns line block `block`. Unfactored tensors own none, so the search
