@@ -1,0 +1,26 @@
+/**
+ * Checks of optimizer-state values restored from outside (a checkpoint, tfjs setWeights): no
+ * step ever produces a NaN or an infinity, nor a negative second moment, and a state holding one
+ * would turn the next step's parameters into NaN. Shared by every entry that restores state.
+ */
+
+/** Which state a tensor holds: a second moment (R, C or V: finite and >= 0) or the first moment M (finite). */
+export type StateKind = 'secondMoment' | 'momentum';
+
+/** The kind of state a Hugging Face slot name holds. */
+export function stateKindOf(slotName: string): StateKind {
+  return slotName.endsWith('exp_avg') ? 'momentum' : 'secondMoment';
+}
+
+/**
+ * Throws an Error naming `what` and its first bad element (flat index, row-major) when `values`
+ * hold a NaN, an infinity, or, for a second moment, a negative number.
+ */
+export function checkStateValues(where: string, what: string, kind: StateKind, values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v) && (kind === 'momentum' || v >= 0)) continue;
+    const problem = Number.isFinite(v) ? 'a negative second moment' : 'a value no step produces';
+    throw new Error(`${where}: ${what} holds ${v} at element ${i}, ${problem}; the state is corrupt`);
+  }
+}
