@@ -12,7 +12,7 @@ fn apply(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let tileIndex = windowTile(workgroupId, workgroupCount);
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
-  let s = settings[t.settings];
+  let s = settingsOf(t.settings);
   if (s.skipNonFinite == 1u && scratch[STATUS_SKIP] != 0.0) { return; }
   applyToTile(t, s, tileIndex - t.firstTile, lid);
 }

@@ -24,10 +24,16 @@ const VECTOR_TILE = 4096u;
 // finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
 const LINE_BLOCK = WORKGROUP_SIZE;
 const NO_MOMENTUM = 0xffffffffu;
-// The first STATUS_WORDS floats of scratch: whether this step is skipped, and how many were.
+// The first STATUS_WORDS words of scratch: whether this step is skipped; how many steps were
+// skipped, in SKIPPED_DIGITS floats of base SKIPPED_DIGIT_BASE (least significant first: exact
+// in f32 up to 2^72); and the number t of the last step that ran, in four 16-bit halves (u32
+// words, least significant first) that each step's commands copy in and only the host reads.
 const STATUS_SKIP = 0u;
 const STATUS_SKIPPED_STEPS = 1u;
-const STATUS_WORDS = 4u;
+const SKIPPED_DIGITS = 3u;
+const SKIPPED_DIGIT_BASE = 16777216.0;
+const STATUS_STEP = 4u;
+const STATUS_WORDS = 8u;
 // Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite gradients, unused.
 const TILE_PARTIALS = 4u;
 
@@ -67,20 +73,56 @@ struct Tensor {
   tensorScalars: u32,   // scratch: (update scale, weight decay factor, non-finite gradients)
 }
 
-// Options of one parameter group with this step's schedule folded in. Written every step.
-struct Settings {
-  beta2: f32,           // beta2_t = 1 - t^decayRate
-  oneMinusBeta2: f32,   // t^decayRate, computed in float64 on the host
-  rho: f32,             // relative step size rho_t, or the learning rate lr(t)
+// Options of one parameter group, written once at construction, and this step's scalars, which
+// each step's own commands copy in (see src/step_scalars.ts) as 16-bit halves from a constant
+// table: a step recorded now cannot overwrite the scalars of a step recorded earlier and not yet
+// run, however many there are. Read through settingsOf().
+struct GroupSettings {
   eps1: f32,
   eps2: f32,
   clipThreshold: f32,
   beta1: f32,
   weightDecay: f32,
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
-  skipNonFinite: u32,   // 1: a step with a non-finite gradient anywhere changes nothing
+  skipNonFinite: u32,   // 1: a step with a non-finite gradient or statistic anywhere changes nothing
   weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
-  roundingSeed: u32,    // seed of this step's stochastic rounding of f16 parameters, or NO_STOCHASTIC_ROUNDING
+  beta2Low: u32,        // beta2_t = 1 - t^decayRate: the bits of an f32, low and high halves
+  beta2High: u32,
+  oneMinusBeta2Low: u32, // t^decayRate, computed in float64 on the host
+  oneMinusBeta2High: u32,
+  rhoLow: u32,          // relative step size rho_t, or the learning rate lr(t)
+  rhoHigh: u32,
+  roundingSeedLow: u32, // seed of this step's stochastic rounding of f16 parameters, or NO_STOCHASTIC_ROUNDING
+  roundingSeedHigh: u32,
+}
+
+// A group's options with this step's scalars, as the kernels use them.
+struct Settings {
+  beta2: f32,
+  oneMinusBeta2: f32,
+  rho: f32,
+  eps1: f32,
+  eps2: f32,
+  clipThreshold: f32,
+  beta1: f32,
+  weightDecay: f32,
+  scaleParameter: u32,
+  skipNonFinite: u32,
+  weightDecayScaled: u32,
+  roundingSeed: u32,
+}
+
+fn joinHalves(low: u32, high: u32) -> u32 { return low | (high << 16u); }
+
+fn settingsOf(group: u32) -> Settings {
+  let g = settings[group];
+  return Settings(
+    bitcast<f32>(joinHalves(g.beta2Low, g.beta2High)),
+    bitcast<f32>(joinHalves(g.oneMinusBeta2Low, g.oneMinusBeta2High)),
+    bitcast<f32>(joinHalves(g.rhoLow, g.rhoHigh)),
+    g.eps1, g.eps2, g.clipThreshold, g.beta1, g.weightDecay,
+    g.scaleParameter, g.skipNonFinite, g.weightDecayScaled,
+    joinHalves(g.roundingSeedLow, g.roundingSeedHigh));
 }
 
 // One window of a group. A group is the tensors whose parameters share one buffer and whose
@@ -121,7 +163,7 @@ fn uniformRandom(seed: u32, index: u32) -> f32 {
   return f32(pcgHash(pcgHash(seed) ^ index) >> 8u) / 16777216.0;
 }
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
-@group(0) @binding(3) var<storage, read> settings: array<Settings>;
+@group(0) @binding(3) var<storage, read> settings: array<GroupSettings>;
 @group(0) @binding(4) var<storage, read_write> factorState: array<f32>;
 @group(0) @binding(5) var<storage, read_write> fullState: array<f32>;
 @group(0) @binding(6) var<storage, read_write> momentum: array<f32>;
@@ -137,6 +179,8 @@ fn momentumIndex(t: Tensor, i: u32) -> u32 { return t.momentum + i - window.mome
 // NaN and infinity tests on the bits, which no floating-point optimisation can fold away.
 fn isFinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+// `value`, or a NaN where `bad` (built from bits at run time: a constant NaN is a WGSL error).
+fn nanWhere(bad: bool, value: f32) -> f32 { return bitcast<f32>(select(bitcast<u32>(value), 0x7fc00000u, bad)); }
 
 // The window's tile that this workgroup handles, if any: dispatch grids are 2-D when one
 // dimension would pass maxComputeWorkgroupsPerDimension.

@@ -3,7 +3,7 @@
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
 // and leave for apply: scale, weightDecay * alpha_t (or weightDecay), and sqrt(mean(R_t)) per matrix; and for
-// decide_skip, the tensor's count of non-finite gradients.
+// decide_skip, the tensor's count of non-finite gradients and statistics.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -12,7 +12,7 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let localTensor = flatWorkgroupIndex(workgroupId, workgroupCount);
   if (localTensor >= window.tensorCount) { return; }
   let t = tensors[window.firstTensor + localTensor];
-  let s = settings[t.settings];
+  let s = settingsOf(t.settings);
   if (t.tileCount == 1u && t.batch == 1u) {
     // A small tensor: one invocation adds its few partials, with no workgroup reduction.
     if (lid == 0u) { finalizeSmall(t, s); }
@@ -85,7 +85,11 @@ fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, n
     alpha = s.rho * select(s.eps2, paramRms, paramRms > s.eps2);
   }
   let ratio = updateRms / s.clipThreshold;
-  scratch[t.tensorScalars] = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
+  let scale = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
+  scratch[t.tensorScalars] = scale;
   scratch[t.tensorScalars + 1u] = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
-  scratch[t.tensorScalars + 2u] = nonFinite;
+  // Sums that overflowed f32 (squares of finite gradients or parameters, R_t, C_t, V_t: see
+  // finalize_stats) count as non-finite too, for skipNonFinite.
+  let overflowed = !(isFinite(paramSquares) && isFinite(updateSquares) && isFinite(scale));
+  scratch[t.tensorScalars + 2u] = nonFinite + select(0.0, 1.0, overflowed);
 }

@@ -14,7 +14,7 @@ fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let t = tensors[tensorOfLineBlock(block)];
   let localBlock = block - t.firstLineBlock;
   let blocksPerMatrix = (max(t.rows, t.cols) + LINE_BLOCK - 1u) / LINE_BLOCK;
-  finalizeLineBlock(t, settings[t.settings], localBlock / blocksPerMatrix, localBlock % blocksPerMatrix, lid);
+  finalizeLineBlock(t, settingsOf(t.settings), localBlock / blocksPerMatrix, localBlock % blocksPerMatrix, lid);
 }
 
 // The rows and columns lineBlock LINE_BLOCK to (lineBlock + 1) LINE_BLOCK - 1 of one matrix.
@@ -54,7 +54,9 @@ fn finalizeLine(s: Settings, line: u32, partials: u32, partialCount: u32, state:
   }
   let moment = s.beta2 * factorState[state + line] + s.oneMinusBeta2 * (sum / f32(length));
   scratch[newLine + line] = moment;
-  scratch[factors + line] = inverseSqrt(moment);
+  // With skipNonFinite, a moment that overflowed f32 gets a NaN factor, so that its tensor's sum
+  // of U^2 is NaN and the step is skipped (1 / sqrt(inf) = 0 would hide it).
+  scratch[factors + line] = nanWhere(s.skipNonFinite == 1u && !isFinite(moment), inverseSqrt(moment));
   return moment;
 }
 

@@ -2,7 +2,8 @@
 // Factored tiles: partial row and column sums of Q = G^2 + eps1, and the partial sum of X^2.
 // Unfactored tiles: V_t = beta2_t V_{t-1} + (1 - beta2_t) Q (not stored until apply), and the
 // partial sums of (G / sqrt(V_t))^2 and X^2.
-// Every tile also counts its non-finite gradients, for skipNonFinite.
+// Every tile also counts its non-finite gradients, for skipNonFinite (finalize_scale adds
+// statistics that overflowed f32).
 
 // Each invocation keeps the column sums of its quads in registers; row and column partials meet
 // in workgroup memory once per tile: first the row sums of each column group
@@ -16,7 +17,7 @@ fn stats(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let tileIndex = windowTile(workgroupId, workgroupCount);
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
-  statsOfTile(t, settings[t.settings], tileIndex - t.firstTile, lid);
+  statsOfTile(t, settingsOf(t.settings), tileIndex - t.firstTile, lid);
 }
 
 // Row and column partials of the tile to scratch, and its TILE_PARTIALS.
@@ -109,7 +110,11 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
     let count = min(QUAD, end - i);
     let quad = quadStats(t, s, i, count, 1u);
     var v = vec4<f32>(0.0);
-    for (var c = 0u; c < count; c = c + 1u) { v[c] = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * quad.q[c]; }
+    for (var c = 0u; c < count; c = c + 1u) {
+      v[c] = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * quad.q[c];
+      // As in finalize_stats: with skipNonFinite, a V_t that overflowed makes U NaN, not 0.
+      v[c] = nanWhere(s.skipNonFinite == 1u && !isFinite(v[c]), v[c]);
+    }
     let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
     let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(v), inside);
     sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, quad.nonFinite, 0.0);

@@ -13,7 +13,7 @@ fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let small = flatWorkgroupIndex(workgroupId, workgroupCount);
   if (small >= window.wholeTensorCount) { return; }
   let t = tensors[tensorOfTile(window.firstTile + window.tileCount + small)];
-  let s = settings[t.settings];
+  let s = settingsOf(t.settings);
   // The passes' work, each invocation keeping its shares of the sums, which meet in one reduction.
   var sums = tileStats(t, s, 0u, lid);
   if (t.factored == 1u) {

@@ -7,27 +7,12 @@ import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
 import { type BindingRange, type Plan, type PlannedGroup, type PlannedTensor, type PlannedWindow, planTensors, planWindows } from './plan.js';
 import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './shaders.js';
-import { type NamedTensor, decodeSafetensors, encodeSafetensors, float32Values } from './safetensors.js';
-import { type Geometry, withFactoringRule } from './shape.js';
-import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorLabel, tensorName } from './validate.js';
+import { STATE_BUFFERS, type StateBuffer, type StateEntry, decodeCheckpoint, encodeCheckpoint, readStatus, stateEntries, statusWords } from './checkpoint.js';
+import { withFactoringRule } from './shape.js';
+import { createHalfTable, f32Bits, recordHalves, stepHalves, wordHalves } from './step_scalars.js';
+import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorLabel } from './validate.js';
 
-/** Version written into saved state, checked on load. */
-const STATE_FORMAT = 'webgpu-adafactor/1';
-
-/** One tensor of optimizer state, as saved: where it lives and what Hugging Face calls it. */
-export interface StateEntry {
-  name: string;
-  shape: number[];
-  buffer: 'factorState' | 'fullState' | 'momentum';
-  /** f32 elements into that buffer. */
-  offset: number;
-  length: number;
-  /** Where each kept element goes in `shape`, when not in the same order. */
-  order?: Uint32Array;
-}
-
-/** Steps that may be recorded before the earliest of them is submitted (ring of per-step scalars). */
-export const MAX_PENDING_STEPS = 64;
+export type { StateEntry } from './checkpoint.js';
 
 /**
  * How often each kernel is dispatched in a step and over what: per window of tiles, once per
@@ -95,12 +80,11 @@ export class Adafactor {
   private readonly state: Record<StateEntry['buffer'], GPUBuffer>;
   private readonly scratch: GPUBuffer;
   private readonly table: GPUBuffer;
-  private readonly settingsRing: GPUBuffer;
-  private readonly settingsSlotBytes: number;
-  private readonly settingsData: DataView;
+  /** Each group's options, and the step's scalars that each step copies in from `halfTable`. */
+  private readonly settings: GPUBuffer;
+  private readonly halfTable: GPUBuffer;
   private readonly statusReadback: GPUBuffer;
   private statusRead: Promise<unknown> = Promise.resolve();
-  private readonly pendingByEncoder = new WeakMap<GPUCommandEncoder, number>();
   private readonly tensors: CheckedParam[];
   private readonly stateEntries: StateEntry[];
   private readonly savedOptions: string;
@@ -115,13 +99,14 @@ export class Adafactor {
     if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
     const groups = resolveGroups<AdafactorParam>(paramsOrGroups, options);
     const params = groups.tensors;
+    if (params.length === 0) throw new Error('Adafactor: params holds no tensor; give at least one { param, grad, shape }');
     this.options = groups.base;
     this.groupOptions = groups.options;
-    const groupOverrides = paramsOrGroups.map((g) => ('params' in g ? { ...g, params: undefined } : undefined)).filter(Boolean);
+    this.tensors = checkParams(params);
+    const groupOverrides = paramsOrGroups.some((g) => 'params' in g) ? paramsOrGroups.map((g) => ({ ...g, params: undefined })) : [];
     this.savedOptions = JSON.stringify(groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options, (key, value) =>
       key === 'lr' && typeof value === 'function' ? 'function' : value,
     );
-    this.tensors = checkParams(params);
     const f16 = this.tensors.find((t) => t.paramDtype === 'f16' || t.gradDtype === 'f16');
     if (f16 && !device.features.has('shader-f16')) {
       throw new Error(`${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`);
@@ -160,33 +145,39 @@ export class Adafactor {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';
     });
 
-    const { Tensor, Settings } = SHADER.structs;
-    const storage = (name: string, bytes: number, extra = 0) =>
-      this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
-    const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+    try {
+      const { Tensor, GroupSettings } = SHADER.structs;
+      const storage = (name: string, bytes: number, extra = 0) =>
+        this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
+      const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
-    const table = storage('tensors', this.plan.tensors.length * Tensor.size, BufferUsage.COPY_DST);
-    const tableData = new DataView(new ArrayBuffer(table.size));
-    this.plan.tensors.forEach((t, i) => Tensor.write(tableData, i * Tensor.size, t.fields));
-    device.queue.writeBuffer(table, 0, tableData.buffer);
+      const table = storage('tensors', this.plan.tensors.length * Tensor.size, BufferUsage.COPY_DST);
+      const tableData = new DataView(new ArrayBuffer(table.size));
+      this.plan.tensors.forEach((t, i) => Tensor.write(tableData, i * Tensor.size, t.fields));
+      device.queue.writeBuffer(table, 0, tableData.buffer);
 
-    this.settingsSlotBytes = align(Settings.size * this.groupOptions.length, alignment);
-    this.settingsRing = storage('settings', this.settingsSlotBytes * MAX_PENDING_STEPS, BufferUsage.COPY_DST);
-    this.settingsData = new DataView(new ArrayBuffer(Settings.size * this.groupOptions.length));
-    const factorState = storage('factored state', this.plan.factorStateLength * 4, keep);
-    const fullState = storage('full state', this.plan.fullStateLength * 4, keep);
-    const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
-    this.state = { factorState, fullState, momentum };
-    this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
-    this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
+      this.settings = storage('settings', GroupSettings.size * this.groupOptions.length, BufferUsage.COPY_DST);
+      device.queue.writeBuffer(this.settings, 0, this.settingsData());
+      this.halfTable = this.own(createHalfTable(device));
+      const factorState = storage('factored state', this.plan.factorStateLength * 4, keep);
+      const fullState = storage('full state', this.plan.fullStateLength * 4, keep);
+      const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
+      this.state = { factorState, fullState, momentum };
+      this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
+      this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: statusBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
-    this.table = table;
-    this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries(new Set(['settings'])) });
-    this.pipelineFor = pipelineFactory(device, this.bindGroupLayout);
-    this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
-    const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
-    this.dispatches = this.makeDispatches(this.plan.groups, views);
-    internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries });
+      this.table = table;
+      this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
+      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout);
+      this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
+      const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
+      this.dispatches = this.makeDispatches(this.plan.groups, views);
+      internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries });
+    } catch (error) {
+      // A refused optimizer leaves no GPU memory behind.
+      for (const b of this.ownedBuffers) b.destroy();
+      throw error;
+    }
   }
 
   /**
@@ -203,6 +194,8 @@ export class Adafactor {
     }
     buffers.forEach((b, i) => {
       if (typeof b !== 'object' || b === null) throw new Error(`Adafactor.rebind: entry ${i} is ${String(b)}, not { param?, grad? }`);
+      const unknown = Object.keys(b).find((key) => key !== 'param' && key !== 'grad');
+      if (unknown !== undefined) throw new Error(`Adafactor.rebind: entry ${i} has the unknown key '${unknown}'; it takes param and grad`);
     });
     const params = this.params.map((p, i) => ({ ...p, param: buffers[i].param ?? p.param, grad: buffers[i].grad ?? p.grad }));
     const checked = checkParams(params, 'Adafactor.rebind');
@@ -268,7 +261,7 @@ export class Adafactor {
       param: windowed(g.paramBuffer, viewRange(g.paramBuffer, w.param, views.param)),
       grad: windowed(g.gradBuffer, viewRange(g.gradBuffer, w.grad, views.grad)),
       tensors: { buffer: this.table },
-      settings: { buffer: this.settingsRing, size: this.settingsSlotBytes },
+      settings: { buffer: this.settings },
       factorState: { buffer: this.state.factorState },
       fullState: windowed(this.state.fullState, w.fullState),
       momentum: windowed(this.state.momentum, w.momentum),
@@ -303,28 +296,24 @@ export class Adafactor {
   }
 
   /**
-   * Records one step. With an encoder the caller submits it (steps recorded into one encoder run
-   * one after the other); without, the step is submitted at once. Nothing is read back.
+   * Records one step. With an encoder the caller submits it (steps recorded into one or several
+   * encoders run one after the other in the order they are submitted, each with its own t);
+   * without, the step is submitted at once. Nothing is read back.
    */
   step(encoder?: GPUCommandEncoder): void {
     this.checkUsable();
+    if (this.stepCount >= Number.MAX_SAFE_INTEGER) throw new Error(`Adafactor: the step count ${this.stepCount} cannot grow past 2^53 - 1`);
     const step = this.stepCount + 1;
-    const slot = this.stepCount % MAX_PENDING_STEPS;
-    this.writeSettings(step); // computes lr(t) first: a bad learning rate throws before anything is recorded
-    if (encoder) {
-      const pending = (this.pendingByEncoder.get(encoder) ?? 0) + 1;
-      if (pending > MAX_PENDING_STEPS) {
-        throw new Error(`Adafactor: more than ${MAX_PENDING_STEPS} steps recorded into one command encoder; submit it and record the rest into another`);
-      }
-      this.pendingByEncoder.set(encoder, pending);
-    }
-    this.device.queue.writeBuffer(this.settingsRing, slot * this.settingsSlotBytes, this.settingsData.buffer);
+    const scalars = this.stepScalars(step); // computes every lr(t) first: a bad learning rate throws before anything is recorded
     const commands = encoder ?? this.device.createCommandEncoder({ label: 'adafactor step' });
+    const { GroupSettings } = SHADER.structs;
+    scalars.forEach((halves, g) => recordHalves(commands, this.halfTable, halves, this.settings, g * GroupSettings.size + GroupSettings.offsetOf('beta2Low')));
+    recordHalves(commands, this.halfTable, stepHalves(step), this.scratch, SHADER.constants.STATUS_STEP * 4);
     const pass = commands.beginComputePass({ label: `adafactor step ${step}` });
     const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
     for (const d of this.dispatches) {
       pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup, [slot * this.settingsSlotBytes]);
+      pass.setBindGroup(0, d.bindGroup);
       pass.dispatchWorkgroups(...dispatchGrid(d.workgroups, maxPerDimension));
     }
     pass.end();
@@ -340,12 +329,12 @@ export class Adafactor {
     this.checkUsable('skippedSteps()');
     const read = this.statusRead.then(async () => {
       const encoder = this.device.createCommandEncoder({ label: 'adafactor skipped steps' });
-      encoder.copyBufferToBuffer(this.scratch, SHADER.constants.STATUS_SKIPPED_STEPS * 4, this.statusReadback, 0, 4);
+      encoder.copyBufferToBuffer(this.scratch, 0, this.statusReadback, 0, statusBytes());
       this.device.queue.submit([encoder.finish()]);
       await this.statusReadback.mapAsync(0x1 /* GPUMapMode.READ */);
-      const count = new Float32Array(this.statusReadback.getMappedRange(0, 4))[0];
+      const status = readStatus(this.statusReadback.getMappedRange().slice(0));
       this.statusReadback.unmap();
-      return count;
+      return status.skippedSteps;
     });
     this.statusRead = read.catch(() => undefined);
     return read;
@@ -354,72 +343,44 @@ export class Adafactor {
   /**
    * The optimizer state as a safetensors file: every state tensor under Hugging Face's names
    * (`<name>.exp_avg_sq_row`, `.exp_avg_sq_col`, `.exp_avg_sq`, `.exp_avg`; `<name>` is the
-   * tensor's name, else its index) and, in `__metadata__`, the step count and the options.
-   * Reads the state after every step submitted so far.
+   * tensor's name, else its index) and, in `__metadata__`, the step count, the skipped steps and
+   * the options. One snapshot, taken by commands submitted during the call: the state, step and
+   * skipped steps after the last step submitted before it (steps recorded later, or recorded
+   * into an encoder not yet submitted, are not in it, and its step count says so).
    */
   async saveState(): Promise<Uint8Array> {
     this.checkUsable('saveState()');
-    const read = async (buffer: GPUBuffer) => {
-      const staging = this.device.createBuffer({ label: 'adafactor save', size: buffer.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-      const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
-      encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
-      this.device.queue.submit([encoder.finish()]);
+    const sources = [...STATE_BUFFERS.map((b) => this.state[b]), this.scratch];
+    const sizes = [...STATE_BUFFERS.map((b) => this.state[b].size), statusBytes()];
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const staging = this.device.createBuffer({ label: 'adafactor save', size: starts[sizes.length - 1] + statusBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
+    sources.forEach((buffer, i) => encoder.copyBufferToBuffer(buffer, 0, staging, starts[i], sizes[i]));
+    this.device.queue.submit([encoder.finish()]);
+    try {
       await staging.mapAsync(0x1 /* GPUMapMode.READ */);
-      const values = new Float32Array(staging.getMappedRange().slice(0));
+      const bytes = staging.getMappedRange().slice(0);
+      const values = Object.fromEntries(STATE_BUFFERS.map((b, i) => [b, new Float32Array(bytes, starts[i], sizes[i] / 4)])) as Record<StateBuffer, Float32Array<ArrayBuffer>>;
+      const status = readStatus(bytes.slice(starts[sizes.length - 1]));
+      return encodeCheckpoint(this.stateEntries, { values, ...status }, this.savedOptions);
+    } finally {
       staging.destroy();
-      return values;
-    };
-    const [factorState, fullState, momentum] = await Promise.all([read(this.state.factorState), read(this.state.fullState), read(this.state.momentum)]);
-    const values = { factorState, fullState, momentum };
-    const tensors: NamedTensor[] = this.stateEntries.map((e) => {
-      const kept = values[e.buffer].subarray(e.offset, e.offset + e.length);
-      if (!e.order) return { name: e.name, shape: e.shape, data: kept };
-      const data = new Float32Array(e.length);
-      e.order.forEach((to, from) => (data[to] = kept[from]));
-      return { name: e.name, shape: e.shape, data };
-    });
-    return encodeSafetensors(tensors, {
-      format: STATE_FORMAT,
-      step: String(this.stepCount),
-      skipped_steps: String(await this.skippedSteps()),
-      options: this.savedOptions,
-    });
+    }
   }
 
   /**
    * Restores a state saved by `saveState()` from an optimizer over the same tensors (names,
-   * shapes) and continues from its step count. Throws, naming the first mismatching tensor,
-   * and changes nothing, when the state does not fit.
+   * shapes) and continues from its step count. Checks the whole file first (the safetensors
+   * rules, format, counts, names, dtypes, shapes, and values no step produces: NaN, infinities,
+   * negative second moments) and throws, naming the first problem, with nothing changed.
    */
   loadState(bytes: Uint8Array): void {
     this.checkUsable('loadState()');
-    const file = decodeSafetensors(bytes);
-    const step = Number(file.metadata.step);
-    if (!Number.isInteger(step) || step < 0) throw new Error(`Adafactor.loadState: __metadata__.step is ${String(file.metadata.step)}, not a step count`);
-    const skipped = Number(file.metadata.skipped_steps ?? 0);
-    if (!Number.isFinite(skipped) || skipped < 0) throw new Error(`Adafactor.loadState: __metadata__.skipped_steps is ${String(file.metadata.skipped_steps)}`);
-    const values = {
-      factorState: new Float32Array(this.state.factorState.size / 4),
-      fullState: new Float32Array(this.state.fullState.size / 4),
-      momentum: new Float32Array(this.state.momentum.size / 4),
-    };
-    for (const e of this.stateEntries) {
-      const found = file.tensors.get(e.name);
-      if (!found) throw new Error(`Adafactor.loadState: the state has no tensor '${e.name}'`);
-      if (found.dtype !== 'F32') throw new Error(`Adafactor.loadState: tensor '${e.name}' is ${found.dtype}, expected F32`);
-      if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
-        throw new Error(`Adafactor.loadState: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
-      }
-      const saved = float32Values(found);
-      values[e.buffer].set(e.order ? Float32Array.from(e.order, (at) => saved[at]) : saved, e.offset);
-    }
-    const expected = new Set(this.stateEntries.map((e) => e.name));
-    for (const name of file.tensors.keys()) {
-      if (!expected.has(name)) throw new Error(`Adafactor.loadState: tensor '${name}' in the state belongs to no tensor of this optimizer`);
-    }
-    for (const key of ['factorState', 'fullState', 'momentum'] as const) this.device.queue.writeBuffer(this.state[key], 0, values[key]);
-    this.device.queue.writeBuffer(this.scratch, SHADER.constants.STATUS_SKIPPED_STEPS * 4, new Float32Array([skipped]));
-    this.stepCount = step;
+    const lengths = Object.fromEntries(STATE_BUFFERS.map((b) => [b, this.state[b].size / 4])) as Record<StateBuffer, number>;
+    const checkpoint = decodeCheckpoint(bytes, this.stateEntries, lengths, 'Adafactor.loadState');
+    for (const b of STATE_BUFFERS) this.device.queue.writeBuffer(this.state[b], 0, checkpoint.values[b]);
+    this.device.queue.writeBuffer(this.scratch, 0, statusWords(checkpoint.step, checkpoint.skippedSteps));
+    this.stepCount = checkpoint.step;
   }
 
   /** Frees the optimizer's GPU buffers; the optimizer cannot step afterwards. */
@@ -429,14 +390,13 @@ export class Adafactor {
     for (const b of this.ownedBuffers) b.destroy();
   }
 
-  /** Per-step scalars of every parameter group; computes every lr(t) before writing any. */
-  private writeSettings(step: number): void {
-    const rhos = this.groupOptions.map((o) => stepSize(o, step));
+  /** Every group's options, as the settings buffer holds them before any step's scalars are copied in. */
+  private settingsData(): ArrayBuffer {
+    const { GroupSettings } = SHADER.structs;
+    const data = new DataView(new ArrayBuffer(GroupSettings.size * this.groupOptions.length));
+    const stepScalars = { beta2Low: 0, beta2High: 0, oneMinusBeta2Low: 0, oneMinusBeta2High: 0, rhoLow: 0, rhoHigh: 0, roundingSeedLow: 0, roundingSeedHigh: 0 };
     this.groupOptions.forEach((o, g) => {
-      SHADER.structs.Settings.write(this.settingsData, g * SHADER.structs.Settings.size, {
-        beta2: beta2(o, step),
-        oneMinusBeta2: oneMinusBeta2(o, step),
-        rho: rhos[g],
+      GroupSettings.write(data, g * GroupSettings.size, {
         eps1: o.eps1,
         eps2: o.eps2,
         clipThreshold: o.clipThreshold,
@@ -445,9 +405,22 @@ export class Adafactor {
         scaleParameter: o.scaleParameter ? 1 : 0,
         skipNonFinite: this.options.skipNonFinite ? 1 : 0,
         weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
-        // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
-        roundingSeed: o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING,
+        ...stepScalars,
       });
+    });
+    return data.buffer;
+  }
+
+  /**
+   * The scalars of step `step` for each group, as the 16-bit halves of the GroupSettings words
+   * from beta2Low to roundingSeedHigh; computes (and checks) every lr(t) before returning any.
+   */
+  private stepScalars(step: number): number[][] {
+    return this.groupOptions.map((o, g) => {
+      const rho = stepSize(o, step, this.groupOptions.length > 1 ? `Adafactor: parameter group ${g}` : 'Adafactor');
+      // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
+      const seed = o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING;
+      return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
     });
   }
 
@@ -571,50 +544,6 @@ function windowWorkgroups(kernel: KernelName, w: PlannedWindow): number {
   return w.tileCount - w.wholeTensorCount;
 }
 
-/**
- * The state tensors of every planned tensor, in the caller's order, with Hugging Face's names:
- * R has the tensor's shape without its column dim, C without its row dim. R and C are kept
- * matrix by matrix; where the factored dims are not the last two, `order` maps each kept
- * element to its place in that shape.
- */
-function stateEntries(plan: Plan<GPUBuffer>, params: readonly AdafactorParam[], geometries: readonly Geometry[]): StateEntry[] {
-  const entries: StateEntry[] = [];
-  const byInput = [...plan.tensors].sort((a, b) => a.input - b.input);
-  for (const { input, fields: f } of byInput) {
-    const name = tensorName(params[input], input);
-    const shape = [...params[input].shape];
-    const g = geometries[input];
-    if (f.factored) {
-      const without = (dim: number) => shape.filter((_, i) => i !== dim);
-      const trailing = g.middle === 1 && g.inner === 1;
-      entries.push({ name: `${name}.exp_avg_sq_row`, shape: without(g.colDim), buffer: 'factorState', offset: f.rowState, length: f.batch * f.rows, order: trailing ? undefined : stateOrder(g, 'row') });
-      entries.push({ name: `${name}.exp_avg_sq_col`, shape: without(g.rowDim), buffer: 'factorState', offset: f.colState, length: f.batch * f.cols, order: trailing ? undefined : stateOrder(g, 'col') });
-    } else {
-      entries.push({ name: `${name}.exp_avg_sq`, shape, buffer: 'fullState', offset: f.fullState, length: f.cols });
-    }
-    if (f.momentum !== SHADER.constants.NO_MOMENTUM) {
-      entries.push({ name: `${name}.exp_avg`, shape, buffer: 'momentum', offset: f.momentum, length: f.batch * f.rows * f.cols });
-    }
-  }
-  return entries;
-}
-
-/** For R (or C) kept as [matrix][row] (or [matrix][col]): each element's index in the tensor's shape without the other factored dim. */
-function stateOrder(g: Geometry, which: 'row' | 'col'): Uint32Array {
-  const lines = which === 'row' ? g.rows : g.cols;
-  const order = new Uint32Array(g.batch * lines);
-  for (let matrix = 0; matrix < g.batch; matrix++) {
-    const inner = matrix % g.inner;
-    const middle = Math.floor(matrix / g.inner) % g.middle;
-    const outer = Math.floor(matrix / (g.inner * g.middle));
-    for (let k = 0; k < lines; k++) {
-      order[matrix * lines + k] =
-        which === 'row' ? ((outer * g.rows + k) * g.middle + middle) * g.inner + inner : ((outer * g.middle + middle) * g.cols + k) * g.inner + inner;
-    }
-  }
-  return order;
-}
-
 /** A 1-D count as an (x, y) grid within the per-dimension limit; shaders flatten it back. */
 export function dispatchGrid(count: number, maxPerDimension: number): [number, number] {
   const x = Math.min(count, maxPerDimension);
@@ -625,3 +554,7 @@ function align(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
 
+/** Bytes of the status words at the start of scratch (see common.wgsl). */
+function statusBytes(): number {
+  return SHADER.constants.STATUS_WORDS * 4;
+}

@@ -1,4 +1,4 @@
-export { Adafactor, MAX_PENDING_STEPS } from './adafactor.js';
+export { Adafactor } from './adafactor.js';
 export type { AdafactorParam } from './validate.js';
 export type { AdafactorGroupOptions, AdafactorParamGroup } from './groups.js';
 export { type AdafactorOptions, type ResolvedOptions, DEFAULT_OPTIONS, resolveOptions, beta2, oneMinusBeta2, stepSize } from './options.js';

@@ -20,6 +20,13 @@ export class StructLayout {
     this.size = data.size;
   }
 
+  /** Byte offset of a field in the struct. */
+  offsetOf(field: string): number {
+    const found = this.data.fields[field];
+    if (!found) throw new Error(`internal: WGSL struct ${this.name} has no field '${field}'`);
+    return found.offset;
+  }
+
   write(view: DataView, base: number, values: Readonly<Record<string, number>>): void {
     for (const key of Object.keys(values)) {
       if (!(key in this.data.fields)) throw new Error(`internal: WGSL struct ${this.name} has no field '${key}'`);
@@ -55,7 +62,7 @@ export const SHADER = {
   bindings: [...paramInterface.bindings, ...gradInterface.bindings, ...commonInterface.bindings] as readonly BindingInfo[],
   structs: {
     Tensor: struct(commonInterface, 'Tensor'),
-    Settings: struct(commonInterface, 'Settings'),
+    GroupSettings: struct(commonInterface, 'GroupSettings'),
     Window: struct(commonInterface, 'Window'),
   },
   constants: {
@@ -66,16 +73,20 @@ export const SHADER = {
     LINE_BLOCK: constant(commonInterface, 'LINE_BLOCK'),
     NO_MOMENTUM: constant(commonInterface, 'NO_MOMENTUM'),
     STATUS_WORDS: constant(commonInterface, 'STATUS_WORDS'),
+    STATUS_SKIP: constant(commonInterface, 'STATUS_SKIP'),
     STATUS_SKIPPED_STEPS: constant(commonInterface, 'STATUS_SKIPPED_STEPS'),
+    SKIPPED_DIGITS: constant(commonInterface, 'SKIPPED_DIGITS'),
+    SKIPPED_DIGIT_BASE: constant(commonInterface, 'SKIPPED_DIGIT_BASE'),
+    STATUS_STEP: constant(commonInterface, 'STATUS_STEP'),
     TILE_PARTIALS: constant(commonInterface, 'TILE_PARTIALS'),
     NO_STOCHASTIC_ROUNDING: constant(commonInterface, 'NO_STOCHASTIC_ROUNDING'),
   },
 };
 
 /** The bind group layout of every kernel, from the prelude's declarations. */
-export function bindGroupLayoutEntries(dynamicOffsets: ReadonlySet<string>): GPUBindGroupLayoutEntry[] {
+export function bindGroupLayoutEntries(): GPUBindGroupLayoutEntry[] {
   return SHADER.bindings.map((b) => {
     if (b.group !== 0) throw new Error(`internal: binding ${b.name} is in group ${b.group}; the kernels use group 0 only`);
-    return { binding: b.binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: b.kind, hasDynamicOffset: dynamicOffsets.has(b.name) } };
+    return { binding: b.binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: b.kind } };
   });
 }

@@ -300,7 +300,8 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
       if (!current) {
         current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, wholeTensorCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
         if (!fits(current)) {
-          throw new Error(`${label(planned.input)}: one band of ${tiles.TILE_ROWS} rows needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
+          const unit = f.factored ? `one band of ${tiles.TILE_ROWS} rows` : `one tile of ${tiles.VECTOR_TILE} elements`;
+          throw new Error(`${label(planned.input)}: ${unit} needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
         }
       }
       for (const space of SPACES) {

@@ -134,48 +134,57 @@ export async function checkRandomCases(device: GPUDevice, numRuns: number): Prom
   return `${numRuns} random cases, worst ${worst.toExponential(2)}`;
 }
 
-/** Two steps recorded into one encoder and submitted together equal two steps submitted apart. */
-export async function checkTwoStepsInOneEncoder(device: GPUDevice): Promise<void> {
+/**
+ * Steps recorded into several encoders, `stepsPerEncoder[k]` into the k-th, all before any is
+ * submitted, then submitted in recording order: bit-identical to the same steps submitted one at
+ * a time, and the float64 reference's as many steps (each with its own t and lr(t)).
+ */
+export async function checkStepsAcrossEncoders(device: GPUDevice, stepsPerEncoder: readonly number[]): Promise<void> {
   const rand = random(7);
   const shapes = [[37, 70], [70], [3, 5, 9], []];
   const sizes = shapes.map((s) => geometry(s, 'case').numel);
   const init = sizes.map((n) => normals(n, rand));
   const grads = sizes.map((n) => normals(n, rand));
   const options: AdafactorOptions = { relativeStep: false, lr: (t) => 0.01 / t, beta1: 0.5, warmupInit: false };
+  const steps = stepsPerEncoder.reduce((a, b) => a + b, 0);
   const results: Float32Array[][] = [];
   for (const together of [false, true]) {
     const tensors = new TensorSet(device, shapes, init);
     const optimizer = tensors.newOptimizer(options);
     tensors.writeGrads(grads);
     if (together) {
-      const encoder = device.createCommandEncoder();
-      optimizer.step(encoder);
-      optimizer.step(encoder);
-      device.queue.submit([encoder.finish()]);
+      const encoders = stepsPerEncoder.map((count) => {
+        const encoder = device.createCommandEncoder();
+        for (let i = 0; i < count; i++) optimizer.step(encoder);
+        return encoder;
+      });
+      device.queue.submit(encoders.map((e) => e.finish()));
     } else {
-      optimizer.step();
-      optimizer.step();
+      for (let i = 0; i < steps; i++) optimizer.step();
     }
     results.push(await tensors.readParams());
     optimizer.destroy();
     tensors.destroy();
   }
+  const recorded = `${steps} steps recorded into encoders of ${stepsPerEncoder.join(' + ')}`;
   results[0].forEach((apart, i) => {
     const joint = results[1][i];
     for (let k = 0; k < apart.length; k++) {
       if (!Object.is(apart[k], joint[k])) {
-        throw new Error(`tensor ${i} ${JSON.stringify(shapes[i])} element ${k}: ${joint[k]} with both steps in one encoder, ${apart[k]} with two submits`);
+        throw new Error(`tensor ${i} ${JSON.stringify(shapes[i])} element ${k}: ${joint[k]} with ${recorded}, ${apart[k]} with a submit per step`);
       }
     }
   });
-  // And the result is two steps of the reference, not one step or two with the same schedule.
+  // And the result is that many steps of the reference, not fewer or some with another step's schedule.
   const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
-  reference.step(grads);
-  reference.step(grads);
-  results[1].forEach((joint, i) => expectClose(joint, reference.params[i], `two steps in one encoder, tensor ${i}`));
+  for (let i = 0; i < steps; i++) reference.step(grads);
+  results[1].forEach((joint, i) => expectClose(joint, reference.params[i], `${recorded}, tensor ${i}`));
 }
 
-/** Two runs on the same inputs give bit-identical parameters (reductions are fixed-order trees). */
+export async function checkTwoStepsInOneEncoder(device: GPUDevice): Promise<void> {
+  await checkStepsAcrossEncoders(device, [2]);
+}
+
 export async function checkDeterminism(device: GPUDevice): Promise<void> {
   const rand = random(11);
   const shapes = [[300, 515], [4, 67, 33], [9000], []];

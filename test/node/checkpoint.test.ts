@@ -88,15 +88,15 @@ describe('saveState and loadState', () => {
       ['a missing tensor', rewrite((e) => e.filter((x) => x.name !== 'p1.exp_avg_sq')), /the state has no tensor 'p1.exp_avg_sq'/],
       ['a wrong shape', rewrite((e) => e.map((x) => (x.name === 'p0.exp_avg_sq_col' ? { ...x, shape: [4, 6] } : x))), /tensor 'p0.exp_avg_sq_col' has shape \[4, 6\], expected \[24\]/],
       ['an extra tensor', rewrite((e) => [...e, { name: 'q.exp_avg', shape: [1], data: new Float32Array(1) }]), /tensor 'q.exp_avg' in the state belongs to no tensor/],
-      ['a bad step', rewrite((e) => e, { ...file.metadata, step: '-1' }), /__metadata__.step is -1/],
+      ['a bad step', rewrite((e) => e, { ...file.metadata, step: '-1' }), /__metadata__.step is "-1", not a count/],
       ['garbage', new Uint8Array([1, 2, 3]), /too short/],
     ];
     // A wrong dtype: the first tensor's dtype patched in the header, same length, data untouched.
     const headerEnd = 8 + Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
-    const header = new TextDecoder().decode(good.subarray(8, headerEnd)).replace('"dtype":"F32"', '"dtype":"F16"');
+    const header = new TextDecoder().decode(good.subarray(8, headerEnd)).replace('"dtype":"F32"', '"dtype":"I32"');
     const wrongDtype = good.slice();
     wrongDtype.set(new TextEncoder().encode(header), 8);
-    bad.push(['a wrong dtype', wrongDtype, /tensor '.*' is F16, expected F32/]);
+    bad.push(['a wrong dtype', wrongDtype, /tensor '.*' is I32, expected F32/]);
     for (const [what, bytes, message] of bad) {
       expect(() => optimizer.loadState(bytes), what).toThrow(message);
       expect(optimizer.stepCount, what).toBe(1);
