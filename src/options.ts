@@ -105,8 +105,25 @@ export const DEFAULT_OPTIONS = {
 
 const KNOWN_OPTIONS = new Set(['lr', 'limits', ...Object.keys(DEFAULT_OPTIONS)]);
 
+/** The smallest normal f32: positive values below it are 0 or denormals on the GPU (often flushed to 0). */
+export const F32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * Why `value` is not usable in the GPU's f32 (a reason, or undefined): it rounds to an infinity,
+ * or, where it must stay positive (`positive`), below the smallest normal f32.
+ */
+function f32Problem(value: number, positive: boolean): string | undefined {
+  const rounded = Math.fround(value);
+  if (!Number.isFinite(rounded)) return `rounds to ${rounded} in f32, the GPU's precision (the largest f32 is about 3.4e38)`;
+  if (positive && rounded < F32_MIN_NORMAL) return `is 0 or a denormal in f32, the GPU's precision (the smallest normal f32 is about 1.18e-38)`;
+  return undefined;
+}
+
 /** Fills in defaults and checks every option; throws an Error naming the option and the problem. */
 export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafactor'): ResolvedOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`${where}: options must be an object of option values, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
       throw new Error(`${where}: unknown option '${key}'`);
@@ -118,6 +135,9 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
+    // Checked in the precision the GPU computes in, for the options the shaders use.
+    const problem = name === 'decayRate' || name === 'minDimSizeToFactor' ? undefined : f32Problem(value, domain === '> 0');
+    if (problem) throw new Error(`${where}: option ${name} is ${value}, which ${problem}`);
     return value;
   };
   const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding'): boolean => {
@@ -136,7 +156,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     eps2: number('eps2', (v) => v > 0, '> 0'),
     clipThreshold: number('clipThreshold', (v) => v > 0, '> 0'),
     decayRate: number('decayRate', (v) => v < 0, '< 0'),
-    beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
@@ -155,6 +175,8 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     }
     if (typeof lr === 'number') {
       if (!Number.isFinite(lr) || lr < 0) throw new Error(`${where}: option lr must be a finite number >= 0, got ${lr}`);
+      const problem = f32Problem(lr, false);
+      if (problem) throw new Error(`${where}: option lr is ${lr}, which ${problem}`);
       resolved.lr = () => lr;
     } else if (typeof lr === 'function') {
       resolved.lr = lr;
@@ -209,5 +231,7 @@ export function stepSize(options: ResolvedOptions, step: number, where = 'Adafac
   if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
     throw new Error(`${where}: lr(${step}) returned ${String(lr)}; the learning rate must be a finite number >= 0`);
   }
+  const problem = f32Problem(lr, false);
+  if (problem) throw new Error(`${where}: lr(${step}) returned ${lr}, which ${problem}`);
   return lr;
 }

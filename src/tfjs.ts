@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
 import { type Geometry, geometry, withFactoringRule } from './shape.js';
+import { checkStateValues, stateKindOf } from './state_values.js';
 import { type HostState, SLOT_NAMES, type Slot, WebGPUSteps, webgpuBackend } from './tfjs_webgpu.js';
 
 /** A named tensor, as tfjs optimizers exchange them (not exported by tfjs-core's index). */
@@ -65,48 +66,30 @@ export class AdafactorOptimizer extends tf.Optimizer {
     }
     const decay = beta2(o, step);
     const rate = oneMinusBeta2(o, step);
-    // Every check (and every slot) before any variable changes.
-    const planned = entries.map(({ name, variable, grad }) => {
+    // Every check before any state is made or changes, so that a refused step changes nothing.
+    const checked = entries.map(({ name, variable, grad }) => {
+      for (const [what, t] of [['variable', variable], ['gradient', grad]] as const) {
+        if (t.isDisposed) throw new Error(`AdafactorOptimizer: the ${what} of '${name}' is disposed`);
+      }
       if (grad.shape.join() !== variable.shape.join()) {
         throw new Error(`AdafactorOptimizer: the gradient of '${name}' has shape [${grad.shape.join(', ')}], its variable [${variable.shape.join(', ')}]`);
       }
-      const geom = withFactoringRule(geometry(variable.shape, `AdafactorOptimizer: variable '${name}'`), variable.shape, o.factorDims, o.minDimSizeToFactor);
-      return { name, variable, grad, geom, slots: this.slotsOf(name, variable, geom) };
+      const geom = this.geometryOf(name, variable.shape);
+      const restored = this.slots.has(name) ? undefined : this.restored.get(name);
+      if (restored) checkStateShapes('AdafactorOptimizer', name, stateShapes(variable.shape, geom, o), restored);
+      return { name, variable, grad, geom };
     });
-    for (const { variable, grad, geom, slots } of planned) {
+    // An empty tensor has nothing to update (and tf.all of nothing is false).
+    const planned = checked.map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom) })).filter((p) => p.variable.size > 0);
+    if (o.skipNonFinite) {
       tf.tidy(() => {
-        const x = variable as tf.Tensor;
-        const g = tf.cast(grad, 'float32');
-        const rms = (a: tf.Tensor) => tf.sqrt(tf.mean(tf.square(a)));
-        const paramRms = rms(x);
-        // Python's max(eps2, RMS), as Hugging Face: eps2 unless RMS > eps2.
-        const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
-        const q = tf.add(tf.square(g), o.eps1);
-        let update: tf.Tensor;
-        if (geom.factored) {
-          const row = tf.add(tf.mul(slots.row!, decay), tf.mul(tf.mean(q, geom.colDim), rate));
-          const col = tf.add(tf.mul(slots.col!, decay), tf.mul(tf.mean(q, geom.rowDim), rate));
-          slots.row!.assign(row);
-          slots.col!.assign(col);
-          const rowFactor = tf.rsqrt(tf.div(row, tf.mean(row, geom.rowDim, true)));
-          update = tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(col), geom.rowDim));
-        } else {
-          const full = tf.add(tf.mul(slots.full!, decay), tf.mul(q, rate));
-          slots.full!.assign(full);
-          update = tf.mul(g, tf.rsqrt(full));
-        }
-        // Clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp.
-        const ratio = tf.div(rms(update), o.clipThreshold);
-        update = tf.div(update, tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1)));
-        update = tf.mul(update, alpha);
-        if (slots.momentum) {
-          const m = tf.add(tf.mul(slots.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!));
-          slots.momentum.assign(m);
-          update = m;
-        }
-        const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
-        variable.assign(tf.sub(tf.sub(x, tf.mul(decayFactor, x)), update));
+        const next = planned.map((p) => nextValues(p, o, rho, decay, rate));
+        // One decision for the whole step, taken by tensors: nothing is read back to the CPU.
+        const ok = next.reduce((all, n) => tf.logicalAnd(all, n.finite!), tf.scalar(true, 'bool'));
+        planned.forEach((p, i) => assignStep(p, next[i], ok));
       });
+    } else {
+      for (const p of planned) tf.tidy(() => assignStep(p, nextValues(p, o, rho, decay, rate)));
     }
     this.incrementIterations();
   }
@@ -131,22 +114,46 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return weights;
   }
 
-  /** Restores state from getWeights; it replaces the state of the variables it names. */
+  /**
+   * Restores state from getWeights; it replaces the state of the variables it names. Everything
+   * is checked before anything changes (the step count included): a refused call changes nothing.
+   */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    // Names are checked before anything changes, the step count included.
-    const parsed = weightValues.slice(1).map(({ name, tensor }) => {
+    const where = 'AdafactorOptimizer.setWeights';
+    if (!Array.isArray(weightValues) || weightValues.length === 0) {
+      throw new Error(`${where}: expected a non-empty array of { name, tensor }, the step count first, as getWeights returns`);
+    }
+    weightValues.forEach((w, i) => {
+      if (typeof w?.name !== 'string' || !(w.tensor instanceof tf.Tensor)) throw new Error(`${where}: weight ${i} ('${String(w?.name)}') is not a { name, tensor }`);
+      if (w.tensor.isDisposed) throw new Error(`${where}: the tensor of '${w.name}' is disposed`);
+    });
+    const [first, ...rest] = weightValues;
+    const counts = await first.tensor.data();
+    const iterations = counts[0];
+    if (counts.length !== 1 || typeof iterations !== 'number' || !Number.isSafeInteger(iterations) || iterations < 0) {
+      const value = counts.length === 1 ? String(iterations) : `${counts.length} values`;
+      throw new Error(`${where}: the first weight ('${first.name}') is the step count and holds ${value}; it must be one integer >= 0`);
+    }
+    const given = new Map<string, HostState>();
+    for (const { name, tensor } of rest) {
       const at = name.lastIndexOf('/');
       const slot = (Object.keys(SLOT_NAMES) as Slot[]).find((s) => SLOT_NAMES[s] === name.slice(at + 1));
-      if (at <= 0 || !slot) throw new Error(`AdafactorOptimizer.setWeights: '${name}' is not '<variable>/<slot>' with a slot of ${Object.values(SLOT_NAMES).join(', ')}`);
-      return { variableName: name.slice(0, at), slot, tensor };
-    });
-    const given = new Map<string, HostState>();
-    for (const { variableName, slot, tensor } of parsed) {
+      if (at <= 0 || !slot) throw new Error(`${where}: '${name}' is not '<variable>/<slot>' with a slot of ${Object.values(SLOT_NAMES).join(', ')}`);
+      const variableName = name.slice(0, at);
       const state = given.get(variableName) ?? {};
-      state[slot] = { shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) };
+      if (state[slot]) throw new Error(`${where}: '${name}' is given twice`);
+      const data = Float32Array.from(await tensor.data());
+      checkStateValues(where, `'${name}'`, stateKindOf(SLOT_NAMES[slot]), data);
+      state[slot] = { shape: [...tensor.shape], data };
       given.set(variableName, state);
     }
-    await this.extractIterations(weightValues);
+    for (const [name, state] of given) {
+      checkSlotsPresent(where, name, state, this.resolved.beta1 !== undefined);
+      // A variable that exists already is checked now, rather than by the step that would meet it.
+      const variable = tf.engine().registeredVariables[name];
+      if (variable) checkStateShapes(where, name, stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved), state);
+    }
+    this.iterations_ = iterations;
     for (const [name, state] of given) {
       this.forgetHostState(name);
       this.gpu?.release(name);
@@ -181,23 +188,22 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return new (cls as unknown as new (options: AdafactorOptions) => T)(config as AdafactorOptions);
   }
 
-  /** The tfjs-ops path's state of a variable: restored state where setWeights gave it, else zeros. */
+  /** How Adafactor sees a variable with these options: factored or not, and along which dims. */
+  private geometryOf(name: string, shape: readonly number[]): Geometry {
+    const o = this.resolved;
+    return withFactoringRule(geometry(shape, `AdafactorOptimizer: variable '${name}'`), shape, o.factorDims, o.minDimSizeToFactor);
+  }
+
+  /**
+   * The tfjs-ops path's state of a variable: restored state where setWeights gave it (its shapes
+   * checked by the caller), else zeros.
+   */
   private slotsOf(name: string, variable: tf.Variable, geom: Geometry): SlotState {
     let slots = this.slots.get(name);
     if (!slots) {
       const restored = this.restored.get(name) ?? {};
-      const without = (dim: number) => variable.shape.filter((_, i) => i !== dim);
-      const shapes: Partial<Record<Slot, number[]>> = geom.factored ? { row: without(geom.colDim), col: without(geom.rowDim) } : { full: [...variable.shape] };
-      if (this.resolved.beta1 !== undefined) shapes.momentum = [...variable.shape];
-      for (const slot of Object.keys(restored) as Slot[]) {
-        const expected = shapes[slot];
-        const got = restored[slot]!.shape;
-        if (!expected || expected.join() !== got.join()) {
-          throw new Error(`AdafactorOptimizer: the ${SLOT_NAMES[slot]} state of '${name}' has shape [${got.join(', ')}], expected ${expected ? `[${expected.join(', ')}]` : 'none with these options'}`);
-        }
-      }
       slots = {};
-      for (const [slot, shape] of Object.entries(shapes) as [Slot, number[]][]) {
+      for (const [slot, shape] of Object.entries(stateShapes(variable.shape, geom, this.resolved)) as [Slot, number[]][]) {
         const r = restored[slot];
         slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
       }
@@ -226,3 +232,107 @@ export class AdafactorOptimizer extends tf.Optimizer {
 }
 
 tf.serialization.registerClass(AdafactorOptimizer);
+
+/** The shapes of a variable's state with these options, by slot. */
+function stateShapes(shape: readonly number[], geom: Geometry, o: ResolvedOptions): Partial<Record<Slot, number[]>> {
+  const without = (dim: number) => shape.filter((_, i) => i !== dim);
+  const shapes: Partial<Record<Slot, number[]>> = geom.factored ? { row: without(geom.colDim), col: without(geom.rowDim) } : { full: [...shape] };
+  if (o.beta1 !== undefined) shapes.momentum = [...shape];
+  return shapes;
+}
+
+/**
+ * Restored state must be whole: a slot left out would restart at zero, which no step produces
+ * (and a lone row or column second moment cannot even be used).
+ */
+function checkSlotsPresent(where: string, name: string, state: HostState, withMomentum: boolean): void {
+  const has = (slot: Slot) => state[slot] !== undefined;
+  if (has('full') && (has('row') || has('col'))) {
+    throw new Error(`${where}: '${name}' has both ${SLOT_NAMES.full} and ${has('row') ? SLOT_NAMES.row : SLOT_NAMES.col}; its second moment is factored or not, never both`);
+  }
+  if (has('row') !== has('col')) {
+    const [present, missing] = has('row') ? [SLOT_NAMES.row, SLOT_NAMES.col] : [SLOT_NAMES.col, SLOT_NAMES.row];
+    throw new Error(`${where}: '${name}' has ${present} but no ${missing}; a factored second moment needs both`);
+  }
+  if (!has('full') && !has('row')) {
+    throw new Error(`${where}: '${name}' has no second moment (${SLOT_NAMES.full}, or ${SLOT_NAMES.row} and ${SLOT_NAMES.col})`);
+  }
+  if (has('momentum') && !withMomentum) throw new Error(`${where}: '${name}' has ${SLOT_NAMES.momentum}, which these options (no beta1) do not keep`);
+  if (!has('momentum') && withMomentum) throw new Error(`${where}: '${name}' has no ${SLOT_NAMES.momentum}, which these options (beta1) keep`);
+}
+
+/** Restored state must have exactly the slots, and the shapes, that the variable's state has. */
+function checkStateShapes(where: string, name: string, expected: Partial<Record<Slot, number[]>>, state: HostState): void {
+  const slotNames = (slots: Partial<Record<Slot, unknown>>) => (Object.keys(SLOT_NAMES) as Slot[]).filter((slot) => slots[slot]).map((slot) => SLOT_NAMES[slot]).join(', ');
+  if (slotNames(state) !== slotNames(expected)) {
+    throw new Error(`${where}: the state of '${name}' has ${slotNames(state)}; with these options it keeps ${slotNames(expected)}`);
+  }
+  for (const slot of Object.keys(expected) as Slot[]) {
+    const [want, got] = [expected[slot]!, state[slot]!.shape];
+    if (want.join() !== got.join()) throw new Error(`${where}: the ${SLOT_NAMES[slot]} state of '${name}' has shape [${got.join(', ')}], expected [${want.join(', ')}]`);
+  }
+}
+
+/** A variable, its gradient and its state, checked for one step. */
+interface Planned {
+  variable: tf.Variable;
+  grad: tf.Tensor;
+  geom: Geometry;
+  slots: SlotState;
+}
+
+/** What one step computes for one variable. */
+interface NextValues {
+  param: tf.Tensor;
+  state: Partial<Record<Slot, tf.Tensor>>;
+  /** With skipNonFinite: a bool scalar, whether every number of this step is finite. */
+  finite?: tf.Tensor;
+}
+
+/** Assigns a step's new values; given `ok` (a bool scalar), only where it is true: all or nothing. */
+function assignStep(p: Planned, next: NextValues, ok?: tf.Tensor): void {
+  const keep = (variable: tf.Variable, value: tf.Tensor) => variable.assign(ok ? tf.where(ok, value, variable) : value);
+  for (const [slot, value] of Object.entries(next.state) as [Slot, tf.Tensor][]) keep(p.slots[slot]!, value);
+  keep(p.variable, next.param);
+}
+
+/**
+ * One step of one variable with tfjs ops: its new value and new state, nothing assigned. With
+ * skipNonFinite, also whether everything the step computed is finite, in f32 as on the GPU: the
+ * gradient, the squares and their row, column and whole sums, alpha, the new state and value.
+ */
+function nextValues({ variable, grad, geom, slots }: Planned, o: ResolvedOptions, rho: number, decay: number, rate: number): NextValues {
+  const x = variable as tf.Tensor;
+  const g = tf.cast(grad, 'float32');
+  const rms = (a: tf.Tensor) => tf.sqrt(tf.mean(tf.square(a)));
+  const paramRms = rms(x);
+  // Python's max(eps2, RMS), as Hugging Face: eps2 unless RMS > eps2.
+  const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
+  const q = tf.add(tf.square(g), o.eps1);
+  const state: Partial<Record<Slot, tf.Tensor>> = {};
+  let normalized: tf.Tensor;
+  if (geom.factored) {
+    state.row = tf.add(tf.mul(slots.row!, decay), tf.mul(tf.mean(q, geom.colDim), rate));
+    state.col = tf.add(tf.mul(slots.col!, decay), tf.mul(tf.mean(q, geom.rowDim), rate));
+    const rowFactor = tf.rsqrt(tf.div(state.row, tf.mean(state.row, geom.rowDim, true)));
+    normalized = tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(state.col), geom.rowDim));
+  } else {
+    state.full = tf.add(tf.mul(slots.full!, decay), tf.mul(q, rate));
+    normalized = tf.mul(g, tf.rsqrt(state.full));
+  }
+  // Clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp.
+  const ratio = tf.div(rms(normalized), o.clipThreshold);
+  let update = tf.mul(tf.div(normalized, tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1))), alpha);
+  if (slots.momentum) {
+    state.momentum = tf.add(tf.mul(slots.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!));
+    update = state.momentum;
+  }
+  const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
+  const param = tf.sub(tf.sub(x, tf.mul(decayFactor, x)), update);
+  if (!o.skipNonFinite) return { param, state };
+  // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.
+  const squareSums = geom.factored ? [tf.sum(q, geom.colDim), tf.sum(q, geom.rowDim)] : [q];
+  const checked = [g, ...squareSums, tf.sum(tf.square(x)), tf.sum(tf.square(normalized)), alpha, param, ...Object.values(state)];
+  const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
+  return { param, state, finite };
+}

@@ -110,7 +110,11 @@ function checkDtype(dtype: unknown, label: string): Dtype {
 }
 
 function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: number, label: string, elementSize: number): number {
-  if (typeof buffer !== 'object' || buffer === null || typeof buffer.size !== 'number' || typeof buffer.usage !== 'number') {
+  // Where the global GPUBuffer exists (browsers; Node with the webgpu package's globals), only a
+  // real one passes: an object that merely looks like one would fail later, inside WebGPU.
+  const GPUBufferClass = (globalThis as { GPUBuffer?: abstract new () => unknown }).GPUBuffer;
+  const looksLikeOne = typeof buffer === 'object' && buffer !== null && typeof buffer.size === 'number' && typeof buffer.usage === 'number';
+  if (!looksLikeOne || (typeof GPUBufferClass === 'function' && !(buffer instanceof GPUBufferClass))) {
     throw new Error(`${label} is not a GPUBuffer`);
   }
   const start = offset ?? 0;
@@ -125,6 +129,11 @@ function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: 
   }
   if (start + byteLength > buffer.size) {
     throw new Error(`${label} needs bytes [${start}, ${start + byteLength}) but its buffer has ${buffer.size} bytes`);
+  }
+  // Bindings cover whole 4-byte words: an f16 tensor that ends inside a word needs that word.
+  const wordEnd = Math.ceil((start + byteLength) / 4) * 4;
+  if (byteLength > 0 && wordEnd > buffer.size) {
+    throw new Error(`${label} ends inside the last 4-byte word of its ${buffer.size}-byte buffer; make the buffer's size a multiple of 4`);
   }
   return start;
 }

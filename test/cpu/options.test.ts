@@ -38,6 +38,17 @@ describe('options', () => {
     ['a bad limit', { limits: { maxWorkgroupsPerDimension: 0 } }, /maxWorkgroupsPerDimension/],
     ['a fractional minDimSizeToFactor', { minDimSizeToFactor: 1.5 }, /minDimSizeToFactor must be a finite number and an integer >= 0/],
     ['an unknown weightDecayScale', { weightDecayScale: 'lr' as 'none' }, /weightDecayScale must be one of 'alpha', 'none', got lr/],
+    // Fine in float64, not in the GPU's f32.
+    ['eps1 below the smallest normal f32', { eps1: 1e-40 }, /option eps1 is 1e-40, which is 0 or a denormal in f32/],
+    ['eps1 that rounds to 0 in f32', { eps1: 1e-46 }, /option eps1 is 1e-46, which is 0 or a denormal in f32/],
+    ['eps2 below the smallest normal f32', { eps2: 1e-45 }, /option eps2 is 1e-45, which is 0 or a denormal/],
+    ['a clipThreshold that is infinite in f32', { clipThreshold: 1e39 }, /option clipThreshold is 1e\+39, which rounds to Infinity in f32/],
+    ['a clipThreshold that is a denormal in f32', { clipThreshold: 1e-39 }, /option clipThreshold is 1e-39, which is 0 or a denormal/],
+    ['a weightDecay that is infinite in f32', { weightDecay: 1e39 }, /option weightDecay is 1e\+39, which rounds to Infinity/],
+    ['a beta1 that rounds to 1 in f32', { beta1: 0.99999999 }, /beta1 must be a finite number in \[0, 1\) \(and below 1 in f32/],
+    ['an lr that is infinite in f32', { relativeStep: false, lr: Number.MAX_VALUE }, /option lr is 1.7976931348623157e\+308, which rounds to Infinity in f32/],
+    ['null options', null as unknown as AdafactorOptions, /options must be an object of option values, got null/],
+    ['options that are an array', [] as unknown as AdafactorOptions, /options must be an object of option values, got an array/],
   ];
   it.each(bad)('rejects %s', (_, options, message) => {
     expect(() => resolveOptions(options)).toThrow(message);
@@ -47,5 +58,17 @@ describe('options', () => {
     const o = resolveOptions({ relativeStep: false, lr: (t) => (t > 2 ? -1 : 0.1) });
     expect(stepSize(o, 2)).toBe(0.1);
     expect(() => stepSize(o, 3)).toThrow(/lr\(3\) returned -1/);
+  });
+
+  it('a learning-rate function returning a value infinite in f32 throws at that step', () => {
+    for (const value of [1e39, Number.MAX_VALUE]) {
+      const o = resolveOptions({ relativeStep: false, lr: (t) => (t > 1 ? value : 0.1) });
+      expect(stepSize(o, 1)).toBe(0.1);
+      expect(() => stepSize(o, 2)).toThrow(new RegExp(`lr\\(2\\) returned ${String(value).replace('+', '\\+')}, which rounds to Infinity in f32`));
+    }
+  });
+
+  it('values at the edges of f32 that are fine are accepted', () => {
+    expect(resolveOptions({ eps1: 1.2e-38, eps2: 1e-30, clipThreshold: 3e38, weightDecay: 0, beta1: 0.9999 }).eps1).toBe(1.2e-38);
   });
 });

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
+import { SLOT_NAMES } from '../../src/tfjs_webgpu.js';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
 import { expectClose, normals, random } from '../gpu/harness.js';
@@ -14,6 +15,7 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
     ['defaults', {}],
     ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
     ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
+    ['skipNonFinite with nothing to skip', { skipNonFinite: true, beta1: 0.9 }],
   ] as [string, AdafactorOptions][])('%s: the same updates as the float64 reference', (_, options) => {
     const rand = random(Date.now() % 2 ** 31);
     const shapes = [[12, 7], [7], [3, 5, 6], []];
@@ -64,5 +66,199 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
     const revived = AdafactorOptimizer.fromConfig(AdafactorOptimizer, config);
     expect(revived).toBeInstanceOf(AdafactorOptimizer);
     expect(tf.serialization.SerializationMap.getMap().classNameMap.Adafactor).toBeDefined();
+  });
+});
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/** The bits of every weight (and its name), to show that a refused or skipped step changed nothing. */
+async function snapshot(optimizer: AdafactorOptimizer): Promise<{ name: string; bits: number[] }[]> {
+  return (await optimizer.getWeights()).map((w) => ({ name: w.name, bits: Array.from(new Uint32Array(Float32Array.from(w.tensor.dataSync()).buffer)) }));
+}
+
+function bits(variables: tf.Variable[]): number[][] {
+  return variables.map((v) => Array.from(new Uint32Array(Float32Array.from(v.dataSync()).buffer)));
+}
+
+/** Variables of a few shapes, an optimizer and the float64 reference over them, after one step. */
+function trained(options: AdafactorOptions, seed: number) {
+  const rand = random(seed);
+  const shapes = [[12, 7], [7], [3, 5, 6], []];
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const init = sizes.map((n) => normals(n, rand));
+  const variables = shapes.map((shape, i) => tf.variable(tf.tensor(init[i], shape), true, `w${i}_${Math.random()}`));
+  const optimizer = new AdafactorOptimizer(options);
+  const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+  const good = () => sizes.map((n) => normals(n, rand));
+  const step = (grads: Float32Array[], into = optimizer) => {
+    into.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], shapes[i]) })));
+    reference.step(grads);
+  };
+  step(good());
+  const dispose = () => {
+    optimizer.dispose();
+    variables.forEach((v) => v.dispose());
+  };
+  return { shapes, sizes, variables, optimizer, reference, good, step, dispose };
+}
+
+describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
+  const setColumn = (g: Float32Array, cols: number, col: number, value: number) => {
+    for (let i = col; i < g.length; i += cols) g[i] = value;
+  };
+  it.each([
+    ['a NaN in one element of one gradient', (g: Float32Array[]) => void (g[0][40] = NaN)],
+    ['+Inf in one element of one gradient', (g: Float32Array[]) => void (g[1][3] = Infinity)],
+    ['-Inf in the scalar gradient', (g: Float32Array[]) => void (g[3][0] = -Infinity)],
+    ['a finite gradient of 1e20, whose square overflows f32', (g: Float32Array[]) => void (g[2][17] = 1e20)],
+    ['a column of 1e19 in a [12, 7] gradient: its sum of squares overflows, its rows do not', (g: Float32Array[]) => setColumn(g[0], 7, 3, 1e19)],
+    ['parameters of 1e19, whose sum of squares overflows f32', () => new Float32Array(84).fill(1e19)],
+  ] as [string, (grads: Float32Array[]) => Float32Array | void][])('skipNonFinite: %s skips the whole step, every variable and slot', async (_, poison) => {
+    const t = trained({ skipNonFinite: true, beta1: 0.9 }, 31);
+    const grads = t.good();
+    const param = poison(grads);
+    if (param) {
+      t.variables[0].assign(tf.tensor(param, t.shapes[0]));
+      t.reference.params[0].set(param);
+    }
+    const weights = await snapshot(t.optimizer);
+    const values = bits(t.variables);
+    t.optimizer.applyGradients(t.variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], t.shapes[i]) })));
+    expect(t.optimizer.iterations).toBe(2);
+    expect(bits(t.variables)).toEqual(values);
+    expect(await snapshot(t.optimizer)).toEqual(weights.map((w, i) => (i === 0 ? { name: w.name, bits: Array.from(new Uint32Array(Float32Array.of(2).buffer)) } : w)));
+    // The float64 reference skips only for a non-finite gradient; the f32 overflows it does
+    // not have are shown to it as one, so that it skips the same step.
+    t.reference.step(t.sizes.map((n) => new Float32Array(n).fill(NaN)));
+    expect(t.reference.skippedSteps).toBe(1);
+    if (param) {
+      const fresh = normals(param.length, random(5));
+      t.variables[0].assign(tf.tensor(fresh, t.shapes[0]));
+      t.reference.params[0].set(fresh);
+    }
+    // The next step is step 3 of the schedule, as in the reference.
+    t.step(t.good());
+    expect(t.optimizer.iterations).toBe(3);
+    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the skipped step`));
+    t.dispose();
+  });
+
+  it('skipNonFinite: an empty variable does not make its steps skip', () => {
+    const empty = tf.variable(tf.zeros([0, 3]), true, `empty_${Math.random()}`);
+    const w = tf.variable(tf.ones([4, 3]), true, `w_${Math.random()}`);
+    const optimizer = new AdafactorOptimizer({ skipNonFinite: true });
+    const reference = new ReferenceAdafactor([{ data: new Float32Array(12).fill(1), shape: [4, 3] }], { skipNonFinite: true });
+    const grad = normals(12, random(3));
+    optimizer.applyGradients([{ name: empty.name, tensor: tf.zeros([0, 3]) }, { name: w.name, tensor: tf.tensor(grad, [4, 3]) }]);
+    reference.step([grad]);
+    expectClose(w.dataSync(), reference.params[0], 'the non-empty variable');
+    optimizer.dispose();
+    [empty, w].forEach((v) => v.dispose());
+  });
+
+  it('without skipNonFinite a NaN gradient propagates as in the reference', () => {
+    const t = trained({ beta1: 0.9 }, 37);
+    const grads = t.good();
+    grads[1][2] = NaN;
+    t.step(grads);
+    t.variables.forEach((v, i) => expect(Array.from(v.dataSync(), Number.isNaN), `NaN pattern of variable ${i}`).toEqual(Array.from(t.reference.params[i], Number.isNaN)));
+    expect(Array.from(t.variables[1].dataSync()).some(Number.isNaN)).toBe(true);
+    t.dispose();
+  });
+
+  it('a disposed gradient is refused by name before anything changes', async () => {
+    const t = trained({ beta1: 0.9 }, 41);
+    const grads = t.good().map((g, i) => tf.tensor(g, t.shapes[i]));
+    grads[2].dispose();
+    const weights = await snapshot(t.optimizer);
+    const values = bits(t.variables);
+    expect(() => t.optimizer.applyGradients(t.variables.map((v, i) => ({ name: v.name, tensor: grads[i] })))).toThrow(
+      new RegExp(`the gradient of '${t.variables[2].name}' is disposed`),
+    );
+    expect(t.optimizer.iterations).toBe(1);
+    expect(bits(t.variables)).toEqual(values);
+    expect(await snapshot(t.optimizer)).toEqual(weights);
+    t.step(t.good());
+    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i}`));
+    t.dispose();
+  });
+
+  /** Returns a copy of `weights` with the tensor of `<variable i>/<slot>` replaced, or dropped. */
+  const withSlot = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof SLOT_NAMES, tensor?: tf.Tensor) => {
+    const name = `${names[i]}/${SLOT_NAMES[slot]}`;
+    expect(weights.some((w) => w.name === name)).toBe(true);
+    return weights.flatMap((w) => (w.name !== name ? [w] : tensor ? [{ name, tensor }] : []));
+  };
+  const poke = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof SLOT_NAMES, at: number, value: number) => {
+    const w = weights.find((x) => x.name === `${names[i]}/${SLOT_NAMES[slot]}`)!;
+    const data = Float32Array.from(w.tensor.dataSync());
+    data[at] = value;
+    return withSlot(weights, names, i, slot, tf.tensor(data, w.tensor.shape));
+  };
+  const iter = (value: number) => (weights: NamedTensor[]) => [{ name: 'iter', tensor: tf.scalar(value) }, ...weights.slice(1)];
+  it.each([
+    ['no weights', () => [], /setWeights: expected a non-empty array of \{ name, tensor \}/],
+    ['a step count of NaN', iter(NaN), /the first weight \('iter'\) is the step count and holds NaN; it must be one integer >= 0/],
+    ['a step count of -5', iter(-5), /step count and holds -5;/],
+    ['a step count of 2.5', iter(2.5), /step count and holds 2.5;/],
+    ['a NaN row second moment', (w, n) => poke(w, n, 0, 'row', 3, NaN), /'w0_[^']*\/exp_avg_sq_row' holds NaN at element 3, a value no step produces/],
+    ['an infinite second moment', (w, n) => poke(w, n, 1, 'full', 6, Infinity), /'w1_[^']*\/exp_avg_sq' holds Infinity at element 6/],
+    ['a negative column second moment', (w, n) => poke(w, n, 0, 'col', 2, -1), /'w0_[^']*\/exp_avg_sq_col' holds -1 at element 2, a negative second moment/],
+    ['a NaN momentum', (w, n) => poke(w, n, 2, 'momentum', 9, NaN), /'w2_[^']*\/exp_avg' holds NaN at element 9/],
+    ['a row without its column', (w, n) => withSlot(w, n, 0, 'col'), /'w0_[^']*' has exp_avg_sq_row but no exp_avg_sq_col; a factored second moment needs both/],
+    ['a column without its row', (w, n) => withSlot(w, n, 2, 'row'), /'w2_[^']*' has exp_avg_sq_col but no exp_avg_sq_row/],
+    ['a full second moment beside rows and columns', (w, n) => [...w, { name: `${n[0]}/exp_avg_sq`, tensor: tf.ones([12, 7]) }], /'w0_[^']*' has both exp_avg_sq and exp_avg_sq_row/],
+    ['no momentum with beta1', (w, n) => withSlot(w, n, 1, 'momentum'), /'w1_[^']*' has no exp_avg, which these options \(beta1\) keep/],
+    ['a row of the wrong shape for a registered variable', (w, n) => withSlot(w, n, 0, 'row', tf.ones([11])), /the exp_avg_sq_row state of 'w0_[^']*' has shape \[11\], expected \[12\]/],
+    ['a factored state for a scalar variable', (w, n) => [...withSlot(w, n, 3, 'full'), { name: `${n[3]}/exp_avg_sq_row`, tensor: tf.ones([1]) }, { name: `${n[3]}/exp_avg_sq_col`, tensor: tf.ones([1]) }], /the state of 'w3_[^']*' has exp_avg_sq_row, exp_avg_sq_col, exp_avg; with these options it keeps exp_avg_sq, exp_avg/],
+    ['a malformed name', (w) => [...w, { name: 'exp_avg_sq', tensor: tf.ones([3]) }], /setWeights: 'exp_avg_sq' is not '<variable>\/<slot>'/],
+    ['a slot given twice', (w) => [...w, w[1]], /is given twice/],
+    ['a disposed tensor', (w, n) => {
+      const gone = tf.ones([7]);
+      gone.dispose();
+      return withSlot(w, n, 1, 'full', gone);
+    }, /setWeights: the tensor of 'w1_[^']*\/exp_avg_sq' is disposed/],
+  ] as [string, (weights: NamedTensor[], names: string[]) => NamedTensor[], RegExp][])('setWeights refuses %s and changes nothing', async (_, corrupt, message) => {
+    const t = trained({ beta1: 0.9 }, 43);
+    t.step(t.good());
+    const saved = await t.optimizer.getWeights();
+    // A second optimizer holds the state restored, not yet used: that too must survive a refusal.
+    const restored = new AdafactorOptimizer({ beta1: 0.9 });
+    await restored.setWeights(saved);
+    const before = await snapshot(restored);
+    await expect(restored.setWeights(corrupt(saved, t.variables.map((v) => v.name)))).rejects.toThrow(message);
+    expect(restored.iterations).toBe(2);
+    expect(await snapshot(restored)).toEqual(before);
+    t.step(t.good(), restored);
+    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the refusal`));
+    restored.dispose();
+    t.dispose();
+  });
+
+  it('restored state for a variable made after setWeights is checked by the step, before anything changes', async () => {
+    const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
+    const a = tf.variable(tf.ones([3, 5]), true, `a_${Math.random()}`);
+    const name = `b_${Math.random()}`;
+    await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(3) }, { name: `${name}/exp_avg_sq`, tensor: tf.ones([7]) }]);
+    const b = tf.variable(tf.ones([5]), true, name);
+    const before = await snapshot(optimizer);
+    expect(() => optimizer.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(/AdafactorOptimizer: the exp_avg_sq state of 'b_[^']*' has shape \[7\], expected \[5\]/);
+    expect(optimizer.iterations).toBe(3);
+    expect(await snapshot(optimizer)).toEqual(before);
+    expect(Array.from(a.dataSync())).toEqual(new Array(15).fill(1));
+    optimizer.dispose();
+    tf.dispose([a, b]);
+  });
+
+  it('setWeights refuses momentum for options without beta1, and changes nothing', async () => {
+    const t = trained({}, 47);
+    const withMomentum = trained({ beta1: 0.9 }, 47);
+    const before = await snapshot(t.optimizer);
+    await expect(t.optimizer.setWeights(await withMomentum.optimizer.getWeights())).rejects.toThrow(/'w0_[^']*' has exp_avg, which these options \(no beta1\) do not keep/);
+    expect(await snapshot(t.optimizer)).toEqual(before);
+    t.step(t.good());
+    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the refusal`));
+    t.dispose();
+    withMomentum.dispose();
   });
 });

@@ -247,9 +247,11 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     // The tfjs-ops path: restored state of the wrong shape for the second variable; the first is not stepped.
     await tf.setBackend('cpu');
     const a = tf.variable(tf.ones([3, 5]), true, `v${serial++}`);
-    const b = tf.variable(tf.ones([5]), true, `v${serial++}`);
+    // Made after setWeights: for a variable that exists, setWeights itself refuses the shape.
+    const bName = `v${serial++}`;
     const cpu = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
-    await cpu.setWeights([saved[0], { name: `${b.name}/exp_avg_sq`, tensor: tf.ones([7]) }]);
+    await cpu.setWeights([saved[0], { name: `${bName}/exp_avg_sq`, tensor: tf.ones([7]) }]);
+    const b = tf.variable(tf.ones([5]), true, bName);
     expect(() => cpu.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(/exp_avg_sq state of 'v\d+' has shape \[7\], expected \[5\]/);
     expect(Array.from(await a.data())).toEqual(new Array(15).fill(1));
     expect(() => cpu.applyGradients({ [a.name]: tf.ones([1, 5]) })).toThrow(/the gradient of 'v\d+' has shape \[1, 5\], its variable \[3, 5\]/);
