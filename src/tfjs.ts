@@ -50,7 +50,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const o = this.resolved;
     const rho = stepSize(o, step, 'AdafactorOptimizer'); // a bad learning rate throws before anything changes
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
-    if (backend) {
+    if (backend && entries.length > 0) {
       this.gpu ??= new WebGPUSteps(this.options);
       this.gpu.step(backend, entries, this.iterations, {
         read: (name) => this.restored.get(name) ?? this.slotsOnHost(name),
