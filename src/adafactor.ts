@@ -350,19 +350,23 @@ export class Adafactor {
    */
   async saveState(): Promise<Uint8Array> {
     this.checkUsable('saveState()');
-    const sources = [...STATE_BUFFERS.map((b) => this.state[b]), this.scratch];
-    const sizes = [...STATE_BUFFERS.map((b) => this.state[b].size), statusBytes()];
-    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-    const staging = this.device.createBuffer({ label: 'adafactor save', size: starts[sizes.length - 1] + statusBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    // The status words, then each state buffer, copied into one staging buffer by one submit.
+    let end = statusBytes();
+    const placed = STATE_BUFFERS.map((name) => {
+      const start = end;
+      end += this.state[name].size;
+      return { name, start, size: this.state[name].size };
+    });
+    const staging = this.device.createBuffer({ label: 'adafactor save', size: end, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
-    sources.forEach((buffer, i) => encoder.copyBufferToBuffer(buffer, 0, staging, starts[i], sizes[i]));
+    encoder.copyBufferToBuffer(this.scratch, 0, staging, 0, statusBytes());
+    for (const p of placed) encoder.copyBufferToBuffer(this.state[p.name], 0, staging, p.start, p.size);
     this.device.queue.submit([encoder.finish()]);
     try {
       await staging.mapAsync(0x1 /* GPUMapMode.READ */);
       const bytes = staging.getMappedRange().slice(0);
-      const values = Object.fromEntries(STATE_BUFFERS.map((b, i) => [b, new Float32Array(bytes, starts[i], sizes[i] / 4)])) as Record<StateBuffer, Float32Array<ArrayBuffer>>;
-      const status = readStatus(bytes.slice(starts[sizes.length - 1]));
-      return encodeCheckpoint(this.stateEntries, { values, ...status }, this.savedOptions);
+      const values = Object.fromEntries(placed.map((p) => [p.name, new Float32Array(bytes, p.start, p.size / 4)])) as Record<StateBuffer, Float32Array<ArrayBuffer>>;
+      return encodeCheckpoint(this.stateEntries, { values, ...readStatus(bytes.slice(0, statusBytes())) }, this.savedOptions);
     } finally {
       staging.destroy();
     }

@@ -4,7 +4,7 @@
  * to the test runner test by test.
  */
 import goldenJson from '../data/hf-adafactor.json';
-import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCases, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
+import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCases, checkStepsAcrossEncoders, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
 import { decodeGolden } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 
@@ -29,6 +29,7 @@ const checks = {
   randomCases: (device: GPUDevice, numRuns: number) => checkRandomCases(device, numRuns),
   shapes: (device: GPUDevice, shapes: number[][], seed: number) => checkAgainstReference(device, { seed, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' }),
   twoStepsInOneEncoder: (device: GPUDevice) => checkTwoStepsInOneEncoder(device),
+  stepsAcrossEncoders: (device: GPUDevice, stepsPerEncoder: number[]) => checkStepsAcrossEncoders(device, stepsPerEncoder),
   determinism: (device: GPUDevice) => checkDeterminism(device),
   adapter: async (device: GPUDevice) => {
     const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;

@@ -66,6 +66,9 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it('two steps in one encoder equal two steps submitted apart', async () => {
     await run('twoStepsInOneEncoder');
   });
+  it('65 steps recorded into two encoders before a submit equal a submit per step', async () => {
+    await run('stepsAcrossEncoders', [64, 1]);
+  });
   it('two runs on the same inputs are bit-identical', async () => {
     await run('determinism');
   });
