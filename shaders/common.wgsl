@@ -36,6 +36,11 @@ const STATUS_STEP = 4u;
 const STATUS_WORDS = 8u;
 // Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite gradients, unused.
 const TILE_PARTIALS = 4u;
+// Floats of tensorScalars per tensor, written by finalize_scale: the update scale, the weight
+// decay factor and the count of non-finite values, which apply and decide_skip use; then, for
+// optimizer.stats(), RMS(X_{t-1}), alpha_t, RMS(U) before clipping and the clip divisor. They
+// follow the status words, tensor after tensor, so that stats() reads them in one copy.
+const TENSOR_SCALARS = 8u;
 
 // One entry per tensor. Offsets count f32 elements from the start of the buffer named beside
 // them; the windowed buffers (param, grad, fullState, momentum) are indexed through the
@@ -70,7 +75,7 @@ struct Tensor {
   rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
   tilePartials: u32,    // scratch: TILE_PARTIALS per tile
   matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
-  tensorScalars: u32,   // scratch: (update scale, weight decay factor, non-finite gradients)
+  tensorScalars: u32,   // scratch: TENSOR_SCALARS floats
 }
 
 // Options of one parameter group, written once at construction, and this step's scalars, which

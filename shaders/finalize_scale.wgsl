@@ -85,11 +85,16 @@ fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, n
     alpha = s.rho * select(s.eps2, paramRms, paramRms > s.eps2);
   }
   let ratio = updateRms / s.clipThreshold;
-  let scale = alpha / select(max(1.0, ratio), ratio, isNan(ratio));
+  let clipDivisor = select(max(1.0, ratio), ratio, isNan(ratio));
+  let scale = alpha / clipDivisor;
   scratch[t.tensorScalars] = scale;
   scratch[t.tensorScalars + 1u] = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
   // Sums that overflowed f32 (squares of finite gradients or parameters, R_t, C_t, V_t: see
   // finalize_stats) count as non-finite too, for skipNonFinite.
   let overflowed = !(isFinite(paramSquares) && isFinite(updateSquares) && isFinite(scale));
   scratch[t.tensorScalars + 2u] = nonFinite + select(0.0, 1.0, overflowed);
+  scratch[t.tensorScalars + 3u] = paramRms;
+  scratch[t.tensorScalars + 4u] = alpha;
+  scratch[t.tensorScalars + 5u] = updateRms;
+  scratch[t.tensorScalars + 6u] = clipDivisor;
 }

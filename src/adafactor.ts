@@ -10,9 +10,20 @@ import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './sh
 import { STATE_BUFFERS, type StateBuffer, type StateEntry, decodeCheckpoint, encodeCheckpoint, readStatus, stateEntries, statusWords } from './checkpoint.js';
 import { withFactoringRule } from './shape.js';
 import { createHalfTable, f32Bits, recordHalves, stepHalves, wordHalves } from './step_scalars.js';
-import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorLabel } from './validate.js';
+import type { StepStats } from './reference.js';
+import { type AdafactorParam, type CheckedParam, checkParams, dtypeBytes, tensorLabel, tensorName } from './validate.js';
 
 export type { StateEntry } from './checkpoint.js';
+
+/** What `stats()` reports: the last step that ran, and what it did to each tensor. */
+export interface AdafactorStats {
+  /** t of the last step that ran (0 before any). */
+  step: number;
+  /** Whether skipNonFinite skipped it. */
+  skipped: boolean;
+  /** Per tensor with elements, in the order given; empty until a step recorded since construction or loadState has run. */
+  tensors: (StepStats & { name: string })[];
+}
 
 /**
  * How often each kernel is dispatched in a step and over what: per window of tiles, once per
@@ -84,7 +95,10 @@ export class Adafactor {
   private readonly settings: GPUBuffer;
   private readonly halfTable: GPUBuffer;
   private readonly statusReadback: GPUBuffer;
+  /** Reads of statusReadback, one after the other (a buffer maps once at a time). */
   private statusRead: Promise<unknown> = Promise.resolve();
+  /** The number of the first step recorded since construction or loadState, if any. */
+  private firstRecordedStep: number | undefined;
   private readonly tensors: CheckedParam[];
   private readonly stateEntries: StateEntry[];
   private readonly savedOptions: string;
@@ -164,7 +178,7 @@ export class Adafactor {
       const momentum = storage('momentum', this.plan.momentumLength * 4, keep);
       this.state = { factorState, fullState, momentum };
       this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
-      this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: statusBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
+      this.statusReadback = this.own(device.createBuffer({ label: 'adafactor status readback', size: this.statusAndScalarsBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }));
 
       this.table = table;
       this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
@@ -319,6 +333,42 @@ export class Adafactor {
     pass.end();
     if (!encoder) this.device.queue.submit([commands.finish()]);
     this.stepCount = step;
+    this.firstRecordedStep ??= step;
+  }
+
+  /**
+   * rho_t of step t for each parameter group, computed on the host: min(1e-2, 1/sqrt(t)) (with
+   * warmupInit min(1e-6 t, 1/sqrt(t))), or lr(t) without relativeStep. t defaults to the last
+   * step recorded (1 before any). A tensor moves by alpha_t = rho_t * max(eps2, RMS(X_{t-1})):
+   * see stats().
+   */
+  learningRate(step = Math.max(1, this.stepCount)): number[] {
+    if (!Number.isSafeInteger(step) || step < 1) throw new Error(`Adafactor.learningRate: step must be an integer >= 1, got ${String(step)}`);
+    return this.groupOptions.map((o, g) => stepSize(o, step, this.groupOptions.length > 1 ? `Adafactor.learningRate: parameter group ${g}` : 'Adafactor.learningRate'));
+  }
+
+  /**
+   * What the last step that ran did to each tensor that has elements, in the order given:
+   * RMS(X_{t-1}), the step size alpha_t, RMS(U) before clipping and the clip divisor
+   * max(1, RMS(U) / clipThreshold); with that step's number t, and whether skipNonFinite skipped
+   * it. Read back in one copy, after the steps submitted so far, only when asked: a step never
+   * reads anything back. No tensors until a step recorded since construction or loadState has run.
+   */
+  async stats(): Promise<AdafactorStats> {
+    this.checkUsable('stats()');
+    const words = await this.readStatusWords(this.statusAndScalarsBytes());
+    const { step } = readStatus(words);
+    const floats = new Float32Array(words);
+    const ran = this.firstRecordedStep !== undefined && step >= this.firstRecordedStep;
+    const tensors = !ran
+      ? []
+      : [...this.plan.tensors]
+          .sort((a, b) => a.input - b.input)
+          .map(({ input, fields }) => {
+            const at = fields.tensorScalars;
+            return { name: tensorName(this.params[input], input), paramRms: floats[at + 3], stepSize: floats[at + 4], updateRms: floats[at + 5], clipDivisor: floats[at + 6] };
+          });
+    return { step, skipped: ran && floats[SHADER.constants.STATUS_SKIP] !== 0, tensors };
   }
 
   /**
@@ -327,17 +377,27 @@ export class Adafactor {
    */
   async skippedSteps(): Promise<number> {
     this.checkUsable('skippedSteps()');
+    return readStatus(await this.readStatusWords(statusBytes())).skippedSteps;
+  }
+
+  /** The first `bytes` of scratch (the status words, then the tensors' scalars), read back after the steps submitted so far. */
+  private readStatusWords(bytes: number): Promise<ArrayBuffer> {
     const read = this.statusRead.then(async () => {
-      const encoder = this.device.createCommandEncoder({ label: 'adafactor skipped steps' });
-      encoder.copyBufferToBuffer(this.scratch, 0, this.statusReadback, 0, statusBytes());
+      const encoder = this.device.createCommandEncoder({ label: 'adafactor status' });
+      encoder.copyBufferToBuffer(this.scratch, 0, this.statusReadback, 0, bytes);
       this.device.queue.submit([encoder.finish()]);
-      await this.statusReadback.mapAsync(0x1 /* GPUMapMode.READ */);
-      const status = readStatus(this.statusReadback.getMappedRange().slice(0));
+      await this.statusReadback.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
+      const words = this.statusReadback.getMappedRange(0, bytes).slice(0);
       this.statusReadback.unmap();
-      return status.skippedSteps;
+      return words;
     });
     this.statusRead = read.catch(() => undefined);
     return read;
+  }
+
+  /** Bytes of the status words and every tensor's scalars at the start of scratch. */
+  private statusAndScalarsBytes(): number {
+    return statusBytes() + 4 * SHADER.constants.TENSOR_SCALARS * this.plan.tensors.length;
   }
 
   /**
@@ -385,6 +445,7 @@ export class Adafactor {
     for (const b of STATE_BUFFERS) this.device.queue.writeBuffer(this.state[b], 0, checkpoint.values[b]);
     this.device.queue.writeBuffer(this.scratch, 0, statusWords(checkpoint.step, checkpoint.skippedSteps));
     this.stepCount = checkpoint.step;
+    this.firstRecordedStep = undefined;
   }
 
   /** Frees the optimizer's GPU buffers; the optimizer cannot step afterwards. */

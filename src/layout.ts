@@ -79,6 +79,7 @@ export const SHADER = {
     SKIPPED_DIGIT_BASE: constant(commonInterface, 'SKIPPED_DIGIT_BASE'),
     STATUS_STEP: constant(commonInterface, 'STATUS_STEP'),
     TILE_PARTIALS: constant(commonInterface, 'TILE_PARTIALS'),
+    TENSOR_SCALARS: constant(commonInterface, 'TENSOR_SCALARS'),
     NO_STOCHASTIC_ROUNDING: constant(commonInterface, 'NO_STOCHASTIC_ROUNDING'),
   },
 };

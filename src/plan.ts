@@ -15,6 +15,7 @@ export interface TileGeometry {
   NO_MOMENTUM: number;
   STATUS_WORDS: number;
   TILE_PARTIALS: number;
+  TENSOR_SCALARS: number;
 }
 
 /** What the planner needs of one tensor. Buffers are compared by identity. */
@@ -117,7 +118,9 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
     byGrad.set(t.gradBuffer, [...members, i]);
   });
 
-  const plan: Plan<B> = { tensors: [], groups: [], factorStateLength: 0, fullStateLength: 0, momentumLength: 0, scratchLength: tiles.STATUS_WORDS };
+  // Scratch opens with the status words and every tensor's scalars, in table order (see common.wgsl).
+  const tensorCount = inputs.filter((t) => t.geom.numel > 0).length;
+  const plan: Plan<B> = { tensors: [], groups: [], factorStateLength: 0, fullStateLength: 0, momentumLength: 0, scratchLength: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * tensorCount };
   const allocate = (key: 'factorStateLength' | 'fullStateLength' | 'momentumLength' | 'scratchLength', length: number) => {
     const offset = plan[key];
     plan[key] += length;
@@ -193,7 +196,7 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           rowBlockSums: allocate('scratchLength', factored ? batch * rowBlocks : 0),
           tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount),
           matrixFactors: allocate('scratchLength', factored ? batch : 0),
-          tensorScalars: allocate('scratchLength', 3),
+          tensorScalars: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * plan.tensors.length,
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;

@@ -91,10 +91,27 @@ export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state:
   return update;
 }
 
-/** Stage 3, clip: U /= max(1, RMS(U) / clipThreshold); NaN when RMS(U) is (torch's clamp). */
-export function clipUpdate(update: Float64Array, options: ResolvedOptions): void {
-  const divisor = Math.max(1, rms(update) / options.clipThreshold);
-  for (let i = 0; i < update.length; i++) update[i] /= divisor;
+/**
+ * Stage 3, clip: U /= max(1, RMS(U) / clipThreshold); NaN when RMS(U) is (torch's clamp).
+ * Returns RMS(U) before clipping and the divisor.
+ */
+export function clipUpdate(update: Float64Array, options: ResolvedOptions): { updateRms: number; clipDivisor: number } {
+  const updateRms = rms(update);
+  const clipDivisor = Math.max(1, updateRms / options.clipThreshold);
+  for (let i = 0; i < update.length; i++) update[i] /= clipDivisor;
+  return { updateRms, clipDivisor };
+}
+
+/** What one step of one tensor did, as `Adafactor.stats()` reports it. */
+export interface StepStats {
+  /** RMS(X_{t-1}), the parameters' scale before the step. */
+  paramRms: number;
+  /** alpha_t = rho_t * max(eps2, RMS(X_{t-1})) (rho_t without scaleParameter). */
+  stepSize: number;
+  /** RMS(U) of the normalized update, before clipping. */
+  updateRms: number;
+  /** max(1, RMS(U) / clipThreshold): what the update was divided by. */
+  clipDivisor: number;
 }
 
 /**
@@ -121,7 +138,10 @@ export function applyUpdate(param: Float64Array, update: ArrayLike<number>, alph
   for (let i = 0; i < param.length; i++) param[i] = param[i] - decay * param[i] - update[i];
 }
 
-/** One Adafactor step of one tensor, in place on `param` and `state`. `step` is t = 1, 2, ... */
+/**
+ * One Adafactor step of one tensor, in place on `param` and `state`. `step` is t = 1, 2, ...
+ * Returns what the step did (undefined for a tensor with no element).
+ */
 export function referenceStep(
   param: Float64Array,
   grad: ArrayLike<number>,
@@ -130,13 +150,15 @@ export function referenceStep(
   options: ResolvedOptions,
   step: number,
   rho = stepSize(options, step),
-): void {
-  if (geom.numel === 0) return;
+): StepStats | undefined {
+  if (geom.numel === 0) return undefined;
+  const paramRms = rms(param);
   const alpha = scaledStepSize(param, options, rho);
   updateSecondMoment(grad, geom, state, options, step);
   const update = normalizedUpdate(grad, geom, state);
-  clipUpdate(update, options);
+  const clipped = clipUpdate(update, options);
   applyUpdate(param, scaleAndAverage(update, alpha, state, options), alpha, options);
+  return { paramRms, stepSize: alpha, ...clipped };
 }
 
 function allFinite(values: ArrayLike<number>): boolean {
@@ -158,6 +180,8 @@ export class ReferenceAdafactor {
   stepCount = 0;
   /** Steps skipped for non-finite gradients (with skipNonFinite). */
   skippedSteps = 0;
+  /** What the last step that ran did to each tensor (undefined for tensors with no element). */
+  lastStats: (StepStats | undefined)[] = [];
   private readonly geometries: Geometry[];
 
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
@@ -186,6 +210,6 @@ export class ReferenceAdafactor {
       this.skippedSteps++;
       return;
     }
-    this.params.forEach((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho));
+    this.lastStats = this.params.map((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho));
   }
 }
