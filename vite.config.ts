@@ -18,12 +18,40 @@ function wgslReflect(): Plugin {
   };
 }
 
+/**
+ * In the library build, `import source from './x.wgsl?raw'` gives the shader without its comments
+ * and blank lines (WGSL has no string literals, so a `//` always starts a comment); the files in
+ * shaders/ keep them for readers, and the package ships those too.
+ */
+function wgslWithoutComments(): Plugin {
+  const suffix = '?raw';
+  return {
+    name: 'wgsl-without-comments',
+    enforce: 'pre',
+    apply: (_config, env) => env.command === 'build' && env.mode === 'production',
+    load(id) {
+      if (!id.endsWith('.wgsl' + suffix)) return null;
+      const source = readFileSync(id.slice(0, -suffix.length), 'utf8');
+      const code = source
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .split('\n')
+        .map((line) => line.replace(/\/\/.*$/, '').trimEnd())
+        .filter((line) => line.trim() !== '')
+        .join('\n');
+      return `export default ${JSON.stringify(code + '\n')};`;
+    },
+  };
+}
+
 const here = import.meta.dirname;
 
 /** `--mode demo` serves and builds the demo page (a static site in demo-dist/). */
 const demoBuild = { outDir: resolve(here, 'demo-dist'), emptyOutDir: true, target: 'es2022' };
 
-/** The default mode builds the library: one ES module with the shaders inlined. */
+/**
+ * The default mode builds the library: ES modules with the shaders inlined, not minified (the
+ * consumer's bundler minifies; names stay readable in consoles and stack traces).
+ */
 const libraryBuild = {
   lib: {
     // The core, and the TensorFlow.js optimizer (`webgpu-adafactor/tfjs`), whose tfjs stays external.
@@ -33,6 +61,7 @@ const libraryBuild = {
   },
   rollupOptions: { external: [/^@tensorflow\//] },
   target: 'es2022',
+  minify: false,
   sourcemap: true,
   outDir: 'dist',
 };
@@ -47,7 +76,7 @@ const benchBuild = {
 };
 
 export default defineConfig(({ mode }) => ({
-  plugins: [wgslReflect()],
+  plugins: [wgslReflect(), wgslWithoutComments()],
   root: mode === 'demo' ? resolve(here, 'demo') : here,
   base: './',
   build: mode === 'demo' ? demoBuild : mode === 'bench' ? benchBuild : libraryBuild,

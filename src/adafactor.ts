@@ -52,7 +52,7 @@ interface Dispatch {
   workgroups: number;
 }
 
-/** The optimizer's own buffers, for tests and state save/load; not part of the public API. */
+/** @internal The optimizer's own buffers, for tests, state save/load and the tfjs entry; not part of the public API. */
 export interface InternalBuffers {
   factorState: GPUBuffer;
   fullState: GPUBuffer;
@@ -63,8 +63,11 @@ export interface InternalBuffers {
   views: GroupViews[];
   /** Where each state tensor lives, in the caller's order of tensors. */
   stateEntries: readonly StateEntry[];
+  /** Sets the step count (TensorFlow.js keeps its own, `iterations`). */
+  setStepCount(count: number): void;
 }
 const internals = new WeakMap<Adafactor, InternalBuffers>();
+/** @internal */
 export function internalBuffers(optimizer: Adafactor): InternalBuffers {
   const found = internals.get(optimizer);
   if (!found) throw new Error('internal: not an Adafactor');
@@ -73,7 +76,11 @@ export function internalBuffers(optimizer: Adafactor): InternalBuffers {
 
 export class Adafactor {
   /** Steps recorded so far. */
-  stepCount = 0;
+  get stepCount(): number {
+    return this.recordedSteps;
+  }
+
+  private recordedSteps = 0;
 
   /** Optimizer-wide options. */
   private readonly options: ResolvedOptions;
@@ -186,7 +193,10 @@ export class Adafactor {
       this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
       const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
       this.dispatches = this.makeDispatches(this.plan.groups, views);
-      internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries });
+      const setStepCount = (count: number) => {
+        this.recordedSteps = count;
+      };
+      internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries, setStepCount });
     } catch (error) {
       // A refused optimizer leaves no GPU memory behind.
       for (const b of this.ownedBuffers) b.destroy();
@@ -332,7 +342,7 @@ export class Adafactor {
     }
     pass.end();
     if (!encoder) this.device.queue.submit([commands.finish()]);
-    this.stepCount = step;
+    this.recordedSteps = step;
     this.firstRecordedStep ??= step;
   }
 
@@ -444,7 +454,7 @@ export class Adafactor {
     const checkpoint = decodeCheckpoint(bytes, this.stateEntries, lengths, 'Adafactor.loadState');
     for (const b of STATE_BUFFERS) this.device.queue.writeBuffer(this.state[b], 0, checkpoint.values[b]);
     this.device.queue.writeBuffer(this.scratch, 0, statusWords(checkpoint.step, checkpoint.skippedSteps));
-    this.stepCount = checkpoint.step;
+    this.recordedSteps = checkpoint.step;
     this.firstRecordedStep = undefined;
   }
 

@@ -32,9 +32,13 @@ export class AdafactorOptimizer extends tf.Optimizer {
   /** Variable names in the order their state first appeared, the order of getWeights. */
   private readonly names = new Set<string>();
 
-  constructor(private readonly options: AdafactorOptions = {}) {
+  /** The options as given (a copy: later changes to the caller's object change nothing), for getConfig and the webgpu path. */
+  private readonly options: AdafactorOptions;
+
+  constructor(options: AdafactorOptions = {}) {
     super();
     this.resolved = resolveOptions(options, 'AdafactorOptimizer');
+    this.options = { ...options, ...(options.limits ? { limits: { ...options.limits } } : {}) };
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -49,12 +53,17 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const step = this.iterations + 1;
     const o = this.resolved;
     const rho = stepSize(o, step, 'AdafactorOptimizer'); // a bad learning rate throws before anything changes
+    const renamed = this.renamedRestores(entries);
+    const restoredAs = (name: string) => renamed.get(name) ?? name;
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
     if (backend && entries.length > 0) {
       this.gpu ??= new WebGPUSteps(this.options);
       this.gpu.step(backend, entries, this.iterations, {
-        read: (name) => this.restored.get(name) ?? this.slotsOnHost(name),
-        moved: (name) => this.forgetHostState(name),
+        read: (name) => this.restored.get(restoredAs(name)) ?? this.slotsOnHost(name),
+        moved: (name) => {
+          this.forgetHostState(name);
+          this.adoptRestored(restoredAs(name), name);
+        },
       });
       for (const e of entries) this.names.add(e.name);
       this.incrementIterations();
@@ -75,12 +84,12 @@ export class AdafactorOptimizer extends tf.Optimizer {
         throw new Error(`AdafactorOptimizer: the gradient of '${name}' has shape [${grad.shape.join(', ')}], its variable [${variable.shape.join(', ')}]`);
       }
       const geom = this.geometryOf(name, variable.shape);
-      const restored = this.slots.has(name) ? undefined : this.restored.get(name);
+      const restored = this.slots.has(name) ? undefined : this.restored.get(restoredAs(name));
       if (restored) checkStateShapes('AdafactorOptimizer', name, stateShapes(variable.shape, geom, o), restored);
       return { name, variable, grad, geom };
     });
     // An empty tensor has nothing to update (and tf.all of nothing is false).
-    const planned = checked.map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom) })).filter((p) => p.variable.size > 0);
+    const planned = checked.map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom, restoredAs(c.name)) })).filter((p) => p.variable.size > 0);
     if (o.skipNonFinite) {
       tf.tidy(() => {
         const next = planned.map((p) => nextValues(p, o, rho, decay, rate));
@@ -178,14 +187,26 @@ export class AdafactorOptimizer extends tf.Optimizer {
     this.names.clear();
   }
 
+  /**
+   * The options given, as JSON keeps them (tfjs-layers saves this with `includeOptimizer`):
+   * numbers, booleans and strings; an option given as undefined is left out, as JSON would.
+   * `limits` is left out too: it describes the device it was tested on, not the optimizer.
+   */
   getConfig(): tf.serialization.ConfigDict {
     if (typeof this.options.lr === 'function') throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
-    const { limits: _limits, ...config } = this.options;
-    return config as tf.serialization.ConfigDict;
+    const { limits: _limits, ...options } = this.options;
+    return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as tf.serialization.ConfigDict;
   }
 
+  /**
+   * An optimizer from getConfig's config. tfjs-layers' loadLayersModel calls it through
+   * deserializeKerasObject (tfjs-layers utils/generic_utils), which adds the key `customObjects`
+   * (the custom classes in scope, for configs that nest objects) to the config: it is dropped
+   * here; every other key must be an option.
+   */
   static fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    return new (cls as unknown as new (options: AdafactorOptions) => T)(config as AdafactorOptions);
+    const { customObjects: _customObjects, ...options } = config;
+    return new (cls as unknown as new (options: AdafactorOptions) => T)(options as AdafactorOptions);
   }
 
   /** How Adafactor sees a variable with these options: factored or not, and along which dims. */
@@ -195,19 +216,63 @@ export class AdafactorOptimizer extends tf.Optimizer {
   }
 
   /**
-   * The tfjs-ops path's state of a variable: restored state where setWeights gave it (its shapes
-   * checked by the caller), else zeros.
+   * Where the state of each variable of a step that has none yet was restored, when that is
+   * another name (else the variable's own name is used).
+   *
+   * tfjs-layers names a layer's variable `<layer>/<weight>`, and when that name was taken before
+   * in this page adds `_<n>` (getUniqueTensorName, tfjs-layers' common.js): a model loaded while
+   * the saved one lives has `dense_Dense1/kernel_1` where the state saved is
+   * `dense_Dense1/kernel/...`, and a model saved after such a load has it the other way round.
+   * tfjs-layers' own loadWeights matches the model's weights by the name without the suffix
+   * (`originalName`); its loadLayersModel hands the saved optimizer weights to setWeights as they
+   * are, and the optimizer sees only the engine's names. So state restored under a name that is
+   * the variable's but for that suffix is the variable's, when it is not the state of another
+   * variable of the step; where more than one could be meant, the step is refused.
    */
-  private slotsOf(name: string, variable: tf.Variable, geom: Geometry): SlotState {
+  private renamedRestores(entries: readonly { name: string }[]): Map<string, string> {
+    const renamed = new Map<string, string>();
+    if (this.restored.size === 0) return renamed;
+    const stepped = new Set(entries.map((e) => e.name));
+    const unclaimed = [...this.restored.keys()].filter((name) => !stepped.has(name));
+    const claimedBy = new Map<string, string>();
+    for (const { name } of entries) {
+      if (this.slots.has(name) || this.restored.has(name) || this.gpu?.owns(name)) continue;
+      const originals = layersOriginalNames(name);
+      const candidates = unclaimed.filter((saved) => layersOriginalNames(saved).some((n) => originals.includes(n)));
+      if (candidates.length === 0) continue;
+      const why = "tfjs-layers adds '_<n>' to the name of a variable whose name is taken; setWeights with the state under the variable's own name";
+      if (candidates.length > 1) throw new Error(`AdafactorOptimizer: the state of '${name}' could be that restored under ${candidates.map((c) => `'${c}'`).join(' or ')} (${why})`);
+      const other = claimedBy.get(candidates[0]);
+      if (other) throw new Error(`AdafactorOptimizer: the state restored under '${candidates[0]}' could be that of '${other}' or of '${name}' (${why})`);
+      claimedBy.set(candidates[0], name);
+      renamed.set(name, candidates[0]);
+    }
+    return renamed;
+  }
+
+  /** State restored under `from` is the variable `to`'s now, which takes its place in getWeights' order. */
+  private adoptRestored(from: string, to: string): void {
+    this.restored.delete(from);
+    if (from === to || !this.names.has(from)) return;
+    const order = [...this.names].map((name) => (name === from ? to : name));
+    this.names.clear();
+    for (const name of order) this.names.add(name);
+  }
+
+  /**
+   * The tfjs-ops path's state of a variable: restored state where setWeights gave it, under the
+   * variable's name or `restoredAs` (its shapes checked by the caller), else zeros.
+   */
+  private slotsOf(name: string, variable: tf.Variable, geom: Geometry, restoredAs = name): SlotState {
     let slots = this.slots.get(name);
     if (!slots) {
-      const restored = this.restored.get(name) ?? {};
+      const restored = this.restored.get(restoredAs) ?? {};
       slots = {};
       for (const [slot, shape] of Object.entries(stateShapes(variable.shape, geom, this.resolved)) as [Slot, number[]][]) {
         const r = restored[slot];
         slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
       }
-      this.restored.delete(name);
+      this.adoptRestored(restoredAs, name);
       this.slots.set(name, slots);
       this.names.add(name);
     }
@@ -232,6 +297,15 @@ export class AdafactorOptimizer extends tf.Optimizer {
 }
 
 tf.serialization.registerClass(AdafactorOptimizer);
+
+/**
+ * The names a variable may have been saved under by tfjs-layers: its own, and, for a layer's
+ * `<layer>/<weight>_<n>`, the name before tfjs-layers made it unique (see renamedRestores).
+ */
+function layersOriginalNames(name: string): string[] {
+  const unique = /^(.*\/[^/]+)_\d+$/.exec(name);
+  return unique ? [name, unique[1]] : [name];
+}
 
 /** The shapes of a variable's state with these options, by slot. */
 function stateShapes(shape: readonly number[], geom: Geometry, o: ResolvedOptions): Partial<Record<Slot, number[]>> {

@@ -145,7 +145,7 @@ export class WebGPUSteps {
         if (owner) copyState(owner.list, owner.index, list, index, encoder);
         else writeState(list, index, state, encoder);
       }
-      list.adafactor.stepCount = iterations;
+      internalBuffers(list.adafactor).setStepCount(iterations);
       list.adafactor.step(encoder);
       // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
       backend.ensureCommandEncoderReady();

@@ -262,3 +262,153 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
     withMomentum.dispose();
   });
 });
+
+/**
+ * What a user does to pause and resume training: save the model with its optimizer, load it
+ * back, train on. tfjs-layers saves the optimizer's getConfig() in the training config and its
+ * getWeights() beside the model's weights; loadLayersModel rebuilds the optimizer with
+ * fromConfig and hands it the saved weights with setWeights.
+ */
+describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resumes training exactly', () => {
+  const EPOCHS = 2; // per part; two batches of 16 each: 4 steps before each save, 4 after the last load
+  const data = () => {
+    const rand = random(77);
+    return { x: tf.tensor(normals(32 * 6, rand), [32, 6]), y: tf.tensor(normals(32 * 3, rand), [32, 3]) };
+  };
+  const makeModel = () =>
+    tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });
+  const fit = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
+  const bitsOf = (tensors: tf.Tensor[]) => tensors.map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+
+  /** Saves to memory as a user's IOHandler would: the topology and training config as JSON. */
+  async function saveAndLoad(model: tfl.LayersModel, edit = (config: tf.serialization.ConfigDict) => config): Promise<tfl.LayersModel> {
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+    const trainingConfig = json(saved!.trainingConfig!);
+    // tfjs-core types optimizer_config as {}; tfjs-layers writes { class_name, config } there.
+    const optimizerConfig = trainingConfig.optimizer_config as { config: tf.serialization.ConfigDict };
+    optimizerConfig.config = edit(optimizerConfig.config);
+    return tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, modelTopology: json(saved!.modelTopology), trainingConfig }));
+  }
+
+  it.each([
+    ['momentum, an external lr, factored kernels, weight decay, every kind of option', {
+      beta1: 0.9, relativeStep: false, lr: 0.02, scaleParameter: false, weightDecay: 0.01, weightDecayScale: 'none', clipThreshold: 0.5,
+      eps1: 1e-29, eps2: 2e-3, decayRate: -0.7, factorDims: 'largest2', minDimSizeToFactor: 2, skipNonFinite: true, stochasticRounding: false,
+    }],
+    ['momentum and the relative step with warmup (the schedule needs the restored step count)', { beta1: 0.5, warmupInit: true }],
+  ] as [string, AdafactorOptions][])('%s', async (_, options) => {
+    const { x, y } = data();
+    const uninterrupted = makeModel();
+    const initial = uninterrupted.getWeights().map((w) => w.clone());
+    uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
+    await fit(uninterrupted, x, y, 3 * EPOCHS);
+
+    const first = makeModel();
+    first.setWeights(initial);
+    const optimizer = new AdafactorOptimizer(options);
+    first.compile({ optimizer, loss: 'meanSquaredError' });
+    await fit(first, x, y, EPOCHS);
+    const saved = await optimizer.getWeights();
+    // The [6, 16] and [16, 3] kernels keep rows and columns: the factored state is what is saved.
+    expect(saved.filter((w) => w.name.endsWith('/exp_avg_sq_row')).map((w) => w.tensor.shape)).toEqual([[6], [16]]);
+    const loaded = await saveAndLoad(first);
+
+    const restored = loaded.optimizer as AdafactorOptimizer;
+    expect(restored).toBeInstanceOf(AdafactorOptimizer);
+    expect(restored).not.toBe(optimizer);
+    expect(restored.getConfig()).toStrictEqual(optimizer.getConfig());
+    expect(restored.iterations).toBe(2 * EPOCHS);
+    // The optimizer's own weights came back whole, value for value (their names are checked below).
+    const back = await restored.getWeights();
+    expect(bitsOf(back.map((w) => w.tensor))).toEqual(bitsOf(saved.map((w) => w.tensor)));
+    expect(bitsOf(loaded.getWeights())).toEqual(bitsOf(first.getWeights()));
+
+    await fit(loaded, x, y, EPOCHS);
+    // Saved again and loaded again: the state saved is under the first load's names now.
+    const again = await saveAndLoad(loaded);
+    await fit(again, x, y, EPOCHS);
+    const resumed = again.optimizer as AdafactorOptimizer;
+    expect(resumed.iterations).toBe(3 * 2 * EPOCHS);
+    // The same tfjs ops on the same numbers: the resumed run is the uninterrupted one, bit for bit.
+    expect(bitsOf(again.getWeights())).toEqual(bitsOf(uninterrupted.getWeights()));
+    const resumedState = await resumed.getWeights();
+    const uninterruptedState = await (uninterrupted.optimizer as AdafactorOptimizer).getWeights();
+    expect(bitsOf(resumedState.map((w) => w.tensor))).toEqual(bitsOf(uninterruptedState.map((w) => w.tensor)));
+    // The state is the loaded model's now, under its variables' names (made unique by tfjs-layers).
+    const variableNames = again.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val.name);
+    expect(variableNames.every((n) => /_2$/.test(n))).toBe(true);
+    expect(resumedState.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/')))).toEqual(variableNames.flatMap((n) => (n.includes('kernel') ? [n, n, n] : [n, n])));
+    [uninterrupted, first, loaded, again].forEach((m) => m.dispose());
+    tf.dispose([x, y, ...initial]);
+  });
+
+  it("state restored under a layer variable's name reaches the variable tfjs-layers made unique from it; when two could be meant, the step is refused", async () => {
+    const stamp = String(Math.random()).slice(2);
+    const variable = (name: string, value = tf.ones([4, 3])) => tf.variable(value, true, `layer${stamp}/${name}`);
+    const source = new AdafactorOptimizer({ beta1: 0.9 });
+    const [w, u] = [variable('w'), variable('u')];
+    source.applyGradients({ [w.name]: tf.ones([4, 3]), [u.name]: tf.fill([4, 3], 2) });
+    const saved = await source.getWeights();
+    // 'w_1' takes the state of 'w' (its name before tfjs-layers made it unique); that of 'u' waits for 'u'.
+    const optimizer = new AdafactorOptimizer({ beta1: 0.9 });
+    await optimizer.setWeights(saved);
+    const w1 = variable('w_1', w.clone());
+    const grad = tf.tensor(normals(12, random(9)), [4, 3]);
+    optimizer.applyGradients({ [w1.name]: grad });
+    source.applyGradients({ [w.name]: grad });
+    expect(bits([w1])).toEqual(bits([w]));
+    expect((await optimizer.getWeights()).map((x) => x.name)).toEqual(saved.map((x) => x.name.replace(`${w.name}/`, `${w1.name}/`)));
+    // State under 'w' and 'w_1' could both be that of 'w_2': refused, before anything changes.
+    const twice = new AdafactorOptimizer({ beta1: 0.9 });
+    await twice.setWeights([...saved, ...saved.slice(1).filter((x) => x.name.startsWith(`${w.name}/`)).map((x) => ({ ...x, name: x.name.replace(`${w.name}/`, `${w1.name}/`) }))]);
+    const w2 = variable('w_2');
+    const before = await snapshot(twice);
+    expect(() => twice.applyGradients({ [w2.name]: tf.ones([4, 3]) })).toThrow(
+      new RegExp(`the state of '${w2.name}' could be that restored under '${w.name}' or '${w1.name}' \\(tfjs-layers adds '_<n>'`),
+    );
+    expect(twice.iterations).toBe(1);
+    expect(await snapshot(twice)).toEqual(before);
+    expect(Array.from(w2.dataSync())).toEqual(new Array(12).fill(1));
+    [source, optimizer, twice].forEach((o) => o.dispose());
+    tf.dispose([w, u, w1, w2]);
+  });
+
+  it('getConfig gives every option as JSON gives it back (an explicit undefined is no option); an lr function is refused', () => {
+    const every: AdafactorOptions = {
+      lr: 0.01, eps1: 1e-29, eps2: 2e-3, clipThreshold: 0.5, decayRate: -0.7, beta1: 0.9, weightDecay: 0.01, scaleParameter: false, relativeStep: false,
+      warmupInit: false, factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', stochasticRounding: true, skipNonFinite: true,
+    };
+    expect(Object.keys(every).sort()).toEqual(Object.keys(new AdafactorOptimizer(every).getConfig()).sort());
+    const config = new AdafactorOptimizer({ ...every, beta1: undefined }).getConfig();
+    expect(config).toStrictEqual(JSON.parse(JSON.stringify(config)));
+    expect('beta1' in config).toBe(false);
+    // Options are the optimizer's own: changing the object given later changes nothing.
+    const given = { beta1: 0.5 };
+    const optimizer = new AdafactorOptimizer(given);
+    given.beta1 = 0.25;
+    expect(optimizer.getConfig()).toStrictEqual({ beta1: 0.5 });
+    expect(() => new AdafactorOptimizer({ relativeStep: false, lr: (t) => 0.01 / t }).getConfig()).toThrow(/getConfig: a learning-rate function cannot be serialized; pass a number/);
+  });
+
+  it("fromConfig takes the customObjects tfjs-layers adds, and still refuses an unknown option, also from a saved model's training config", async () => {
+    const revived = AdafactorOptimizer.fromConfig(AdafactorOptimizer, { customObjects: {}, beta1: 0.9, factorDims: 'largest2' });
+    expect(revived).toBeInstanceOf(AdafactorOptimizer);
+    expect(revived.getConfig()).toStrictEqual({ beta1: 0.9, factorDims: 'largest2' });
+    expect(() => AdafactorOptimizer.fromConfig(AdafactorOptimizer, { customObjects: {}, betaOne: 0.9 })).toThrow(/AdafactorOptimizer: unknown option 'betaOne'/);
+    const { x, y } = data();
+    const model = makeModel();
+    model.compile({ optimizer: new AdafactorOptimizer({ beta1: 0.9 }), loss: 'meanSquaredError' });
+    await fit(model, x, y, 1);
+    await expect(saveAndLoad(model, (config) => ({ ...config, momentum: 0.9 }))).rejects.toThrow(/AdafactorOptimizer: unknown option 'momentum'/);
+    model.dispose();
+    tf.dispose([x, y]);
+  });
+});

@@ -276,3 +276,79 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     vars.forEach((v) => v.dispose());
   });
 });
+
+/**
+ * Pause and resume on the webgpu backend: tfjs-layers saves getConfig() and getWeights() (read
+ * back from the GPU) with the model; loadLayersModel rebuilds the optimizer with fromConfig and
+ * restores its state with setWeights, which the first step writes back to the GPU.
+ */
+describe('a tfjs-layers model saved with its optimizer resumes training on the webgpu backend', () => {
+  const EPOCHS = 2; // per part; two batches of 16 each
+  const makeModel = () =>
+    tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });
+  const fit = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
+  const valuesOf = (tensors: tf.Tensor[]) => Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));
+
+  async function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersModel> {
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+    return tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, modelTopology: json(saved!.modelTopology), trainingConfig: json(saved!.trainingConfig) }));
+  }
+
+  it('with momentum and factored kernels: the resumed steps are the uninterrupted run\'s', async () => {
+    // Steps of about lr = 0.05 per element, so that what the state decides is plain to see.
+    const options: AdafactorOptions = { beta1: 0.9, relativeStep: false, lr: 0.05, scaleParameter: false, weightDecay: 0.01, clipThreshold: 0.5, factorDims: 'largest2' };
+    const rand = random(77);
+    const x = tf.tensor(normals(32 * 6, rand), [32, 6]);
+    const y = tf.tensor(normals(32 * 3, rand), [32, 3]);
+    const uninterrupted = makeModel();
+    const initial = uninterrupted.getWeights().map((w) => w.clone());
+    uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
+    await fit(uninterrupted, x, y, 2 * EPOCHS);
+
+    const first = makeModel();
+    first.setWeights(initial);
+    const optimizer = new AdafactorOptimizer(options);
+    first.compile({ optimizer, loss: 'meanSquaredError' });
+    await fit(first, x, y, EPOCHS);
+    const saved = await optimizer.getWeights();
+    expect(saved.filter((w) => w.name.endsWith('/exp_avg_sq_row')).map((w) => w.tensor.shape)).toEqual([[6], [16]]);
+    const atSave = await valuesOf(first.getWeights());
+    const loaded = await saveAndLoad(first);
+    const restored = loaded.optimizer as AdafactorOptimizer;
+    expect(restored).toBeInstanceOf(AdafactorOptimizer);
+    expect(restored.getConfig()).toStrictEqual(optimizer.getConfig());
+    expect(restored.iterations).toBe(2 * EPOCHS);
+    await fit(loaded, x, y, EPOCHS);
+    expect(restored.iterations).toBe(4 * EPOCHS);
+    // What the steps after the save changed, against what the same steps of the uninterrupted run
+    // changed, relative to its RMS. The state goes GPU -> f32 on the CPU -> GPU unchanged, and
+    // both runs then run the same kernels on the same bits, with reductions of a fixed order
+    // (this library's, and tfjs's matMul and sums at these sizes: no atomics); here they agree
+    // bit for bit. 1e-5 leaves room for a few f32 ulps of the weights (about 1e-7 of their RMS,
+    // 1e-6 of the change) should an adapter's kernels round differently; state that was lost or
+    // zeroed is off by about 2 (measured with the state not restored).
+    const [resumed, expected] = await Promise.all([valuesOf(loaded.getWeights()), valuesOf(uninterrupted.getWeights())]);
+    const change = (w: Float32Array, i: number) => w.map((v, k) => v - atSave[i][k]);
+    resumed.forEach((w, i) => expectClose(change(w, i), change(expected[i], i), `what the resumed steps changed in weight ${i}`, 1e-5));
+    const resumedWeights = await restored.getWeights();
+    const [resumedState, expectedState] = await Promise.all([
+      valuesOf(resumedWeights.map((w) => w.tensor)),
+      (uninterrupted.optimizer as AdafactorOptimizer).getWeights().then((ws) => valuesOf(ws.map((w) => w.tensor))),
+    ]);
+    resumedState.forEach((s, i) => expectClose(s, expectedState[i], `optimizer weight ${i} after resuming`, 1e-5));
+    // Saved under the first model's names; the loaded model's variables (made unique by tfjs-layers) own it now.
+    const variableNames = loaded.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val.name);
+    expect(variableNames.every((n) => /_\d+$/.test(n))).toBe(true);
+    expect([...new Set(resumedWeights.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/'))))]).toEqual(variableNames);
+    [uninterrupted, first, loaded].forEach((m) => m.dispose());
+    tf.dispose([x, y, ...initial]);
+  });
+});
