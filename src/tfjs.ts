@@ -6,6 +6,7 @@
  * algorithm and options as the WebGPU `Adafactor` and the float64 reference (Hugging Face semantics).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { AdafactorStats } from './adafactor.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
 import { type Geometry, geometry, withFactoringRule } from './shape.js';
 import { checkStateValues, stateKindOf } from './state_values.js';
@@ -29,6 +30,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
   private readonly slots = new Map<string, SlotState>();
   private readonly restored = new Map<string, HostState>();
   private gpu: WebGPUSteps | undefined;
+  /** What the last step on the tfjs-ops path did, as tensors kept until the next step (see stats()). */
+  private lastOpsStats: { step: number; skipped?: tf.Tensor; tensors: { name: string; values: tf.Tensor }[] } | undefined;
+  /** Which path took the last step. */
+  private lastPath: 'webgpu' | 'ops' | undefined;
   /** Variable names in the order their state first appeared, the order of getWeights. */
   private readonly names = new Set<string>();
 
@@ -66,6 +71,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
         },
       });
       for (const e of entries) this.names.add(e.name);
+      this.lastPath = 'webgpu';
       this.incrementIterations();
       return;
     }
@@ -90,17 +96,57 @@ export class AdafactorOptimizer extends tf.Optimizer {
     });
     // An empty tensor has nothing to update (and tf.all of nothing is false).
     const planned = checked.map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom, restoredAs(c.name)) })).filter((p) => p.variable.size > 0);
+    this.disposeStats();
+    const stats: { name: string; values: tf.Tensor }[] = [];
+    let skipped: tf.Tensor | undefined;
     if (o.skipNonFinite) {
       tf.tidy(() => {
         const next = planned.map((p) => nextValues(p, o, rho, decay, rate));
         // One decision for the whole step, taken by tensors: nothing is read back to the CPU.
         const ok = next.reduce((all, n) => tf.logicalAnd(all, n.finite!), tf.scalar(true, 'bool'));
         planned.forEach((p, i) => assignStep(p, next[i], ok));
+        next.forEach((n, i) => stats.push({ name: planned[i].name, values: tf.keep(n.stats) }));
+        skipped = tf.keep(tf.logicalNot(ok));
       });
     } else {
-      for (const p of planned) tf.tidy(() => assignStep(p, nextValues(p, o, rho, decay, rate)));
+      for (const p of planned) {
+        tf.tidy(() => {
+          const next = nextValues(p, o, rho, decay, rate);
+          assignStep(p, next);
+          stats.push({ name: p.name, values: tf.keep(next.stats) });
+        });
+      }
     }
+    this.lastOpsStats = { step, skipped, tensors: stats };
+    this.lastPath = 'ops';
     this.incrementIterations();
+  }
+
+  /**
+   * rho_t of step t, computed on the host: min(1e-2, 1/sqrt(t)) (with warmupInit min(1e-6 t,
+   * 1/sqrt(t))), or lr(t) without relativeStep. t defaults to the last step taken (1 before any).
+   */
+  learningRate(step = Math.max(1, this.iterations)): number {
+    if (!Number.isSafeInteger(step) || step < 1) throw new Error(`AdafactorOptimizer.learningRate: step must be an integer >= 1, got ${String(step)}`);
+    return stepSize(this.resolved, step, 'AdafactorOptimizer.learningRate');
+  }
+
+  /**
+   * What the last step did to each variable with elements, as `Adafactor.stats()` reports it:
+   * RMS(X_{t-1}), alpha_t, RMS(U) before clipping and the clip divisor, with the step's number and
+   * whether skipNonFinite skipped it. Read back only when asked, on either path.
+   */
+  async stats(): Promise<AdafactorStats> {
+    if (this.lastPath === 'webgpu') return (await this.gpu?.stats()) ?? { step: 0, skipped: false, tensors: [] };
+    const last = this.lastOpsStats;
+    if (this.lastPath !== 'ops' || !last) return { step: 0, skipped: false, tensors: [] };
+    const tensors = await Promise.all(
+      last.tensors.map(async ({ name, values }) => {
+        const [paramRms, alpha, updateRms, clipDivisor] = await values.data();
+        return { name, paramRms, stepSize: alpha, updateRms, clipDivisor };
+      }),
+    );
+    return { step: last.step, skipped: last.skipped ? Boolean((await last.skipped.data())[0]) : false, tensors };
   }
 
   /**
@@ -179,7 +225,15 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return bytes;
   }
 
+  /** Frees the tensors that hold the last ops-path step's stats. */
+  private disposeStats(): void {
+    if (!this.lastOpsStats) return;
+    tf.dispose([...this.lastOpsStats.tensors.map((t) => t.values), ...(this.lastOpsStats.skipped ? [this.lastOpsStats.skipped] : [])]);
+    this.lastOpsStats = undefined;
+  }
+
   dispose(): void {
+    this.disposeStats();
     for (const name of [...this.slots.keys()]) this.forgetHostState(name);
     this.restored.clear();
     this.gpu?.dispose();
@@ -358,6 +412,8 @@ interface Planned {
 /** What one step computes for one variable. */
 interface NextValues {
   param: tf.Tensor;
+  /** [RMS(X_{t-1}), alpha_t, RMS(U) before clipping, the clip divisor], for stats(). */
+  stats: tf.Tensor;
   state: Partial<Record<Slot, tf.Tensor>>;
   /** With skipNonFinite: a bool scalar, whether every number of this step is finite. */
   finite?: tf.Tensor;
@@ -395,18 +451,21 @@ function nextValues({ variable, grad, geom, slots }: Planned, o: ResolvedOptions
     normalized = tf.mul(g, tf.rsqrt(state.full));
   }
   // Clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp.
-  const ratio = tf.div(rms(normalized), o.clipThreshold);
-  let update = tf.mul(tf.div(normalized, tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1))), alpha);
+  const updateRms = rms(normalized);
+  const ratio = tf.div(updateRms, o.clipThreshold);
+  const clipDivisor = tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1));
+  let update = tf.mul(tf.div(normalized, clipDivisor), alpha);
+  const stats = tf.stack([paramRms, alpha, updateRms, clipDivisor]);
   if (slots.momentum) {
     state.momentum = tf.add(tf.mul(slots.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!));
     update = state.momentum;
   }
   const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
   const param = tf.sub(tf.sub(x, tf.mul(decayFactor, x)), update);
-  if (!o.skipNonFinite) return { param, state };
+  if (!o.skipNonFinite) return { param, state, stats };
   // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.
   const squareSums = geom.factored ? [tf.sum(q, geom.colDim), tf.sum(q, geom.rowDim)] : [q];
   const checked = [g, ...squareSums, tf.sum(tf.square(x)), tf.sum(tf.square(normalized)), alpha, param, ...Object.values(state)];
   const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
-  return { param, state, finite };
+  return { param, state, stats, finite };
 }

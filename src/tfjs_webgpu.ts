@@ -9,7 +9,7 @@
  * exactly one place; when a variable turns up in another list, its state is copied there on the GPU.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Adafactor, type StateEntry, internalBuffers } from './adafactor.js';
+import { Adafactor, type AdafactorStats, type StateEntry, internalBuffers } from './adafactor.js';
 import type { AdafactorOptions } from './options.js';
 import { decodeSafetensors, float32Values } from './safetensors.js';
 
@@ -75,6 +75,8 @@ interface VariableList {
 
 export class WebGPUSteps {
   private readonly lists = new Map<string, VariableList>();
+  /** The list of variables of the last step, for stats(). */
+  private lastList: VariableList | undefined;
   /** Where each variable's state lives now. */
   private readonly owners = new Map<string, { list: VariableList; index: number }>();
 
@@ -147,6 +149,7 @@ export class WebGPUSteps {
       }
       internalBuffers(list.adafactor).setStepCount(iterations);
       list.adafactor.step(encoder);
+      this.lastList = list;
       // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
       backend.ensureCommandEncoderReady();
       backend.endComputePassEncoder();
@@ -167,6 +170,13 @@ export class WebGPUSteps {
       // Released to tfjs's pool at its next submit, which the queue runs after this step.
       for (const copy of copies.values()) copy.dispose();
     }
+  }
+
+  /** What the last step did to each of its variables (Adafactor.stats()), if there was one. */
+  async stats(): Promise<AdafactorStats | undefined> {
+    const list = this.lastList;
+    // A list freed since (its variables' state moved elsewhere) has no stats to give.
+    return list && [...this.lists.values()].includes(list) ? list.adafactor.stats() : undefined;
   }
 
   /** The state of every variable whose state lives here, read back (for getWeights). */

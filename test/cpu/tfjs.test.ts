@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { SLOT_NAMES } from '../../src/tfjs_webgpu.js';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
-import { expectClose, normals, random } from '../gpu/harness.js';
+import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
 
 await tf.setBackend('cpu');
 
@@ -16,7 +16,7 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
     ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
     ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
     ['skipNonFinite with nothing to skip', { skipNonFinite: true, beta1: 0.9 }],
-  ] as [string, AdafactorOptions][])('%s: the same updates as the float64 reference', (_, options) => {
+  ] as [string, AdafactorOptions][])('%s: the same updates and stats as the float64 reference', async (_, options) => {
     const rand = random(Date.now() % 2 ** 31);
     const shapes = [[12, 7], [7], [3, 5, 6], []];
     const init = shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), rand));
@@ -27,6 +27,11 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
       const grads = shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), rand));
       optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], shapes[i]) })));
       reference.step(grads);
+      const stats = await optimizer.stats();
+      expect(stats.step).toBe(step + 1);
+      expect(stats.tensors.map((t) => t.name)).toEqual(variables.map((v) => v.name));
+      stats.tensors.forEach((t, i) => expectStatsClose(t, reference.lastStats[i]!, `step ${step + 1}, variable ${i}`));
+      expect(optimizer.learningRate()).toBe(options.lr ?? Math.min(1e-2, 1 / Math.sqrt(step + 1)));
     }
     variables.forEach((v, i) => expectClose(v.dataSync(), reference.params[i], `variable ${i}`));
     expect(optimizer.iterations).toBe(4);

@@ -2,7 +2,7 @@
  * Helpers for GPU tests, with no Node or browser APIs: the same checks run on Dawn in Node and
  * in headless Chromium. GPU results are always compared with the float64 CPU reference.
  */
-import { Adafactor, type AdafactorOptions, type AdafactorParam } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions, type AdafactorParam, type StepStats } from '../../src/index.js';
 import { internalBuffers } from '../../src/adafactor.js';
 import { SHADER } from '../../src/layout.js';
 
@@ -36,6 +36,14 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       if (!(Math.abs(actual[i] - expected[i]) <= Math.abs(actual[at] - expected[at]))) at = i;
     }
     throw new Error(`${what}: max |x - x_ref| / RMS(x_ref) = ${error.toExponential(3)} > ${tolerance} (worst at element ${at}: ${actual[at]} vs ${expected[at]})`);
+  }
+}
+
+/** |a - b| <= tolerance * |b|, field by field. */
+export function expectStatsClose(actual: StepStats, expected: StepStats, what: string, tolerance = 1e-5): void {
+  for (const key of ['paramRms', 'stepSize', 'updateRms', 'clipDivisor'] as const) {
+    const error = Math.abs(actual[key] - expected[key]) / Math.abs(expected[key]);
+    if (!(error <= tolerance)) throw new Error(`${what}: ${key} ${actual[key]} vs ${expected[key]} (relative error ${error.toExponential(2)})`);
   }
 }
 

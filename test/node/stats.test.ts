@@ -1,21 +1,13 @@
 // What users log: the learning rate of each group (computed on the host) and what the last step
 // did to each tensor (read back from the GPU only when asked), against the float64 reference.
 import { describe, expect, it } from 'vitest';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor, type StepStats } from '../../src/index.js';
-import { TensorSet, normals, random, withGpuErrors } from '../gpu/harness.js';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { TensorSet, expectStatsClose, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
 const gpu = useDevice();
 const shapes = [[130, 300], [300], [3, 20, 9], [], [0, 4]];
 const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
-
-/** |a - b| <= tolerance * |b|, field by field. */
-function expectStatsClose(actual: StepStats, expected: StepStats, what: string, tolerance = 1e-5): void {
-  for (const key of ['paramRms', 'stepSize', 'updateRms', 'clipDivisor'] as const) {
-    const error = Math.abs(actual[key] - expected[key]) / Math.abs(expected[key]);
-    if (!(error <= tolerance)) throw new Error(`${what}: ${key} ${actual[key]} vs ${expected[key]} (relative error ${error.toExponential(2)})`);
-  }
-}
 
 describe('stats() and learningRate()', () => {
   it.each([

@@ -12,7 +12,7 @@ import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
-import { expectClose, normals, random } from '../gpu/harness.js';
+import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
 
 // tfjs's webgpu backend looks for navigator.gpu, which Node 20 lacks.
@@ -74,7 +74,13 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
       expect(await countReads(() => optimizer.applyGradients(gradTensors))).toBe(0);
       gradTensors.forEach((g) => g.tensor.dispose());
       reference.step(grads);
+      // stats() reads back what the step did, only when asked.
+      const stats = await optimizer.stats();
+      expect(stats.step).toBe(step + 1);
+      expect(stats.tensors.map((t) => t.name)).toEqual(vars.map((v) => v.name));
+      stats.tensors.forEach((t, i) => expectStatsClose(t, reference.lastStats[i]!, `step ${step + 1}, variable ${i}`));
     }
+    expect(optimizer.learningRate()).toBe(options.lr ?? Math.min(1e-2, 1 / Math.sqrt(4)));
     expect(buffers.every((b) => typeof (b as GPUBuffer).getMappedRange === 'function')).toBe(true);
     vars.forEach((v, i) => expect(bufferOf(v)).toBe(buffers[i]));
     for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `variable ${i}`);
