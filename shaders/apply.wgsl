@@ -1,7 +1,7 @@
 // Pass 5 of a step, one workgroup per tile: one read of G and X, one write of X, and the only
 // writes of optimizer state.
-//   U = scale * G / sqrt(V_t)                               unfactored
-//   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored
+//   U = scale * G / sqrt(V_t)                               unfactored (V_t floored at eps1^2 with the eps1 floor)
+//   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored (see factoredUpdate)
 //   M_t = beta1 M_{t-1} + (1 - beta1) U,  U = M_t           with momentum
 //   X_t = X_{t-1} - weightDecay * alpha_t * X_{t-1} - U
 
@@ -33,14 +33,14 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
   let tile = factoredTile(t, localTile);
   let firstCol = (lid % QUADS_ACROSS) * QUAD;
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
-  let colFactors = loadColFactors(t, tile, firstCol, count) * (scratch[t.matrixFactors + tile.matrix] * scale);
+  let cols = colTerms(t, s, tile, firstCol, count) * scratch[t.matrixFactors + tile.matrix];
   // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
   let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
   for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
     let element = firstElement + row * t.rowStride;
     let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-    updateParams(t, s, element, g * (scratch[t.rowFactors + rowIndex] * colFactors), decay, count, t.colStride);
+    updateParams(t, s, element, factoredUpdate(s, g, rowTerm(t, s, rowIndex), cols) * scale, decay, count, t.colStride);
   }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
   for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
@@ -61,9 +61,9 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, l
     let g = loadGrad4(gradIndex(t, i), count, 1u);
     var u = vec4<f32>(0.0);
     for (var c = 0u; c < count; c = c + 1u) {
-      let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.eps1);
+      let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.epsAdded);
       fullState[fullStateIndex(t, i + c)] = v;
-      u[c] = g[c] * inverseSqrt(v) * scale;
+      u[c] = g[c] * inverseSqrt(atLeast(v, s.vectorFloor)) * scale;
     }
     updateParams(t, s, i, u, decay, count, 1u);
   }

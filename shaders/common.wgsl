@@ -91,6 +91,7 @@ struct GroupSettings {
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
   skipNonFinite: u32,   // 1: a step with a non-finite gradient or statistic anywhere changes nothing
   weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
+  epsFloor: u32,        // 1: eps1 floors mean(R_t) and eps1^2 the estimate (PyTorch); 0: eps1 is added to G^2
   beta2Low: u32,        // beta2_t = 1 - t^decayRate: the bits of an f32, low and high halves
   beta2High: u32,
   oneMinusBeta2Low: u32, // t^decayRate, computed in float64 on the host
@@ -115,6 +116,10 @@ struct Settings {
   skipNonFinite: u32,
   weightDecayScaled: u32,
   roundingSeed: u32,
+  epsFloor: u32,
+  epsAdded: f32,        // added to G^2: eps1, or 0 with epsFloor
+  vectorFloor: f32,     // floor of the second-moment estimate: eps1^2 with epsFloor, else 0
+  meanRowFloor: f32,    // floor of mean(R_t): eps1 with epsFloor, else 0
 }
 
 fn joinHalves(low: u32, high: u32) -> u32 { return low | (high << 16u); }
@@ -127,8 +132,16 @@ fn settingsOf(group: u32) -> Settings {
     bitcast<f32>(joinHalves(g.rhoLow, g.rhoHigh)),
     g.eps1, g.eps2, g.clipThreshold, g.beta1, g.weightDecay,
     g.scaleParameter, g.skipNonFinite, g.weightDecayScaled,
-    joinHalves(g.roundingSeedLow, g.roundingSeedHigh));
+    joinHalves(g.roundingSeedLow, g.roundingSeedHigh),
+    g.epsFloor,
+    select(g.eps1, 0.0, g.epsFloor == 1u),
+    select(0.0, g.eps1 * g.eps1, g.epsFloor == 1u),
+    select(0.0, g.eps1, g.epsFloor == 1u));
 }
+
+// Floors that keep a NaN a NaN (WGSL's max need not).
+fn atLeast(x: f32, floor: f32) -> f32 { return select(x, floor, x < floor); }
+fn atLeast4(x: vec4<f32>, floor: f32) -> vec4<f32> { return select(x, vec4<f32>(floor), x < vec4<f32>(floor)); }
 
 // One window of a group. A group is the tensors whose parameters share one buffer and whose
 // gradients share another; a window is a run of its tiles whose parameters, gradients, V and M
@@ -244,13 +257,37 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   return tile;
 }
 
-// 1 / sqrt(C_t) of up to four consecutive columns of a tile (zero beyond `count`).
-fn loadColFactors(t: Tensor, tile: Tile, firstCol: u32, count: u32) -> vec4<f32> {
-  var factors = vec4<f32>(0.0);
-  for (var c = 0u; c < count; c = c + 1u) {
-    factors[c] = scratch[t.colFactors + tile.matrix * t.cols + tile.col0 + firstCol + c];
-  }
-  return factors;
+// The normalized update of up to four elements of a factored tensor from the terms of their row
+// and columns (rowTerm, colTerms, each column's times a per-matrix term):
+//   eps1 added (Hugging Face, optax): row 1 / sqrt(R_t), columns sqrt(mean(R_t)) / sqrt(C_t):
+//     U = G row columns = G / sqrt(R_t C_t / mean(R_t));
+//   eps1 floor (PyTorch): row R_t, columns C_t / max(mean(R_t), eps1):
+//     U = G / sqrt(max(R_t C_t / max(mean(R_t), eps1), eps1^2)).
+fn factoredUpdate(s: Settings, g: vec4<f32>, row: f32, cols: vec4<f32>) -> vec4<f32> {
+  if (s.epsFloor == 1u) { return g * inverseSqrt(atLeast4(row * cols, s.vectorFloor)); }
+  return g * (row * cols);
+}
+
+fn rowTerm(t: Tensor, s: Settings, rowIndex: u32) -> f32 {
+  return scratch[select(t.rowFactors, t.newRow, s.epsFloor == 1u) + rowIndex];
+}
+
+// The column terms of up to four consecutive columns of a tile (zero beyond `count`): 1 / sqrt(C_t),
+// or C_t with the eps1 floor.
+fn colTerms(t: Tensor, s: Settings, tile: Tile, firstCol: u32, count: u32) -> vec4<f32> {
+  let base = select(t.colFactors, t.newCol, s.epsFloor == 1u) + tile.matrix * t.cols + tile.col0 + firstCol;
+  var terms = vec4<f32>(0.0);
+  for (var c = 0u; c < count; c = c + 1u) { terms[c] = scratch[base + c]; }
+  return terms;
+}
+
+// With the eps1 floor, the per-matrix term of the column terms, 1 / max(mean(R_t), eps1), from the
+// row block sums of finalize_stats, added in one fixed order wherever it is needed.
+fn floorMatrixTerm(t: Tensor, s: Settings, matrix: u32) -> f32 {
+  let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
+  var sum = 0.0;
+  for (var k = 0u; k < rowBlocks; k = k + 1u) { sum = sum + scratch[t.rowBlockSums + matrix * rowBlocks + k]; }
+  return 1.0 / atLeast(sum / f32(t.rows), s.meanRowFloor);
 }
 
 // Fixed-order reduction over the workgroup in two levels (REDUCE_PARTS sums of consecutive

@@ -42,9 +42,13 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
       }
       let matrixTotals = workgroupSum(lid, matrixPartials);
       let meanRow = matrixTotals.x / f32(t.rows);
-      updateSquares = updateSquares + meanRow * matrixTotals.y;
-      if (lid == 0u) {
-        scratch[t.matrixFactors + matrix] = sqrt(meanRow);
+      if (s.epsFloor == 1u) {
+        // update_norm's partials are of U itself, with this matrix term.
+        updateSquares = updateSquares + matrixTotals.y;
+        if (lid == 0u) { scratch[t.matrixFactors + matrix] = floorMatrixTerm(t, s, matrix); }
+      } else {
+        updateSquares = updateSquares + meanRow * matrixTotals.y;
+        if (lid == 0u) { scratch[t.matrixFactors + matrix] = sqrt(meanRow); }
       }
     }
   }
@@ -68,8 +72,12 @@ fn finalizeOneTile(t: Tensor, s: Settings, totals: vec4<f32>) {
   var updateSquares = totals.x;
   if (t.factored == 1u) {
     let meanRow = totals.w / f32(t.rows);
-    updateSquares = meanRow * updateSquares;
-    scratch[t.matrixFactors] = sqrt(meanRow);
+    if (s.epsFloor == 1u) {
+      scratch[t.matrixFactors] = 1.0 / atLeast(meanRow, s.meanRowFloor);
+    } else {
+      updateSquares = meanRow * updateSquares;
+      scratch[t.matrixFactors] = sqrt(meanRow);
+    }
   }
   writeScalars(t, s, totals.y, updateSquares, totals.z);
 }

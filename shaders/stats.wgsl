@@ -40,13 +40,13 @@ fn tileStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
 
 struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32 }
 
-// G and Q = G^2 + eps1 of up to four consecutive elements (zero beyond `count`), their sum of
+// G and Q = G^2 + eps1 (G^2 with the eps1 floor) of up to four consecutive elements (zero beyond `count`), their sum of
 // X^2 and their count of non-finite gradients.
 fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> QuadStats {
   let g = loadGrad4(gradIndex(t, element), count, stride);
   let x = loadParam4(paramIndex(t, element), count, stride);
   let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
-  let q = select(vec4<f32>(0.0), g * g + s.eps1, inside);
+  let q = select(vec4<f32>(0.0), g * g + s.epsAdded, inside);
   let bad = (bitcast<vec4<u32>>(g) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u);
   return QuadStats(g, q, dot(x, x), dot(select(vec4<f32>(0.0), vec4<f32>(1.0), bad), vec4<f32>(1.0)));
 }
@@ -116,7 +116,7 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
       v[c] = nanWhere(s.skipNonFinite == 1u && !isFinite(v[c]), v[c]);
     }
     let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
-    let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(v), inside);
+    let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(atLeast4(v, s.vectorFloor)), inside);
     sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, quad.nonFinite, 0.0);
   }
   return sums;

@@ -1,7 +1,8 @@
 // Pass 3 of a step, factored tiles only: the partial sum of squares of the unscaled update
 //   U' = G / (sqrt(R_t) sqrt(C_t)),
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
-// needs every row, is applied later (finalize_scale) instead of waiting for it here.
+// needs every row, is applied later (finalize_scale) instead of waiting for it here. With the
+// eps1 floor, U is not U' times a per-matrix number: U itself, with mean(R_t) from the row block sums.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -11,23 +12,28 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (!inWindow(tileIndex)) { return; }
   let t = tensors[tensorOfTile(tileIndex)];
   if (t.factored == 0u) { return; }
-  updateNormOfTile(t, tileIndex - t.firstTile, lid);
+  let s = settingsOf(t.settings);
+  let localTile = tileIndex - t.firstTile;
+  var matrixTerm = 1.0;
+  if (s.epsFloor == 1u) { matrixTerm = floorMatrixTerm(t, s, factoredTile(t, localTile).matrix); }
+  updateNormOfTile(t, s, localTile, lid, matrixTerm);
 }
 
 // The tile's partial sum of U'^2 to scratch.
-fn updateNormOfTile(t: Tensor, localTile: u32, lid: u32) {
-  let sums = workgroupSum(lid, vec4<f32>(tileUpdateSquares(t, localTile, lid), 0.0, 0.0, 0.0));
+fn updateNormOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm: f32) {
+  let sums = workgroupSum(lid, vec4<f32>(tileUpdateSquares(t, s, localTile, lid, matrixTerm), 0.0, 0.0, 0.0));
   if (lid == 0u) {
     scratch[t.tilePartials + TILE_PARTIALS * localTile] = sums.x;
   }
 }
 
-// This invocation's share of the tile's sum of U'^2, one quad of columns per invocation.
-fn tileUpdateSquares(t: Tensor, localTile: u32, lid: u32) -> f32 {
+// This invocation's share of the tile's sum of U'^2, one quad of columns per invocation;
+// `matrixTerm` multiplies the column terms (1, or with the eps1 floor 1 / max(mean(R_t), eps1)).
+fn tileUpdateSquares(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm: f32) -> f32 {
   let tile = factoredTile(t, localTile);
   let firstCol = (lid % QUADS_ACROSS) * QUAD;
   let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
-  let colFactors = loadColFactors(t, tile, firstCol, count);
+  let cols = colTerms(t, s, tile, firstCol, count) * matrixTerm;
   var squares = 0.0;
   // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
   let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
@@ -35,7 +41,7 @@ fn tileUpdateSquares(t: Tensor, localTile: u32, lid: u32) -> f32 {
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
     let element = firstElement + row * t.rowStride;
     let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-    let u = g * (scratch[t.rowFactors + rowIndex] * colFactors);
+    let u = factoredUpdate(s, g, rowTerm(t, s, rowIndex), cols);
     squares = squares + dot(u, u);
   }
   return squares;

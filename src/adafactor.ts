@@ -480,6 +480,7 @@ export class Adafactor {
         scaleParameter: o.scaleParameter ? 1 : 0,
         skipNonFinite: this.options.skipNonFinite ? 1 : 0,
         weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
+        epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
         ...stepScalars,
       });
     });

@@ -7,14 +7,28 @@
 export interface AdafactorOptions {
   /** External step size, a number or a function of the step t (1, 2, ...). Only with `relativeStep: false`. */
   lr?: number | ((step: number) => number);
-  /** Added to squared gradients (eps_1 in the paper). Default 1e-30. */
+  /**
+   * Added to squared gradients (eps_1 in the paper; see `eps1Mode`). Default 1e-30. With
+   * `eps1Mode: 'floor'`, the floor of mean(R_t), and its square the floor of the estimate.
+   */
   eps1?: number;
+  /**
+   * 'add' (default; Hugging Face, optax): Q = G^2 + eps1. 'floor' (PyTorch): Q = G^2, mean(R_t) is
+   * floored at eps1 and the second-moment estimate (R_t C_t / mean(R_t), or V_t) at eps1^2.
+   */
+  eps1Mode?: 'add' | 'floor';
   /** Floor of the parameter scale RMS(X) (eps_2 in the paper). Default 1e-3. */
   eps2?: number;
-  /** Updates are scaled down to an RMS of at most this (d in the paper). Default 1.0. */
+  /** Updates are scaled down to an RMS of at most this (d in the paper); Infinity: no clipping. Default 1.0. */
   clipThreshold?: number;
-  /** beta2_t = 1 - t^decayRate. Default -0.8. */
+  /** beta2_t = 1 - (t - decayOffset)^decayRate. Default -0.8. */
   decayRate?: number;
+  /**
+   * Steps before the second-moment decay starts counting (optax's decay_offset, for fine-tuning
+   * from a checkpoint): beta2_t = 1 - (t - decayOffset)^decayRate; a step t <= decayOffset is
+   * refused. Default 0.
+   */
+  decayOffset?: number;
   /** First-moment decay. Default undefined: no first moment is kept. */
   beta1?: number;
   /** Decoupled weight decay: X -= weightDecay * alpha_t * X. Default 0. */
@@ -70,9 +84,11 @@ export interface AdafactorLimits {
 export interface ResolvedOptions {
   lr: ((step: number) => number) | undefined;
   eps1: number;
+  eps1Mode: 'add' | 'floor';
   eps2: number;
   clipThreshold: number;
   decayRate: number;
+  decayOffset: number;
   beta1: number | undefined;
   weightDecay: number;
   scaleParameter: boolean;
@@ -88,9 +104,11 @@ export interface ResolvedOptions {
 
 export const DEFAULT_OPTIONS = {
   eps1: 1e-30,
+  eps1Mode: 'add',
   eps2: 1e-3,
   clipThreshold: 1.0,
   decayRate: -0.8,
+  decayOffset: 0,
   beta1: undefined,
   weightDecay: 0,
   scaleParameter: true,
@@ -136,7 +154,8 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
     // Checked in the precision the GPU computes in, for the options the shaders use.
-    const problem = name === 'decayRate' || name === 'minDimSizeToFactor' ? undefined : f32Problem(value, domain === '> 0');
+    const hostOnly = name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor';
+    const problem = hostOnly ? undefined : f32Problem(value, domain.startsWith('> 0'));
     if (problem) throw new Error(`${where}: option ${name} is ${value}, which ${problem}`);
     return value;
   };
@@ -145,7 +164,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
-  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims', values: readonly T[]): T => {
+  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims' | 'eps1Mode', values: readonly T[]): T => {
     const value = merged[name] as unknown;
     if (!values.includes(value as T)) throw new Error(`${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`);
     return value as T;
@@ -153,9 +172,12 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   const resolved: ResolvedOptions = {
     lr: undefined,
     eps1: number('eps1', (v) => v > 0, '> 0'),
+    eps1Mode: oneOf('eps1Mode', ['add', 'floor'] as const),
     eps2: number('eps2', (v) => v > 0, '> 0'),
-    clipThreshold: number('clipThreshold', (v) => v > 0, '> 0'),
+    // Infinity is allowed here, and means no clipping (optax's clipping_threshold=None).
+    clipThreshold: merged.clipThreshold === Infinity ? Infinity : number('clipThreshold', (v) => v > 0, '> 0 (or Infinity)'),
     decayRate: number('decayRate', (v) => v < 0, '< 0'),
+    decayOffset: number('decayOffset', (v) => Number.isSafeInteger(v) && v >= 0, 'and an integer >= 0'),
     beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
     scaleParameter: flag('scaleParameter'),
@@ -189,6 +211,10 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   if (resolved.warmupInit && !resolved.relativeStep) {
     throw new Error(`${where}: option warmupInit needs relativeStep: true`);
   }
+  // With the floor, eps1^2 floors the estimate in f32: it must not be 0 or a denormal there.
+  if (resolved.eps1Mode === 'floor' && Math.fround(resolved.eps1 * resolved.eps1) < F32_MIN_NORMAL) {
+    throw new Error(`${where}: option eps1 is ${resolved.eps1}, too small for eps1Mode 'floor': its square must be a normal f32 (eps1 >= about 1.1e-19)`);
+  }
   return resolved;
 }
 
@@ -208,9 +234,15 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** 1 - beta2_t = t^decayRate. Kept separately from beta2_t so that it keeps full precision. */
-export function oneMinusBeta2(options: ResolvedOptions, step: number): number {
-  return Math.pow(step, options.decayRate);
+/**
+ * 1 - beta2_t = (t - decayOffset)^decayRate. Kept separately from beta2_t so that it keeps full
+ * precision. Throws for a step at or before decayOffset.
+ */
+export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
+  if (step <= options.decayOffset) {
+    throw new Error(`${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`);
+  }
+  return Math.pow(step - options.decayOffset, options.decayRate);
 }
 
 /** beta2_t = 1 - t^decayRate. */

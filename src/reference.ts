@@ -37,11 +37,12 @@ export function rms(values: ArrayLike<number>): number {
   return values.length === 0 ? 0 : Math.sqrt(sum / values.length);
 }
 
-/** Stage 1, the second moment: R, C (factored) or V (unfactored) take an EMA of Q = G^2 + eps1. */
+/** Stage 1, the second moment: R, C (factored) or V (unfactored) take an EMA of Q = G^2 + eps1 (G^2 with eps1Mode 'floor'). */
 export function updateSecondMoment(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
   const decay = beta2(options, step);
   const rate = oneMinusBeta2(options, step);
-  const q = (i: number) => grad[i] * grad[i] + options.eps1;
+  const added = options.eps1Mode === 'add' ? options.eps1 : 0;
+  const q = (i: number) => grad[i] * grad[i] + added;
   if (!geom.factored) {
     const v = state.full as Float64Array;
     for (let i = 0; i < geom.numel; i++) v[i] = decay * v[i] + rate * q(i);
@@ -65,12 +66,20 @@ export function updateSecondMoment(grad: ArrayLike<number>, geom: Geometry, stat
   }
 }
 
-/** Stage 2, normalise: U = G / sqrt(V), or U = G * rsqrt(R / mean(R)) * rsqrt(C) per matrix. */
-export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState): Float64Array {
+/**
+ * Stage 2, normalise: U = G / sqrt(V), or U = G * rsqrt(R / mean(R)) * rsqrt(C) per matrix. With
+ * eps1Mode 'floor' (PyTorch): U = G / sqrt(max(V, eps1^2)), or
+ * U = G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
+ */
+export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions): Float64Array {
   const update = new Float64Array(geom.numel);
+  // A floor that keeps a NaN a NaN, as torch's clamp does.
+  const atLeast = (x: number, floor: number) => (x < floor ? floor : x);
+  const floored = options.eps1Mode === 'floor';
+  const eps1 = options.eps1;
   if (!geom.factored) {
     const v = state.full as Float64Array;
-    for (let i = 0; i < geom.numel; i++) update[i] = grad[i] / Math.sqrt(v[i]);
+    for (let i = 0; i < geom.numel; i++) update[i] = grad[i] / Math.sqrt(floored ? atLeast(v[i], eps1 * eps1) : v[i]);
     return update;
   }
   const { batch, rows, cols } = geom;
@@ -84,7 +93,9 @@ export function normalizedUpdate(grad: ArrayLike<number>, geom: Geometry, state:
       const rowFactor = 1 / Math.sqrt(row[b * rows + i] / rowMean);
       for (let j = 0; j < cols; j++) {
         const k = elementIndex(geom, b, i, j);
-        update[k] = grad[k] * rowFactor * (1 / Math.sqrt(col[b * cols + j]));
+        update[k] = floored
+          ? grad[k] / Math.sqrt(atLeast((row[b * rows + i] * col[b * cols + j]) / atLeast(rowMean, eps1), eps1 * eps1))
+          : grad[k] * rowFactor * (1 / Math.sqrt(col[b * cols + j]));
       }
     }
   }
@@ -155,7 +166,7 @@ export function referenceStep(
   const paramRms = rms(param);
   const alpha = scaledStepSize(param, options, rho);
   updateSecondMoment(grad, geom, state, options, step);
-  const update = normalizedUpdate(grad, geom, state);
+  const update = normalizedUpdate(grad, geom, state, options);
   const clipped = clipUpdate(update, options);
   applyUpdate(param, scaleAndAverage(update, alpha, state, options), alpha, options);
   return { paramRms, stepSize: alpha, ...clipped };

@@ -57,7 +57,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
     });
     const step = this.iterations + 1;
     const o = this.resolved;
-    const rho = stepSize(o, step, 'AdafactorOptimizer'); // a bad learning rate throws before anything changes
+    // A bad learning rate (or a step before decayOffset) throws before anything changes.
+    const rho = stepSize(o, step, 'AdafactorOptimizer');
+    const decay = beta2(o, step);
+    const rate = oneMinusBeta2(o, step, 'AdafactorOptimizer');
     const renamed = this.renamedRestores(entries);
     const restoredAs = (name: string) => renamed.get(name) ?? name;
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
@@ -79,8 +82,6 @@ export class AdafactorOptimizer extends tf.Optimizer {
     if (onGpu) {
       throw new Error(`AdafactorOptimizer: the state of '${onGpu.name}' lives on the webgpu backend; move it to '${tf.getBackend()}' with setWeights(await getWeights())`);
     }
-    const decay = beta2(o, step);
-    const rate = oneMinusBeta2(o, step);
     // Every check before any state is made or changes, so that a refused step changes nothing.
     const checked = entries.map(({ name, variable, grad }) => {
       for (const [what, t] of [['variable', variable], ['gradient', grad]] as const) {
@@ -438,17 +439,25 @@ function nextValues({ variable, grad, geom, slots }: Planned, o: ResolvedOptions
   const paramRms = rms(x);
   // Python's max(eps2, RMS), as Hugging Face: eps2 unless RMS > eps2.
   const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
-  const q = tf.add(tf.square(g), o.eps1);
+  const floored = o.eps1Mode === 'floor';
+  const q = floored ? tf.square(g) : tf.add(tf.square(g), o.eps1);
   const state: Partial<Record<Slot, tf.Tensor>> = {};
   let normalized: tf.Tensor;
   if (geom.factored) {
     state.row = tf.add(tf.mul(slots.row!, decay), tf.mul(tf.mean(q, geom.colDim), rate));
     state.col = tf.add(tf.mul(slots.col!, decay), tf.mul(tf.mean(q, geom.rowDim), rate));
-    const rowFactor = tf.rsqrt(tf.div(state.row, tf.mean(state.row, geom.rowDim, true)));
-    normalized = tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(state.col), geom.rowDim));
+    const rowMean = tf.mean(state.row, geom.rowDim, true);
+    if (floored) {
+      // PyTorch: G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
+      const estimate = tf.mul(tf.expandDims(tf.div(state.row, tf.maximum(rowMean, o.eps1)), geom.colDim), tf.expandDims(state.col, geom.rowDim));
+      normalized = tf.mul(g, tf.rsqrt(tf.maximum(estimate, o.eps1 * o.eps1)));
+    } else {
+      const rowFactor = tf.rsqrt(tf.div(state.row, rowMean));
+      normalized = tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(state.col), geom.rowDim));
+    }
   } else {
     state.full = tf.add(tf.mul(slots.full!, decay), tf.mul(q, rate));
-    normalized = tf.mul(g, tf.rsqrt(state.full));
+    normalized = tf.mul(g, tf.rsqrt(floored ? tf.maximum(state.full, o.eps1 * o.eps1) : state.full));
   }
   // Clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp.
   const updateRms = rms(normalized);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AdafactorOptions, DEFAULT_OPTIONS, beta2, resolveOptions, stepSize } from '../../src/index.js';
+import { type AdafactorOptions, DEFAULT_OPTIONS, beta2, oneMinusBeta2, resolveOptions, stepSize } from '../../src/index.js';
 
 describe('options', () => {
   it('defaults are those of Hugging Face transformers', () => {
@@ -28,7 +28,11 @@ describe('options', () => {
     ['beta1 = 1', { beta1: 1 }, /beta1 must be a finite number in \[0, 1\)/],
     ['beta1 < 0', { beta1: -0.1 }, /beta1/],
     ['weightDecay < 0', { weightDecay: -1 }, /weightDecay/],
-    ['a non-finite number', { clipThreshold: Infinity }, /clipThreshold must be a finite number/],
+    ['a non-finite number', { eps2: Infinity }, /eps2 must be a finite number/],
+    ['a clipThreshold of -Infinity', { clipThreshold: -Infinity }, /clipThreshold must be a finite number > 0 \(or Infinity\)/],
+    ['an unknown eps1Mode', { eps1Mode: 'clamp' as 'add' }, /eps1Mode must be one of 'add', 'floor', got clamp/],
+    ['an eps1 whose square is not a normal f32, with the floor', { eps1Mode: 'floor', eps1: 1e-20 }, /eps1 is 1e-20, too small for eps1Mode 'floor'/],
+    ['a fractional decayOffset', { decayOffset: 2.5 }, /decayOffset must be a finite number and an integer >= 0/],
     ['NaN', { eps2: NaN }, /eps2/],
     ['lr with relativeStep', { lr: 0.01 }, /lr is given while relativeStep is true/],
     ['a non-finite lr', { lr: Infinity, relativeStep: false }, /lr must be a finite number/],
@@ -66,6 +70,14 @@ describe('options', () => {
       expect(stepSize(o, 1)).toBe(0.1);
       expect(() => stepSize(o, 2)).toThrow(new RegExp(`lr\\(2\\) returned ${String(value).replace('+', '\\+')}, which rounds to Infinity in f32`));
     }
+  });
+
+  it('clipThreshold Infinity means no clipping; decayOffset shifts the decay and refuses earlier steps', () => {
+    expect(resolveOptions({ clipThreshold: Infinity }).clipThreshold).toBe(Infinity);
+    const shifted = resolveOptions({ decayOffset: 5 });
+    expect(oneMinusBeta2(shifted, 6)).toBe(1);
+    expect(beta2(shifted, 37)).toBeCloseTo(1 - 32 ** -0.8, 15);
+    expect(() => oneMinusBeta2(shifted, 5)).toThrow(/step 5 is not past decayOffset 5/);
   });
 
   it('values at the edges of f32 that are fine are accepted', () => {

@@ -21,15 +21,22 @@ export const options: fc.Arbitrary<AdafactorOptions> = fc
     lrDecays: fc.boolean(),
     beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
-    clipThreshold: fc.oneof(fc.constant(1), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.constant(1e9)),
+    clipThreshold: fc.oneof(fc.constant(1), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.constant(1e9), fc.constant(Infinity)),
     decayRate: fc.double({ min: -1, max: -0.2, noNaN: true }),
     scaleParameter: fc.boolean(),
-    eps1: fc.constantFrom(1e-30, 1e-20),
+    // Hugging Face's and optax's eps1 added to G^2, or PyTorch's floors (its default eps1 for f32).
+    epsilon: fc.constantFrom(
+      { eps1Mode: 'add' as const, eps1: 1e-30 },
+      { eps1Mode: 'add' as const, eps1: 1e-20 },
+      { eps1Mode: 'floor' as const, eps1: 1.1920929e-7 },
+      { eps1Mode: 'floor' as const, eps1: 1e-3 },
+    ),
     eps2: fc.constantFrom(1e-3, 1e-2),
     factorDims: fc.constantFrom('last2' as const, 'largest2' as const),
     minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
     weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
-  .map(({ relativeStep, warmupInit, lr, lrDecays, ...rest }) =>
-    relativeStep ? { ...rest, relativeStep, warmupInit } : { ...rest, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr },
-  );
+  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, ...rest }) => {
+    const base = { ...rest, ...epsilon };
+    return relativeStep ? { ...base, relativeStep, warmupInit } : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
+  });
