@@ -64,12 +64,20 @@ export function fromHuggingFace(hf: Record<string, unknown>): AdafactorOptions {
   return o;
 }
 
-export function decodeGolden(json: { format: string; cases: RawCase[] }): GoldenCase[] {
+/**
+ * The cases of a trace file; `toOptions` turns a case's options (the traced library's argument
+ * names) into ours: Hugging Face's translation by default, or one of `presets`.
+ */
+export function decodeGolden(
+  json: { format: string; cases: RawCase[] },
+  toOptions: (options: Record<string, unknown>) => AdafactorOptions = fromHuggingFace,
+  stateNames: Record<string, string> = {},
+): GoldenCase[] {
   if (json.format !== 'adafactor-golden/1') throw new Error(`golden: unknown format ${json.format}`);
   return json.cases.map((c) => ({
     name: c.name,
     hfOptions: c.options,
-    options: fromHuggingFace(c.options),
+    options: toOptions(c.options),
     params: c.params.map((p) => ({ name: p.name, shape: p.shape, init: f32(p.init) })),
     steps: c.steps.map((s) => ({ grads: s.grads.map(f32), expected: s.expected ? s.expected.map(f64) : null })),
     finalState: c.finalState.map((state) => {
@@ -77,7 +85,7 @@ export function decodeGolden(json: { format: string; cases: RawCase[] }): Golden
       for (const [key, value] of Object.entries(state)) {
         if (key === 'step') continue;
         const v = value as { shape: number[]; data: string };
-        out[key] = { shape: v.shape, data: f64(v.data) };
+        out[stateNames[key] ?? key] = { shape: v.shape, data: f64(v.data) };
       }
       return out;
     }),
