@@ -12,9 +12,17 @@ import { FEATURES, IMAGE_SIZE, fourierFeatures, targetImage } from './image.js';
 import { Kernels, Model, modelLayout } from './model.js';
 
 const BATCH = 128;
-/** Pictures are redrawn at least this many steps apart, and after at least four times as long as the last redraw took, so that a slow GPU spends most of its time training. */
-const RENDER_EVERY = 10;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
+/**
+ * When to redraw the pictures. A render of both models costs about ten training steps (3 to 7 s
+ * on SwiftShader with two cores), so the page redraws right after the first step (which compiled the pipelines, so
+ * that render's time is its own), then once at least REDRAW_MS has passed since the last redraw
+ * and training has had k times the last render's time: k = 1 after the first redraw, growing to
+ * TRAIN_PER_RENDER, so that the early pictures, which change most, come quickly, and later a slow
+ * GPU still trains 3/4 of the time. A GPU that renders in milliseconds redraws every second.
+ */
+const REDRAW_MS = 1000;
+const TRAIN_PER_RENDER = 3;
 
 export interface DemoState {
   step: number;
@@ -22,10 +30,20 @@ export interface DemoState {
   firstLoss: { adafactor: number; adam: number };
   stateBytes: { adafactor: number; adam: number };
   stepsPerSecond: number;
-  /** Milliseconds from opening the page to the first predictions drawn. */
+  /** Milliseconds from opening the page to the first pictures of a trained model. */
   firstResultMs: number | null;
-  /** The step whose predictions the pictures show. */
+  /** The page's clock (performance.now()) when the first training step had finished. */
+  firstStepAt: number | null;
+  /** The page's clock when the pictures first showed a trained model (renderedStep > 0). */
+  firstRedrawAt: number | null;
+  /** The step whose predictions the pictures show: 0 until the first redraw. */
   renderedStep: number;
+  /** How many times the pictures have been redrawn. */
+  redraws: number;
+  /** How long the last redraw took: render both models, read back, draw. */
+  renderMs: number;
+  /** The status line's text. */
+  status: string;
   running: boolean;
   error: string | null;
 }
@@ -34,9 +52,40 @@ declare global {
   interface Window { demo: DemoState }
 }
 
-window.demo = { step: 0, loss: { adafactor: NaN, adam: NaN }, firstLoss: { adafactor: NaN, adam: NaN }, stateBytes: { adafactor: 0, adam: 0 }, stepsPerSecond: 0, firstResultMs: null, renderedStep: 0, running: false, error: null };
+window.demo = {
+  step: 0,
+  loss: { adafactor: NaN, adam: NaN },
+  firstLoss: { adafactor: NaN, adam: NaN },
+  stateBytes: { adafactor: 0, adam: 0 },
+  stepsPerSecond: 0,
+  firstResultMs: null,
+  firstStepAt: null,
+  firstRedrawAt: null,
+  renderedStep: 0,
+  redraws: 0,
+  renderMs: 0,
+  status: '',
+  running: false,
+  error: null,
+};
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** The line under the title that says what the page is doing. An `error` (red) stops training and stays. */
+function setStatus(text: string, kind: 'busy' | 'running' | 'paused' | 'error'): void {
+  if (window.demo.error !== null) return;
+  if (kind === 'error') window.demo.error = text;
+  $('statusText').textContent = text;
+  $('status').dataset.kind = kind;
+  window.demo.status = text;
+}
+
+/** A line under the status, for a click that was refused; null hides it. */
+function setNotice(text: string | null): void {
+  const notice = $('notice');
+  notice.hidden = text === null;
+  notice.textContent = text ?? '';
+}
 
 function readOptions(): AdafactorOptions {
   const number = (id: string) => Number($<HTMLInputElement>(id).value);
@@ -60,7 +109,32 @@ function drawImage(canvas: HTMLCanvasElement, rgb: Float32Array): void {
   context.putImageData(image, 0, 0);
 }
 
+/** The "waiting" labels over the models' pictures: shown with a text, or hidden with null. */
+function setPending(text: string | null): void {
+  document.querySelectorAll<HTMLElement>('.pending').forEach((label) => {
+    label.hidden = text === null;
+    if (text !== null) label.textContent = text;
+  });
+}
+
 const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const formatPercent = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 2 : 1)}%`;
+
+/** The headline: both optimizers' state bytes as read from them, as a sentence and as bars. */
+function showMemory(run: Run, options: AdafactorOptions): void {
+  const bytes = { adafactor: run.adafactor.stateBytes, adam: run.adam.stateBytes };
+  window.demo.stateBytes = bytes;
+  const ratio = bytes.adafactor / bytes.adam;
+  $('stateRatio').textContent = formatPercent(ratio);
+  $('adafactorState').textContent = formatBytes(bytes.adafactor);
+  $('adamState').textContent = formatBytes(bytes.adam);
+  $('adafactorBar').style.width = `${Math.min(100, 100 * ratio)}%`;
+  $('adamBar').style.width = '100%';
+  const parameters = run.adamModel.parameterCount.toLocaleString('en-US');
+  const firstMoment = options.beta1 === undefined ? '' : ', plus a first moment per parameter (beta1 is set)';
+  $('memoryNote').textContent =
+    `Same ${parameters} parameters. Adam keeps two floats per parameter; Adafactor keeps a row and a column of second-moment statistics per weight matrix, and one value per bias entry${firstMoment}.`;
+}
 
 /** Everything one training run owns; made anew on reset. */
 class Run {
@@ -76,11 +150,18 @@ class Run {
     this.adafactorModel = new Model(kernels, shared.data, layout);
     this.adamModel = new Model(kernels, shared.data, layout);
     const m = this.adafactorModel;
-    this.adafactor = new Adafactor(
-      device,
-      m.tensors.map((t) => ({ param: m.params, grad: m.grads, shape: t.shape, paramOffset: t.offset * 4, gradOffset: t.offset * 4, name: t.name })),
-      options,
-    );
+    try {
+      this.adafactor = new Adafactor(
+        device,
+        m.tensors.map((t) => ({ param: m.params, grad: m.grads, shape: t.shape, paramOffset: t.offset * 4, gradOffset: t.offset * 4, name: t.name })),
+        options,
+      );
+    } catch (error) {
+      // Options Adafactor refuses: the page keeps the run it has, so free this one's models.
+      this.adafactorModel.destroy();
+      this.adamModel.destroy();
+      throw error;
+    }
     this.adam = new FusedAdam(device, this.adamModel.params, this.adamModel.grads, this.adamModel.parameterCount, { lr: 1e-3 });
     this.readback = device.createBuffer({ size: 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.renderReadback = device.createBuffer({ size: 2 * PIXELS * 3 * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -174,26 +255,42 @@ class Shared {
   }
 }
 
-function lossChart(): { add: (step: number, a: number, b: number) => void; clear: () => void } {
+/** The loss curves; the legend shows the latest values unless the pointer is over the chart. */
+function lossChart(element: HTMLElement): { add: (step: number, a: number, b: number) => void; clear: () => void } {
   const data: [number[], number[], number[]] = [[], [], []];
-  const element = $('chart');
+  const height = () => (element.clientWidth < 500 ? 200 : 260);
+  const loss = (_: uPlot, v: number | null) => (v == null ? '--' : v.toExponential(2));
+  const showLatest = (u: uPlot) => {
+    const last = data[0].length - 1;
+    if (u.cursor.idx == null && last >= 0 && u.legend.idx !== last) u.setLegend({ idx: last }, false);
+  };
   const plot = new uPlot(
     {
-      width: Math.min(element.clientWidth || 900, 900),
-      height: 260,
+      width: element.clientWidth,
+      height: height(),
       scales: { x: { time: false }, y: { distr: 3 } },
-      axes: [{ label: 'step' }, { label: 'loss (MSE, log scale)' }],
-      series: [{ label: 'step' }, { label: 'Adafactor', stroke: '#e76f51', width: 2 }, { label: 'Adam', stroke: '#1d3557', width: 2 }],
+      // Whole steps on the x axis, also while there are only a few.
+      axes: [{ label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] }, { label: 'loss (MSE, log scale)' }],
+      series: [
+        { label: 'step' },
+        { label: 'Adafactor', stroke: '#e76f51', width: 2, value: loss },
+        { label: 'Adam', stroke: '#1d3557', width: 2, value: loss },
+      ],
+      hooks: { setLegend: [showLatest] },
     },
     data,
     element,
   );
+  new ResizeObserver(() => {
+    if (element.clientWidth !== plot.width) plot.setSize({ width: element.clientWidth, height: height() });
+  }).observe(element);
   return {
     add(step, a, b) {
       data[0].push(step);
       data[1].push(a);
       data[2].push(b);
       plot.setData(data);
+      showLatest(plot);
     },
     clear() {
       data.forEach((series) => (series.length = 0));
@@ -202,112 +299,171 @@ function lossChart(): { add: (step: number, a: number, b: number) => void; clear
   };
 }
 
+/** Steps per second over the last few seconds, redraws included: what training really gets. */
+function stepRate(windowMs = 15_000): { tick: () => number | null } {
+  const times: number[] = [];
+  return {
+    tick() {
+      const now = performance.now();
+      times.push(now);
+      while (times.length > 2 && now - times[0] > windowMs) times.shift();
+      const span = now - times[0];
+      return span < 1000 ? null : (1000 * (times.length - 1)) / span;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const adapter = await navigator.gpu?.requestAdapter();
   if (!adapter) {
     $('app').hidden = true;
-    const box = $('unsupported');
-    box.hidden = false;
-    box.textContent = navigator.gpu
-      ? 'WebGPU is present but no GPU adapter was found. Update your graphics driver, or in Chrome open chrome://gpu to see why WebGPU is blocked.'
-      : 'This browser has no WebGPU. Open the demo in a recent Chrome, Edge or Safari (or Firefox with WebGPU enabled); headless Chromium needs --enable-unsafe-webgpu.';
-    window.demo.error = box.textContent;
+    $('toggle').hidden = $('reset').hidden = true;
+    setStatus(
+      navigator.gpu
+        ? 'This browser has WebGPU but gave the page no GPU adapter: it blocks WebGPU on this GPU or driver. Update the graphics driver, look at the WebGPU lines of chrome://gpu, or try another browser.'
+        : 'This browser has no WebGPU. Open the demo in a recent Chrome or Edge (desktop or Android), Safari 26, or Firefox with WebGPU enabled; headless Chromium needs --enable-unsafe-webgpu.',
+      'error',
+    );
     return;
   }
+  setStatus('Compiling shaders and running the first step…', 'busy');
   const device = await adapter.requestDevice();
   device.addEventListener('uncapturederror', (event) => {
-    window.demo.error = `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`;
-    console.error(window.demo.error);
+    const message = `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`;
+    setStatus(message, 'error');
+    console.error(message);
   });
-  device.lost.then((info) => {
-    window.demo.error = `GPU device lost: ${info.message}`;
-    $('progress').textContent = window.demo.error;
-  });
+  device.lost.then((info) => setStatus(`The GPU device was lost: ${info.message}. Reload the page to start again.`, 'error'));
   const target = targetImage();
   drawImage($('target'), target);
   const kernels = new Kernels(device);
   const shared = new Shared(device, target);
-  const chart = lossChart();
-  let run = new Run(device, kernels, shared, readOptions());
-  let running = true;
-  let generation = 0;
+  const chart = lossChart($('chart'));
+  let options = readOptions();
+  let run = new Run(device, kernels, shared, options);
+  showMemory(run, options);
+
+  const d = window.demo;
+  let running = true; // what the Pause/Start button asks for
+  let generation = 0; // bumped by reset: a training loop of an older generation stops
+  let looping = false;
+  let loopDone = Promise.resolve();
+  let lastRedraw = 0;
+  let rate = stepRate();
+
+  async function redraw(): Promise<void> {
+    const step = d.step;
+    if (d.renderedStep === 0) {
+      setPending('drawing…');
+      setStatus(`Training: step ${step} · drawing the first pictures…`, 'busy');
+    }
+    const started = performance.now();
+    const [a, b] = await run.render();
+    drawImage($('adafactorImage'), a);
+    drawImage($('adamImage'), b);
+    lastRedraw = performance.now();
+    d.renderMs = lastRedraw - started;
+    d.renderedStep = step;
+    d.redraws++;
+    d.firstRedrawAt ??= lastRedraw;
+    d.firstResultMs ??= lastRedraw;
+    setPending(null);
+    $('adafactorCaption').textContent = $('adamCaption').textContent = `after ${step} step${step === 1 ? '' : 's'}`;
+  }
+
+  const redrawDue = () =>
+    d.renderedStep === 0 || performance.now() - lastRedraw >= Math.max(REDRAW_MS, Math.min(d.redraws, TRAIN_PER_RENDER) * d.renderMs);
+
+  function showProgress(): void {
+    if (!running) return; // "Pausing…" stays until the loop stops
+    const speed = d.stepsPerSecond > 0 ? `${d.stepsPerSecond.toFixed(1)} steps/s` : 'measuring speed';
+    const pictures = d.renderedStep > 0 ? ` · pictures at step ${d.renderedStep}` : '';
+    setStatus(`Training: step ${d.step} · ${speed}${pictures}`, 'running');
+  }
+
+  async function train(mine: number): Promise<void> {
+    looping = true;
+    d.running = true;
+    try {
+      while (running && mine === generation && d.error === null) {
+        const [a, b] = await run.step();
+        if (mine !== generation) break;
+        d.step++;
+        d.loss = { adafactor: a, adam: b };
+        if (d.step === 1) d.firstLoss = { adafactor: a, adam: b };
+        d.firstStepAt ??= performance.now();
+        chart.add(d.step, a, b);
+        d.stepsPerSecond = rate.tick() ?? d.stepsPerSecond;
+        showProgress();
+        if (redrawDue()) {
+          const first = d.renderedStep === 0;
+          await redraw();
+          if (first) rate = stepRate(); // the first step's pipeline compilation is no measure of speed
+          showProgress();
+        }
+      }
+      // Paused: let the pictures catch up with the last step.
+      if (mine === generation && d.error === null && d.renderedStep < d.step) await redraw();
+    } finally {
+      looping = false;
+      d.running = false;
+    }
+    if (mine !== generation) return;
+    if (running) start(); // Start was pressed again while the last step finished
+    else setStatus(`Paused at step ${d.step}. Press Start to go on.`, 'paused');
+  }
+
+  function start(): void {
+    if (looping) return;
+    rate = stepRate();
+    loopDone = train(generation).catch((error) => {
+      setStatus(`Error: ${String(error)}`, 'error');
+      console.error(error);
+    });
+  }
 
   const toggle = $<HTMLButtonElement>('toggle');
+  const reset = $<HTMLButtonElement>('reset');
   toggle.onclick = () => {
     running = !running;
     toggle.textContent = running ? 'Pause' : 'Start';
-    if (running) void loop(generation);
+    if (running) start();
+    else setStatus('Pausing after the step under way…', 'busy');
   };
   $<HTMLInputElement>('relativeStep').onchange = (e) => ($<HTMLInputElement>('lr').disabled = (e.target as HTMLInputElement).checked);
-  $('reset').onclick = () => {
-    let options: AdafactorOptions;
+  reset.onclick = async () => {
+    let next: Run;
+    const nextOptions = readOptions();
     try {
-      options = readOptions();
-      run.destroy();
-      run = new Run(device, kernels, shared, options);
+      next = new Run(device, kernels, shared, nextOptions);
     } catch (error) {
-      $('progress').textContent = String(error);
+      setNotice(`Not reset: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
+    setNotice(null);
+    options = nextOptions;
+    reset.disabled = true;
+    setStatus('Resetting: both models start again from the same initial weights…', 'busy');
     generation++;
+    await loopDone; // the old run's last step may still be on the GPU
+    run.destroy();
+    run = next;
+    Object.assign(d, { step: 0, renderedStep: 0, stepsPerSecond: 0, loss: { adafactor: NaN, adam: NaN }, firstLoss: { adafactor: NaN, adam: NaN } });
     chart.clear();
-    Object.assign(window.demo, { step: 0, renderedStep: 0, firstLoss: { adafactor: NaN, adam: NaN } });
-    void show();
-    if (running) void loop(generation);
+    showMemory(run, options);
+    for (const id of ['adafactorImage', 'adamImage']) $<HTMLCanvasElement>(id).getContext('2d')!.clearRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
+    setPending('waiting for the first step');
+    $('adafactorCaption').textContent = $('adamCaption').textContent = '\u00a0';
+    reset.disabled = false;
+    if (running) start();
+    else setStatus('Reset. Press Start to train.', 'paused');
   };
 
-  let renderMs = 0;
-  let renderedAt = 0;
-  async function show(): Promise<void> {
-    const started = performance.now();
-    const step = window.demo.step;
-    const [a, b] = await run.render();
-    renderedAt = performance.now();
-    renderMs = renderedAt - started;
-    window.demo.renderedStep = step;
-    drawImage($('adafactorImage'), a);
-    drawImage($('adamImage'), b);
-    window.demo.firstResultMs ??= performance.now();
-    const state = { adafactor: run.adafactor.stateBytes, adam: run.adam.stateBytes };
-    window.demo.stateBytes = state;
-    $('adafactorState').textContent = formatBytes(state.adafactor);
-    $('adamState').textContent = formatBytes(state.adam);
-    $('stateRatio').textContent = `${((100 * state.adafactor) / state.adam).toFixed(2)}%`;
-  }
-
-  async function loop(mine: number): Promise<void> {
-    window.demo.running = true;
-    let started = performance.now();
-    let stepsSince = 0;
-    while (running && mine === generation) {
-      const [a, b] = await run.step();
-      if (mine !== generation) break;
-      const d = window.demo;
-      d.step++;
-      d.loss = { adafactor: a, adam: b };
-      if (d.step === 1) d.firstLoss = { adafactor: a, adam: b };
-      chart.add(d.step, a, b);
-      $('adafactorLoss').textContent = a.toExponential(3);
-      $('adamLoss').textContent = b.toExponential(3);
-      stepsSince++;
-      const elapsed = performance.now() - started;
-      if (elapsed > 1000) {
-        d.stepsPerSecond = (1000 * stepsSince) / elapsed;
-        started = performance.now();
-        stepsSince = 0;
-      }
-      $('progress').textContent = `step ${d.step}, ${d.stepsPerSecond.toFixed(1)} steps/s (both models), batch ${BATCH} pixels`;
-      if (d.step - d.renderedStep >= RENDER_EVERY && performance.now() - renderedAt >= 4 * renderMs) await show();
-    }
-    window.demo.running = running;
-  }
-
-  await show();
-  void loop(generation);
+  toggle.disabled = reset.disabled = false;
+  start();
 }
 
 main().catch((error) => {
-  window.demo.error = String(error);
-  $('progress').textContent = `error: ${String(error)}`;
+  setStatus(`Error: ${String(error)}`, 'error');
   console.error(error);
 });
