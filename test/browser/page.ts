@@ -4,11 +4,17 @@
  * to the test runner test by test.
  */
 import goldenJson from '../data/hf-adafactor.json';
+import optaxJson from '../data/optax-adafactor.json';
+import torchJson from '../data/torch-adafactor.json';
 import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCases, checkStepsAcrossEncoders, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
-import { decodeGolden } from '../gpu/golden.js';
+import { decodeGolden, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 
 const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
+const traces = {
+  torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
+  optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+};
 
 async function requestDevice(): Promise<GPUDevice> {
   if (!navigator.gpu) throw new Error('navigator.gpu is missing: this Chromium has no WebGPU (start it with --enable-unsafe-webgpu)');
@@ -25,6 +31,12 @@ const checks = {
     const found = golden.find((c) => c.name === name);
     if (!found) throw new Error(`no golden case ${name}`);
     return checkGoldenCase(device, found, layout, path);
+  },
+  /** Every case of PyTorch's (or optax's) traces that its preset reproduces, in both layouts. */
+  traces: async (device: GPUDevice, library: 'torch' | 'optax') => {
+    const cases = traces[library].filter((c) => !c.refused);
+    for (const c of cases) for (const layout of ['arena', 'separate'] as const) await checkGoldenCase(device, c, layout);
+    return `${library}: ${cases.length} cases in two layouts`;
   },
   randomCases: (device: GPUDevice, numRuns: number) => checkRandomCases(device, numRuns),
   shapes: (device: GPUDevice, shapes: number[][], seed: number) => checkAgainstReference(device, { seed, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' }),

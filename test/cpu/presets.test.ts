@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor, presets, resolveOptions, stepSize } from '../../src/index.js';
 import goldenJson from '../data/hf-adafactor.json';
-import { decodeGolden } from '../gpu/golden.js';
+import optaxJson from '../data/optax-adafactor.json';
+import torchJson from '../data/torch-adafactor.json';
+import { decodeGolden, decodeTrace } from '../gpu/golden.js';
 import { relativeError } from '../gpu/harness.js';
 
 describe('presets: other libraries\' arguments, in their own names, to these options', () => {
@@ -58,4 +60,28 @@ describe('presets: other libraries\' arguments, in their own names, to these opt
       }
     }
   });
+});
+
+describe("the float64 reference reproduces PyTorch's and optax's traces through the presets", () => {
+  const traces = {
+    torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
+    optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+  };
+  for (const [library, cases] of Object.entries(traces)) {
+    for (const golden of cases.filter((c) => !c.refused)) {
+      it(`${library}: ${golden.name}`, () => {
+        const reference = new ReferenceAdafactor(golden.params.map((p) => ({ data: p.init, shape: p.shape })), golden.options);
+        reference.stepCount = golden.initialCount;
+        let checked = 0;
+        for (const step of golden.steps) {
+          reference.step(step.grads);
+          step.expected?.forEach((expected, i) => {
+            expect(relativeError(reference.params[i], expected), `${golden.params[i].name} after step ${reference.stepCount}`).toBeLessThan(1e-5);
+            checked++;
+          });
+        }
+        expect(checked).toBeGreaterThan(0);
+      });
+    }
+  }
 });

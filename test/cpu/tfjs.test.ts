@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { SLOT_NAMES } from '../../src/tfjs_webgpu.js';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
+import optaxJson from '../data/optax-adafactor.json';
+import torchJson from '../data/torch-adafactor.json';
+import { decodeTrace } from '../gpu/golden.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
 
 await tf.setBackend('cpu');
@@ -416,4 +419,25 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     model.dispose();
     tf.dispose([x, y]);
   });
+});
+
+describe("AdafactorOptimizer takes the presets' options: PyTorch's and optax's traces on the tfjs ops path", () => {
+  const traces = {
+    torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
+    optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+  };
+  for (const [library, cases] of Object.entries(traces)) {
+    for (const golden of cases.filter((c) => !c.refused && c.initialCount === 0)) {
+      it(`${library}: ${golden.name}`, () => {
+        const variables = golden.params.map((p) => tf.variable(tf.tensor(p.init, p.shape), true, `${library}_${golden.name}_${p.name}_${Math.random()}`));
+        const optimizer = new AdafactorOptimizer(golden.options);
+        for (const [s, step] of golden.steps.entries()) {
+          optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(step.grads[i], golden.params[i].shape) })));
+          step.expected?.forEach((expected, i) => expectClose(variables[i].dataSync(), expected, `${golden.params[i].name} after step ${s + 1}`));
+        }
+        optimizer.dispose();
+        variables.forEach((v) => v.dispose());
+      });
+    }
+  }
 });

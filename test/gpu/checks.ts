@@ -3,7 +3,7 @@
  * throws an Error naming what differs, and returns a short summary of what it measured.
  */
 import fc from 'fast-check';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor, decodeSafetensors, float32Values, geometry } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor, decodeSafetensors, encodeSafetensors, float32Values, geometry } from '../../src/index.js';
 import { internalBuffers } from '../../src/adafactor.js';
 import type { ViewName } from '../../src/shaders.js';
 import { options as randomOptions, shape as randomShape } from './arbitraries.js';
@@ -17,8 +17,10 @@ import { TensorSet, expectClose, normals, random, relativeError } from './harnes
  * whole_tensor.
  */
 export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena', path: 'whole' | 'passes' = 'whole'): Promise<string> {
+  if (golden.refused) throw new Error(`${golden.name}: the preset refuses its options (${golden.refused})`);
   const tensors = new TensorSet(device, golden.params.map((p) => p.shape), golden.params.map((p) => p.init), layout);
   const optimizer = tensors.newOptimizer({ ...golden.options, ...(path === 'passes' ? { skipNonFinite: true } : {}) });
+  if (golden.initialCount > 0) optimizer.loadState(await withStep(await optimizer.saveState(), golden.initialCount));
   let compared = 0;
   let worst = 0;
   try {
@@ -46,7 +48,8 @@ export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, lay
 /** The saved state after the trace (saveState) matches Hugging Face's final state within TOLERANCE, relative. */
 async function checkFinalState(optimizer: Adafactor, golden: GoldenCase): Promise<void> {
   const saved = decodeSafetensors(await optimizer.saveState());
-  if (saved.metadata.step !== String(golden.steps.length)) throw new Error(`${golden.name}: saved step ${saved.metadata.step}, expected ${golden.steps.length}`);
+  const steps = golden.initialCount + golden.steps.length;
+  if (saved.metadata.step !== String(steps)) throw new Error(`${golden.name}: saved step ${saved.metadata.step}, expected ${steps}`);
   const expectedNames: string[] = [];
   golden.finalState.forEach((state, i) => {
     for (const [key, want] of Object.entries(state)) {
@@ -60,7 +63,14 @@ async function checkFinalState(optimizer: Adafactor, golden: GoldenCase): Promis
     }
   });
   const extra = [...saved.tensors.keys()].filter((n) => !expectedNames.includes(n));
-  if (extra.length > 0) throw new Error(`${golden.name}: saved state has tensors Hugging Face does not: ${extra.join(', ')}`);
+  if (extra.length > 0) throw new Error(`${golden.name}: saved state has tensors the traced library does not: ${extra.join(', ')}`);
+}
+
+/** A saved state with another step count, for a run that starts from that count. */
+async function withStep(saved: Uint8Array, step: number): Promise<Uint8Array> {
+  const file = decodeSafetensors(saved);
+  const tensors = [...file.tensors].map(([name, t]) => ({ name, shape: t.shape, data: float32Values(t) }));
+  return encodeSafetensors(tensors, { ...file.metadata, step: String(step) });
 }
 
 export interface RandomCase {

@@ -2,7 +2,7 @@
  * The golden traces of Hugging Face transformers' Adafactor (test/data/hf-adafactor.json, a copy
  * of shared/golden): decoding, and the translation of its option names to ours.
  */
-import type { AdafactorOptions } from '../../src/index.js';
+import { type AdafactorOptions, presets } from '../../src/index.js';
 
 export interface GoldenParam {
   name: string;
@@ -22,6 +22,10 @@ export interface GoldenCase {
   name: string;
   hfOptions: Record<string, unknown>;
   options: AdafactorOptions;
+  /** Why the preset refuses the case's options (it cannot reproduce them), if it does. */
+  refused?: string;
+  /** The traced library's step count before the first step (a run resumed from a state). */
+  initialCount: number;
   params: GoldenParam[];
   steps: GoldenStep[];
   finalState: GoldenState[];
@@ -30,6 +34,7 @@ export interface GoldenCase {
 interface RawCase {
   name: string;
   options: Record<string, unknown>;
+  initialCount?: number;
   params: { name: string; shape: number[]; init: string }[];
   steps: { grads: string[]; expected: string[] | null }[];
   finalState: Record<string, unknown>[];
@@ -74,10 +79,18 @@ export function decodeGolden(
   stateNames: Record<string, string> = {},
 ): GoldenCase[] {
   if (json.format !== 'adafactor-golden/1') throw new Error(`golden: unknown format ${json.format}`);
+  const translate = (options: Record<string, unknown>): { options: AdafactorOptions; refused?: string } => {
+    try {
+      return { options: toOptions(options) };
+    } catch (error) {
+      return { options: {}, refused: (error as Error).message };
+    }
+  };
   return json.cases.map((c) => ({
     name: c.name,
     hfOptions: c.options,
-    options: toOptions(c.options),
+    ...translate(c.options),
+    initialCount: c.initialCount ?? 0,
     params: c.params.map((p) => ({ name: p.name, shape: p.shape, init: f32(p.init) })),
     steps: c.steps.map((s) => ({ grads: s.grads.map(f32), expected: s.expected ? s.expected.map(f64) : null })),
     finalState: c.finalState.map((state) => {
@@ -90,4 +103,50 @@ export function decodeGolden(
       return out;
     }),
   }));
+}
+
+/** Each traced library's names of the state tensors, to ours (Hugging Face's). */
+const STATE_NAMES = {
+  torch: { row_var: 'exp_avg_sq_row', col_var: 'exp_avg_sq_col', variance: 'exp_avg_sq' },
+  optax: { v: 'exp_avg_sq', mu: 'exp_avg' },
+};
+
+/**
+ * optax's options as a trace writes them, to what `presets.optax` takes: a schedule is written
+ * as the values it gave for each count, and becomes the function of the count that gives them.
+ */
+function optaxArguments(options: Record<string, unknown>): Record<string, unknown> {
+  const rate = options.learning_rate as { values?: number[] } | number | null | undefined;
+  if (typeof rate !== 'object' || rate === null) return options;
+  const values = rate.values!;
+  return {
+    ...options,
+    learning_rate: (count: number) => {
+      if (!(count in values)) throw new Error(`golden: the schedule has no value for count ${count}`);
+      return values[count];
+    },
+  };
+}
+
+/** A trace of PyTorch's or optax's Adafactor, its options through this library's preset. */
+export function decodeTrace(json: { format: string; cases: RawCase[] }, library: 'torch' | 'optax'): GoldenCase[] {
+  const toOptions = library === 'torch' ? (o: Record<string, unknown>) => presets.torch(o) : (o: Record<string, unknown>) => presets.optax(optaxArguments(o));
+  const cases = decodeGolden(json, toOptions, STATE_NAMES[library]);
+  if (library === 'optax') for (const c of cases) c.finalState.forEach((state, i) => renameOptaxFactors(state, c.params[i].shape));
+  return cases;
+}
+
+/**
+ * optax names its factored moments by size: v_row is the mean over the largest dim d0 (the later
+ * one on a tie), v_col over the second largest d1. Ours are by position: exp_avg_sq_row is the mean
+ * over the later of the two, exp_avg_sq_col over the earlier.
+ */
+function renameOptaxFactors(state: GoldenState, shape: readonly number[]): void {
+  const { v_row: vRow, v_col: vCol } = state;
+  if (vRow === undefined || vCol === undefined) return;
+  const bySize = shape.map((_, i) => i).sort((a, b) => shape[a] - shape[b] || a - b);
+  const [d1, d0] = bySize.slice(-2);
+  [state.exp_avg_sq_row, state.exp_avg_sq_col] = d0 > d1 ? [vRow, vCol] : [vCol, vRow];
+  delete state.v_row;
+  delete state.v_col;
 }

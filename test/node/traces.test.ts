@@ -1,0 +1,33 @@
+// Golden traces of PyTorch's and optax's own Adafactor (test/data/torch-adafactor.json,
+// optax-adafactor.json, made by scripts/golden/make_traces.py), replayed through presets.torch and
+// presets.optax on WebGPU (Dawn) within 1e-5 of RMS(x), in both buffer layouts and both paths.
+import { describe, expect, it } from 'vitest';
+import optaxJson from '../data/optax-adafactor.json';
+import torchJson from '../data/torch-adafactor.json';
+import { checkGoldenCase } from '../gpu/checks.js';
+import { decodeTrace } from '../gpu/golden.js';
+import { withGpuErrors } from '../gpu/harness.js';
+import { useDevice } from './device.js';
+
+const gpu = useDevice();
+const traces = {
+  torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
+  optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+};
+
+for (const [library, cases] of Object.entries(traces)) {
+  describe(`golden traces of ${library}'s Adafactor through presets.${library}, on WebGPU (Dawn)`, () => {
+    it('every case is reproduced or refused', () => expect(cases.length).toBeGreaterThanOrEqual(8));
+    for (const golden of cases) {
+      if (golden.refused) {
+        it(`${golden.name}: refused, saying what to do`, () => expect(golden.refused).toMatch(/is not reproduced; /));
+        continue;
+      }
+      for (const [layout, path] of [['arena', 'whole'], ['separate', 'whole'], ['arena', 'passes']] as const) {
+        it(`${golden.name} (${layout}, ${path})`, async () => {
+          await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, layout, path));
+        });
+      }
+    }
+  });
+}
