@@ -1,7 +1,7 @@
 /**
  * The demo page: trains two copies of one model side by side, Adafactor and Adam, and shows
- * their pictures, loss curves, speed and optimizer-state memory. Progress is exposed for
- * automation as `window.demo`.
+ * their pictures, loss curves, speed and optimizer-state memory, and Adafactor's step size and
+ * clip divisor on one weight matrix. Progress is exposed for automation as `window.demo`.
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -9,7 +9,7 @@ import { Adafactor, type AdafactorOptions } from '../src/index.js';
 import { FusedAdam } from './adam.js';
 import gatherSource from './kernels/gather.wgsl?raw';
 import { FEATURES, IMAGE_SIZE, fourierFeatures, targetImage } from './image.js';
-import { Kernels, Model, modelLayout } from './model.js';
+import { Kernels, Model, type ModelTensor, modelLayout } from './model.js';
 
 const BATCH = 128;
 const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
@@ -23,12 +23,34 @@ const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
  */
 const REDRAW_MS = 1000;
 const TRAIN_PER_RENDER = 3;
+/**
+ * How often to read Adafactor's step statistics back (`stats()`, one small copy). The read is not
+ * awaited by the training loop, and the steps between two reads are not shown.
+ */
+const STATS_MS = 1000;
+
+/** What Adafactor did to the watched weight matrix at one step, as `stats()` reported it. */
+export interface StepPoint {
+  step: number;
+  /** RMS(X_{t-1}): the weights before the step. */
+  paramRms: number;
+  /** alpha_t = rho_t * max(eps2, RMS(X_{t-1})). */
+  stepSize: number;
+  /** RMS(U) before clipping. */
+  updateRms: number;
+  /** max(1, RMS(U) / clipThreshold): what the update was divided by. */
+  clipDivisor: number;
+}
 
 export interface DemoState {
   step: number;
   loss: { adafactor: number; adam: number };
   firstLoss: { adafactor: number; adam: number };
   stateBytes: { adafactor: number; adam: number };
+  /** The Adafactor model's weight matrix whose step the second chart shows, as the optimizer names it. */
+  watched: string;
+  /** That matrix's step statistics, about once a second (STATS_MS), in step order. */
+  adafactorStats: StepPoint[];
   stepsPerSecond: number;
   /** Milliseconds from opening the page to the first pictures of a trained model. */
   firstResultMs: number | null;
@@ -57,6 +79,8 @@ window.demo = {
   loss: { adafactor: NaN, adam: NaN },
   firstLoss: { adafactor: NaN, adam: NaN },
   stateBytes: { adafactor: 0, adam: 0 },
+  watched: '',
+  adafactorStats: [],
   stepsPerSecond: 0,
   firstResultMs: null,
   firstStepAt: null,
@@ -142,6 +166,8 @@ class Run {
   readonly adamModel: Model;
   readonly adafactor: Adafactor;
   readonly adam: FusedAdam;
+  /** The largest weight matrix, whose step the second chart shows. */
+  readonly watched: ModelTensor;
   private readonly readback: GPUBuffer;
   private readonly renderReadback: GPUBuffer;
 
@@ -150,6 +176,8 @@ class Run {
     this.adafactorModel = new Model(kernels, shared.data, layout);
     this.adamModel = new Model(kernels, shared.data, layout);
     const m = this.adafactorModel;
+    const size = (t: ModelTensor) => t.shape.reduce((a, b) => a * b, 1);
+    this.watched = m.tensors.filter((t) => t.shape.length === 2).reduce((a, b) => (size(b) > size(a) ? b : a));
     try {
       this.adafactor = new Adafactor(
         device,
@@ -182,6 +210,13 @@ class Run {
     const [a, b] = new Float32Array(this.readback.getMappedRange().slice(0));
     this.readback.unmap();
     return [a, b];
+  }
+
+  /** What the last Adafactor step that ran did to the watched matrix (null before any step). */
+  async watchedStats(): Promise<StepPoint | null> {
+    const stats = await this.adafactor.stats();
+    const tensor = stats.tensors.find((t) => t.name === this.watched.name);
+    return tensor ? { step: stats.step, paramRms: tensor.paramRms, stepSize: tensor.stepSize, updateRms: tensor.updateRms, clipDivisor: tensor.clipDivisor } : null;
   }
 
   /** Both models' pictures of the whole image. */
@@ -255,48 +290,81 @@ class Shared {
   }
 }
 
-/** The loss curves; the legend shows the latest values unless the pointer is over the chart. */
-function lossChart(element: HTMLElement): { add: (step: number, a: number, b: number) => void; clear: () => void } {
-  const data: [number[], number[], number[]] = [[], [], []];
-  const height = () => (element.clientWidth < 500 ? 200 : 260);
-  const loss = (_: uPlot, v: number | null) => (v == null ? '--' : v.toExponential(2));
+/** Step numbers on an x axis: whole steps, also while there are only a few. */
+const STEP_AXIS: uPlot.Axis = { label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] };
+
+/**
+ * A chart of series over the steps that grows as values come in; the legend shows the latest
+ * values unless the pointer is over the chart. `height` gives the height for a width.
+ */
+function liveChart(
+  element: HTMLElement,
+  height: (width: number) => number,
+  options: Pick<uPlot.Options, 'scales' | 'axes' | 'series'>,
+): { add: (step: number, ...values: number[]) => void; clear: () => void } {
+  const data: number[][] = options.series.map(() => []);
   const showLatest = (u: uPlot) => {
     const last = data[0].length - 1;
     if (u.cursor.idx == null && last >= 0 && u.legend.idx !== last) u.setLegend({ idx: last }, false);
   };
   const plot = new uPlot(
-    {
-      width: element.clientWidth,
-      height: height(),
-      scales: { x: { time: false }, y: { distr: 3 } },
-      // Whole steps on the x axis, also while there are only a few.
-      axes: [{ label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] }, { label: 'loss (MSE, log scale)' }],
-      series: [
-        { label: 'step' },
-        { label: 'Adafactor', stroke: '#e76f51', width: 2, value: loss },
-        { label: 'Adam', stroke: '#1d3557', width: 2, value: loss },
-      ],
-      hooks: { setLegend: [showLatest] },
-    },
-    data,
+    { ...options, width: element.clientWidth, height: height(element.clientWidth), hooks: { setLegend: [showLatest] } },
+    data as uPlot.AlignedData,
     element,
   );
   new ResizeObserver(() => {
-    if (element.clientWidth !== plot.width) plot.setSize({ width: element.clientWidth, height: height() });
+    if (element.clientWidth !== plot.width) plot.setSize({ width: element.clientWidth, height: height(element.clientWidth) });
   }).observe(element);
   return {
-    add(step, a, b) {
+    add(step, ...values) {
       data[0].push(step);
-      data[1].push(a);
-      data[2].push(b);
-      plot.setData(data);
+      values.forEach((v, i) => data[i + 1].push(v));
+      plot.setData(data as uPlot.AlignedData);
       showLatest(plot);
     },
     clear() {
       data.forEach((series) => (series.length = 0));
-      plot.setData(data);
+      plot.setData(data as uPlot.AlignedData);
     },
   };
+}
+
+const exponential = (_: uPlot, v: number | null) => (v == null ? '--' : v.toExponential(2));
+
+/** Both models' loss curves. */
+function lossChart(element: HTMLElement) {
+  return liveChart(element, (width) => (width < 500 ? 200 : 260), {
+    scales: { x: { time: false }, y: { distr: 3 } },
+    axes: [STEP_AXIS, { label: 'loss (MSE, log scale)' }],
+    series: [
+      { label: 'step' },
+      { label: 'Adafactor', stroke: '#e76f51', width: 2, value: exponential },
+      { label: 'Adam', stroke: '#1d3557', width: 2, value: exponential },
+    ],
+  });
+}
+
+/** The height of the two small charts of Adafactor's step, for a width. */
+const stepChartHeight = (width: number) => (width < 500 ? 150 : 170);
+/** Their x axis: steps, unlabelled (the legend says "step") to leave the small plot its height. */
+const SMALL_STEP_AXIS: uPlot.Axis = { ...STEP_AXIS, label: undefined };
+
+/** alpha_t of one weight matrix over the steps, on a log scale. */
+function stepSizeChart(element: HTMLElement) {
+  return liveChart(element, stepChartHeight, {
+    scales: { x: { time: false }, y: { distr: 3 } },
+    axes: [SMALL_STEP_AXIS, { label: 'αₜ (log scale)', size: 56, values: (_u, splits) => splits.map((v) => (v == null ? '' : v.toExponential(0))) }],
+    series: [{ label: 'step' }, { label: 'αₜ', stroke: '#e76f51', width: 2, value: exponential }],
+  });
+}
+
+/** The clip divisor max(1, RMS(U) / d) of one weight matrix over the steps; 1 (not clipped) sits just above the floor. */
+function clipChart(element: HTMLElement) {
+  return liveChart(element, stepChartHeight, {
+    scales: { x: { time: false }, y: { range: (_u, _min, max) => [0.9, Math.max(2, max + 0.1 * (max - 1))] } },
+    axes: [SMALL_STEP_AXIS, { label: 'clip divisor', size: 56 }],
+    series: [{ label: 'step' }, { label: 'clip divisor', stroke: '#2a9d8f', width: 2, value: (_u, v) => (v == null ? '--' : v.toFixed(3)) }],
+  });
 }
 
 /** Steps per second over the last few seconds, redraws included: what training really gets. */
@@ -339,9 +407,13 @@ async function main(): Promise<void> {
   const kernels = new Kernels(device);
   const shared = new Shared(device, target);
   const chart = lossChart($('chart'));
+  const stepSizes = stepSizeChart($('stepSizeChart'));
+  const clipDivisors = clipChart($('clipChart'));
   let options = readOptions();
   let run = new Run(device, kernels, shared, options);
   showMemory(run, options);
+  window.demo.watched = run.watched.name;
+  $('watchedName').textContent = run.watched.shape.join(' → ');
 
   const d = window.demo;
   let running = true; // what the Pause/Start button asks for
@@ -350,6 +422,32 @@ async function main(): Promise<void> {
   let loopDone = Promise.resolve();
   let lastRedraw = 0;
   let rate = stepRate();
+  let lastStats = -Infinity; // when the step statistics were last asked for
+  let statsRead: Promise<void> | null = null; // the read under way, if any
+
+  /**
+   * Asks Adafactor what its last step did to the watched matrix and charts it when the answer
+   * comes. Training goes on meanwhile: the answer is for the last step submitted when the copy
+   * was made, which may be the one after d.step, and says which.
+   */
+  function readStats(mine: number): void {
+    if (statsRead !== null) return;
+    lastStats = performance.now();
+    statsRead = run
+      .watchedStats()
+      .then((point) => {
+        const last = d.adafactorStats.at(-1);
+        if (mine !== generation || point === null || (last !== undefined && point.step <= last.step)) return;
+        d.adafactorStats.push(point);
+        stepSizes.add(point.step, point.stepSize);
+        clipDivisors.add(point.step, point.clipDivisor);
+      })
+      .catch((error) => {
+        setStatus(`Error reading Adafactor's statistics: ${String(error)}`, 'error');
+        console.error(error);
+      })
+      .finally(() => (statsRead = null));
+  }
 
   async function redraw(): Promise<void> {
     const step = d.step;
@@ -395,6 +493,7 @@ async function main(): Promise<void> {
         chart.add(d.step, a, b);
         d.stepsPerSecond = rate.tick() ?? d.stepsPerSecond;
         showProgress();
+        if (performance.now() - lastStats >= STATS_MS) readStats(mine);
         if (redrawDue()) {
           const first = d.renderedStep === 0;
           await redraw();
@@ -402,9 +501,14 @@ async function main(): Promise<void> {
           showProgress();
         }
       }
-      // Paused: let the pictures catch up with the last step.
-      if (mine === generation && d.error === null && d.renderedStep < d.step) await redraw();
+      // Paused: let the pictures and the step chart catch up with the last step.
+      if (mine === generation && d.error === null) {
+        await statsRead;
+        if ((d.adafactorStats.at(-1)?.step ?? 0) < d.step) readStats(mine);
+        if (d.renderedStep < d.step) await redraw();
+      }
     } finally {
+      await statsRead; // a reset destroys this run once the loop is done
       looping = false;
       d.running = false;
     }
@@ -448,8 +552,11 @@ async function main(): Promise<void> {
     await loopDone; // the old run's last step may still be on the GPU
     run.destroy();
     run = next;
-    Object.assign(d, { step: 0, renderedStep: 0, stepsPerSecond: 0, loss: { adafactor: NaN, adam: NaN }, firstLoss: { adafactor: NaN, adam: NaN } });
+    Object.assign(d, { step: 0, renderedStep: 0, stepsPerSecond: 0, loss: { adafactor: NaN, adam: NaN }, firstLoss: { adafactor: NaN, adam: NaN }, adafactorStats: [] });
     chart.clear();
+    stepSizes.clear();
+    clipDivisors.clear();
+    lastStats = -Infinity;
     showMemory(run, options);
     for (const id of ['adafactorImage', 'adamImage']) $<HTMLCanvasElement>(id).getContext('2d')!.clearRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
     setPending('waiting for the first step');

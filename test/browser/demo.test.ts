@@ -22,6 +22,11 @@ const SCREENSHOT_STEP = 100;
 const FIRST_REDRAW_MS = 10_000;
 /** The phone screenshot is taken once the pictures have been drawn this many times. */
 const PHONE_REDRAWS = 2;
+/** How closely the page's alpha_t must match rho_t * max(eps2, RMS(W)) recomputed here (f32 on the GPU). */
+const STEP_SIZE_TOLERANCE = 1e-5;
+/** Adafactor's defaults, which the page trains with: rho_t = min(1e-2, 1/sqrt(t)) and eps2. */
+const rho = (t: number) => Math.min(1e-2, 1 / Math.sqrt(t));
+const EPS2 = 1e-3;
 
 const DESKTOP: Viewport = { width: 1280, height: 900 };
 const PHONE: Viewport = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -77,10 +82,12 @@ function layout(page: Page) {
       scrollWidth: document.documentElement.scrollWidth,
       pictures: [box('#target'), box('#adafactorImage'), box('#adamImage')],
       chart: box('#chart .uplot'),
+      stepCharts: [box('#stepSizeChart .uplot'), box('#clipChart .uplot')],
       status: box('#status'),
       headline: box('.memory .headline'),
       ratio: document.getElementById('stateRatio')!.textContent,
       legend: document.querySelector('#chart .u-legend')!.textContent!.replace(/\s+/g, ' ').trim(),
+      stepLegends: ['#stepSizeChart', '#clipChart'].map((id) => document.querySelector(`${id} .u-legend`)!.textContent!.replace(/\s+/g, ' ').trim()).join(' | '),
     };
   });
 }
@@ -110,6 +117,20 @@ describe('the demo', () => {
     expect(d.stateBytes.adafactor).toBeLessThan(0.05 * d.stateBytes.adam);
     expect(d.status).toMatch(/^Training: step \d+ · [\d.]+ steps\/s/);
 
+    // The step charts: alpha_t and the clip divisor of the largest weight matrix, as stats() reported them.
+    const points = d.adafactorStats;
+    console.log(`${points.length} stats points of ${d.watched}, the last: ${JSON.stringify(points.at(-1))}`);
+    expect(d.watched).toBe('dense1.weight');
+    expect(points.length).toBeGreaterThanOrEqual(2);
+    points.forEach((p, i) => {
+      expect(Number.isInteger(p.step) && p.step >= 1 && p.step <= d.step + 1).toBe(true);
+      if (i > 0) expect(p.step).toBeGreaterThan(points[i - 1].step);
+      expect(Number.isFinite(p.stepSize) && p.stepSize > 0).toBe(true);
+      const expected = rho(p.step) * Math.max(EPS2, p.paramRms);
+      expect(Math.abs(p.stepSize - expected) / expected, `step ${p.step}: alpha_t ${p.stepSize}, expected ${expected}`).toBeLessThanOrEqual(STEP_SIZE_TOLERANCE);
+      expect(p.clipDivisor).toBeGreaterThanOrEqual(1);
+    });
+
     // Above the fold: the status line and the memory headline, read from the optimizers.
     const seen = await layout(page);
     expect(seen.status.bottom).toBeLessThanOrEqual(seen.viewport.height);
@@ -118,6 +139,8 @@ describe('the demo', () => {
     // The legend shows the latest losses, not "--".
     expect(seen.legend).not.toContain('--');
     expect(seen.legend).toMatch(/Adafactor\s*\d\.\d\de[-+]\d/);
+    expect(seen.stepLegends).not.toContain('--');
+    expect(seen.stepLegends).toMatch(/αₜ:?\s*\d\.\d\de-\d.*clip divisor:?\s*\d\.\d{3}/);
 
     await page.screenshot({ path: resolve(root, 'demo/screenshot.png'), fullPage: true });
     mkdirSync(resolve(root, 'test-output'), { recursive: true });
@@ -138,7 +161,7 @@ describe('the demo', () => {
     console.log(`phone: step ${d.step}, pictures at step ${d.renderedStep} after ${d.redraws} redraws; page ${seen.scrollWidth} px wide in a ${seen.viewport.width} px viewport`);
     expect(seen.viewport.width).toBe(PHONE.width);
     expect(seen.scrollWidth).toBeLessThanOrEqual(seen.viewport.width);
-    for (const box of [...seen.pictures, seen.chart]) {
+    for (const box of [...seen.pictures, seen.chart, ...seen.stepCharts]) {
       expect(box.left).toBeGreaterThanOrEqual(0);
       expect(box.right).toBeLessThanOrEqual(seen.viewport.width);
     }
@@ -146,6 +169,9 @@ describe('the demo', () => {
     expect(seen.headline.bottom).toBeLessThanOrEqual(seen.viewport.height);
 
     await page.screenshot({ path: resolve(root, 'demo/screenshot-phone.png') });
+    // The whole page too, for a look at the charts below the fold (not in the README).
+    mkdirSync(resolve(root, 'test-output'), { recursive: true });
+    await page.screenshot({ path: resolve(root, 'test-output/demo-phone-full.png'), fullPage: true });
     const found = problems.take();
     if (found.length > 0) throw new Error(found.join('\n'));
     await page.browserContext().close();
