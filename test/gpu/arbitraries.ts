@@ -1,6 +1,6 @@
 /** fast-check generators of shapes and options for the property tests. */
 import fc from 'fast-check';
-import type { AdafactorOptions } from '../../src/index.js';
+import { type AdafactorOptions, presets } from '../../src/index.js';
 
 /** Dims that are rarely a multiple of a workgroup or tile size, sometimes 1. */
 const dim = fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 2, max: 9 }) }, { weight: 3, arbitrary: fc.integer({ min: 10, max: 150 }) });
@@ -13,7 +13,8 @@ export function shape(maxElements = 40_000): fc.Arbitrary<number[]> {
     .filter((s) => s.reduce((a, b) => a * b, 1) <= maxElements);
 }
 
-export const options: fc.Arbitrary<AdafactorOptions> = fc
+/** Options as this library's own names give them. */
+const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
   .record({
     relativeStep: fc.boolean(),
     warmupInit: fc.boolean(),
@@ -40,3 +41,29 @@ export const options: fc.Arbitrary<AdafactorOptions> = fc
     const base = { ...rest, ...epsilon };
     return relativeStep ? { ...base, relativeStep, warmupInit } : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
   });
+
+/** PyTorch's arguments, through presets.torch. */
+const torchOptions: fc.Arbitrary<AdafactorOptions> = fc
+  .record({
+    lr: fc.constantFrom(1e-2, 3e-3, 0.2),
+    beta2_decay: fc.constantFrom(-0.8, -0.5),
+    eps: fc.constantFrom<[number | null, number]>([null, 1e-3], [1e-6, 1e-2]),
+    d: fc.constantFrom(1, 1.5),
+    weight_decay: fc.constantFrom(0, 0.1),
+  })
+  .map((args) => presets.torch(args));
+
+/** optax's arguments, through presets.optax. */
+const optaxOptions: fc.Arbitrary<AdafactorOptions> = fc
+  .record({
+    learning_rate: fc.constantFrom<number | null | ((count: number) => number)>(0.01, null, (count) => 0.02 / Math.sqrt(count + 1)),
+    min_dim_size_to_factor: fc.constantFrom(128, 8),
+    multiply_by_parameter_scale: fc.boolean(),
+    clipping_threshold: fc.constantFrom<number | null>(1, null),
+    momentum: fc.constantFrom<number | null>(null, 0.9),
+    weight_decay_rate: fc.constantFrom<number | null>(null, 0.01),
+    factored: fc.boolean(),
+  })
+  .map((args) => presets.optax(args));
+
+export const options: fc.Arbitrary<AdafactorOptions> = fc.oneof({ weight: 4, arbitrary: ownOptions }, { weight: 1, arbitrary: torchOptions }, { weight: 1, arbitrary: optaxOptions });
