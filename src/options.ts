@@ -24,6 +24,11 @@ export interface AdafactorOptions {
   /** beta2_t = 1 - (t - decayOffset)^decayRate. Default -0.8. */
   decayRate?: number;
   /**
+   * A fixed second-moment decay instead of the schedule (the slow-decay regime the paper warns
+   * of, e.g. 0.999), in [0, 1); exclusive with decayRate and decayOffset. Default: none.
+   */
+  beta2?: number;
+  /**
    * Steps before the second-moment decay starts counting (optax's decay_offset, for fine-tuning
    * from a checkpoint): beta2_t = 1 - (t - decayOffset)^decayRate; a step t <= decayOffset is
    * refused. Default 0.
@@ -88,6 +93,8 @@ export interface ResolvedOptions {
   eps2: number;
   clipThreshold: number;
   decayRate: number;
+  /** A fixed beta2, or undefined for the schedule. */
+  beta2: number | undefined;
   decayOffset: number;
   beta1: number | undefined;
   weightDecay: number;
@@ -109,6 +116,7 @@ export const DEFAULT_OPTIONS = {
   clipThreshold: 1.0,
   decayRate: -0.8,
   decayOffset: 0,
+  beta2: undefined,
   beta1: undefined,
   weightDecay: 0,
   scaleParameter: true,
@@ -154,7 +162,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
     // Checked in the precision the GPU computes in, for the options the shaders use.
-    const hostOnly = name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor';
+    const hostOnly = name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor' || name === 'beta2';
     const problem = hostOnly ? undefined : f32Problem(value, domain.startsWith('> 0'));
     if (problem) throw new Error(`${where}: option ${name} is ${value}, which ${problem}`);
     return value;
@@ -177,6 +185,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     // Infinity is allowed here, and means no clipping (optax's clipping_threshold=None).
     clipThreshold: merged.clipThreshold === Infinity ? Infinity : number('clipThreshold', (v) => v > 0, '> 0 (or Infinity)'),
     decayRate: number('decayRate', (v) => v < 0, '< 0'),
+    beta2: merged.beta2 === undefined ? undefined : number('beta2', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
     decayOffset: number('decayOffset', (v) => Number.isSafeInteger(v) && v >= 0, 'and an integer >= 0'),
     beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
@@ -207,6 +216,9 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     }
   } else if (!resolved.relativeStep) {
     throw new Error(`${where}: relativeStep is false but no lr is given; pass lr (a number or a function of the step)`);
+  }
+  if (resolved.beta2 !== undefined && (options.decayRate !== undefined || options.decayOffset !== undefined)) {
+    throw new Error(`${where}: option beta2 fixes the second-moment decay; it cannot be given with ${options.decayRate !== undefined ? 'decayRate' : 'decayOffset'}, which shape the schedule it replaces`);
   }
   if (resolved.warmupInit && !resolved.relativeStep) {
     throw new Error(`${where}: option warmupInit needs relativeStep: true`);
@@ -239,15 +251,16 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
  * precision. Throws for a step at or before decayOffset.
  */
 export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
+  if (options.beta2 !== undefined) return 1 - options.beta2;
   if (step <= options.decayOffset) {
     throw new Error(`${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`);
   }
   return Math.pow(step - options.decayOffset, options.decayRate);
 }
 
-/** beta2_t = 1 - t^decayRate. */
+/** beta2_t = 1 - (t - decayOffset)^decayRate, or the fixed beta2. */
 export function beta2(options: ResolvedOptions, step: number): number {
-  return 1 - oneMinusBeta2(options, step);
+  return options.beta2 ?? 1 - oneMinusBeta2(options, step);
 }
 
 /**

@@ -33,6 +33,10 @@ describe('options', () => {
     ['an unknown eps1Mode', { eps1Mode: 'clamp' as 'add' }, /eps1Mode must be one of 'add', 'floor', got clamp/],
     ['an eps1 whose square is not a normal f32, with the floor', { eps1Mode: 'floor', eps1: 1e-20 }, /eps1 is 1e-20, too small for eps1Mode 'floor'/],
     ['a fractional decayOffset', { decayOffset: 2.5 }, /decayOffset must be a finite number and an integer >= 0/],
+    ['beta2 = 1', { beta2: 1 }, /option beta2 must be a finite number in \[0, 1\)/],
+    ['beta2 that rounds to 1 in f32', { beta2: 0.99999999 }, /option beta2 must be a finite number in \[0, 1\) \(and below 1 in f32/],
+    ['beta2 with decayRate', { beta2: 0.999, decayRate: -0.8 }, /option beta2 fixes the second-moment decay; it cannot be given with decayRate/],
+    ['beta2 with decayOffset', { beta2: 0.999, decayOffset: 3 }, /cannot be given with decayOffset/],
     ['NaN', { eps2: NaN }, /eps2/],
     ['lr with relativeStep', { lr: 0.01 }, /lr is given while relativeStep is true/],
     ['a non-finite lr', { lr: Infinity, relativeStep: false }, /lr must be a finite number/],
@@ -78,6 +82,14 @@ describe('options', () => {
     expect(oneMinusBeta2(shifted, 6)).toBe(1);
     expect(beta2(shifted, 37)).toBeCloseTo(1 - 32 ** -0.8, 15);
     expect(() => oneMinusBeta2(shifted, 5)).toThrow(/step 5 is not past decayOffset 5/);
+  });
+
+  it('a fixed beta2 replaces the schedule at every step', () => {
+    const fixed = resolveOptions({ beta2: 0.999 });
+    for (const t of [1, 2, 1000]) {
+      expect(beta2(fixed, t)).toBe(0.999);
+      expect(oneMinusBeta2(fixed, t)).toBeCloseTo(0.001, 15);
+    }
   });
 
   it('values at the edges of f32 that are fine are accepted', () => {

@@ -23,7 +23,11 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
     clipThreshold: fc.oneof(fc.constant(1), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.constant(1e9), fc.constant(Infinity)),
-    decayRate: fc.double({ min: -1, max: -0.2, noNaN: true }),
+    // The schedule's exponent, or a fixed beta2 (the paper's slow-decay regime among them).
+    decay: fc.oneof(
+      fc.double({ min: -1, max: -0.2, noNaN: true }).map((decayRate) => ({ decayRate })),
+      fc.constantFrom(0, 0.9, 0.999).map((beta2) => ({ beta2 })),
+    ),
     scaleParameter: fc.boolean(),
     // Hugging Face's and optax's eps1 added to G^2, or PyTorch's floors (its default eps1 for f32).
     epsilon: fc.constantFrom(
@@ -37,8 +41,8 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
     weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
-  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, ...rest }) => {
-    const base = { ...rest, ...epsilon };
+  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, ...rest }) => {
+    const base = { ...rest, ...epsilon, ...decay };
     return relativeStep ? { ...base, relativeStep, warmupInit } : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
   });
 
