@@ -5,6 +5,8 @@
  * else from onSubmittedWorkDone around each submitted step.
  */
 import { Adafactor } from '../src/index.js';
+import { internalBuffers } from '../src/adafactor.js';
+import type { KernelVariant } from '../src/shaders.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
@@ -20,13 +22,18 @@ const QUERY_RESOLVE = 0x200;
 export interface Timing { medianMs: number; minMs: number; maxMs: number }
 export interface CaseResult {
   name: string;
+  /** The kernel variant timed ('auto' picks one per adapter; the row names the one it picked). */
+  variant: string;
   params: number;
   tensors: number;
   adafactor: Timing & { dispatches: number; stateBytes: number };
   adam: Timing & { stateBytes: number };
   effectiveGBps: number;
   fractionOfCopy: number;
+  /** With --profile: per kernel, the median over steps of its dispatches' summed pass times. */
+  profile?: KernelProfile[];
 }
+export interface KernelProfile { kernel: string; dispatches: number; medianMs: number }
 export interface BenchResult {
   adapter: { vendor: string; architecture: string; description: string };
   timer: 'timestamp-query' | 'onSubmittedWorkDone';
@@ -53,15 +60,17 @@ class Timer {
   }
 
   async time(record: (encoder: GPUCommandEncoder) => void, count: number, warmup = 3): Promise<Timing> {
+    return summary(await this.samples(record, count, warmup));
+  }
+
+  /** Times of `count` runs after `warmup` untimed ones. */
+  async samples(record: (encoder: GPUCommandEncoder) => void, count: number, warmup = 3): Promise<number[]> {
     const times: number[] = [];
     for (let run = 0; run < warmup + count; run++) {
       const ms = await this.once(record);
       if (run >= warmup) times.push(ms);
     }
-    times.sort((a, b) => a - b);
-    const middle = times.length >> 1;
-    const median = times.length % 2 ? times[middle] : (times[middle - 1] + times[middle]) / 2;
-    return { medianMs: median, minMs: times[0], maxMs: times[times.length - 1] };
+    return times;
   }
 
   private async once(record: (encoder: GPUCommandEncoder) => void): Promise<number> {
@@ -85,6 +94,48 @@ class Timer {
     this.readback!.unmap();
     return Number(end - begin) / 1e6;
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function summary(times: readonly number[]): Timing {
+  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times) };
+}
+
+/**
+ * Each kernel's share of a step: every dispatch in a compute pass of its own, bracketed by
+ * timestamp writes (the passes' sum runs a little over a whole step, which is one pass).
+ */
+async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: number): Promise<KernelProfile[]> {
+  const internals = internalBuffers(optimizer);
+  const kernels = internals.dispatchKernels();
+  const count = 2 * kernels.length;
+  const querySet = device.createQuerySet({ type: 'timestamp', count });
+  const resolve = device.createBuffer({ size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
+  const readback = device.createBuffer({ size: 8 * count, usage: MAP_READ | COPY_DST });
+  const perKernel = new Map<string, number[]>();
+  for (let run = 0; run < steps + 2; run++) {
+    const encoder = device.createCommandEncoder();
+    internals.recordProfiled(encoder, (_kernel, i) => ({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
+    encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, readback, 0, 8 * count);
+    device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(MAP_READ);
+    const stamps = new BigInt64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    if (run < 2) continue;
+    const sums = new Map<string, number>();
+    kernels.forEach((k, i) => sums.set(k, (sums.get(k) ?? 0) + Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6));
+    for (const [k, ms] of sums) perKernel.set(k, [...(perKernel.get(k) ?? []), ms]);
+  }
+  querySet.destroy();
+  resolve.destroy();
+  readback.destroy();
+  return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times) }));
 }
 
 function grid(workgroups: number, device: GPUDevice): [number, number] {
@@ -113,7 +164,33 @@ async function copyBandwidth(device: GPUDevice, timer: Timer, bytes: number, cou
 export interface BenchOptions {
   steps?: number;
   cases?: string[];
+  /** Kernel variants to time on each case, interleaved ('auto' by default). */
+  variants?: ('auto' | KernelVariant)[];
+  /** Rounds per case: each round times Adam and every variant `steps` times, in turn. */
+  rounds?: number;
+  /** Also time each kernel's dispatches alone (needs timestamp-query). */
+  profile?: boolean;
   progress?: (message: string) => void;
+}
+
+/**
+ * The options given on a command line (Node) or in a page's query string (the browser):
+ * `--steps N`, `--case NAME` and `--variant NAME` (both repeatable), `--rounds N`, `--profile`.
+ */
+export function parseBenchArgs(args: readonly string[]): BenchOptions {
+  const valueOf = (flag: string) => {
+    const at = args.indexOf(flag);
+    if (at >= 0 && args[at + 1] === undefined) throw new Error(`${flag} needs a value`);
+    return at >= 0 ? Number(args[at + 1]) : undefined;
+  };
+  const steps = valueOf('--steps');
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 10)) throw new Error('--steps needs a whole number of at least 10');
+  const rounds = valueOf('--rounds');
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error('--rounds needs a whole number of at least 1');
+  const all = (flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
+  const cases = all('--case');
+  const variants = all('--variant') as BenchOptions['variants'] & string[];
+  return { steps, rounds, cases: cases.length > 0 ? cases : undefined, variants: variants.length > 0 ? variants : undefined, profile: args.includes('--profile') };
 }
 
 export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: BenchOptions = {}): Promise<BenchResult> {
@@ -150,25 +227,41 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
       offset += numel(shape);
       return t;
     });
-    const adafactor = new Adafactor(device, tensors);
-    const adafactorTime = await timer.time((encoder) => adafactor.step(encoder), steps);
-    await checkErrors(`${c.name}: adafactor`);
-    progress(`  adafactor: median ${adafactorTime.medianMs.toFixed(2)} ms`);
+    const variants = options.variants ?? ['auto'];
+    const optimizers = variants.map((kernelVariant) => new Adafactor(device, tensors, { kernelVariant }));
     const adam = new FusedAdam(device, adamParam, adamGrad, params);
-    const adamTime = await timer.time((encoder) => adam.step(encoder), steps);
-    await checkErrors(`${c.name}: adam`);
+    // Rounds interleave Adam and the variants, so that a slow spell of a shared machine hits all.
+    const adamSamples: number[] = [];
+    const samples = optimizers.map(() => [] as number[]);
+    for (let round = 0; round < (options.rounds ?? 1); round++) {
+      for (const [i, optimizer] of optimizers.entries()) {
+        samples[i].push(...(await timer.samples((encoder) => optimizer.step(encoder), steps)));
+        await checkErrors(`${c.name}: adafactor ${optimizer.kernelVariant}`);
+      }
+      adamSamples.push(...(await timer.samples((encoder) => adam.step(encoder), steps)));
+      await checkErrors(`${c.name}: adam`);
+    }
+    const adamTime = summary(adamSamples);
     progress(`  adam: median ${adamTime.medianMs.toFixed(2)} ms`);
-    const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
-    cases.push({
-      name: c.name,
-      params,
-      tensors: c.shapes.length,
-      adafactor: { ...adafactorTime, dispatches: adafactor.dispatchesPerStep, stateBytes: adafactor.stateBytes },
-      adam: { ...adamTime, stateBytes: adam.stateBytes },
-      effectiveGBps,
-      fractionOfCopy: effectiveGBps / copyGBps,
-    });
-    adafactor.destroy();
+    for (const [i, optimizer] of optimizers.entries()) {
+      const adafactorTime = summary(samples[i]);
+      progress(`  adafactor ${optimizer.kernelVariant}: median ${adafactorTime.medianMs.toFixed(2)} ms`);
+      const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
+      const profile = options.profile && device.features.has('timestamp-query') ? await profileKernels(device, optimizer, steps) : undefined;
+      if (profile) progress(`  profile: ${profile.map((p) => `${p.kernel} ${p.medianMs.toFixed(2)}`).join(', ')} ms`);
+      cases.push({
+        name: c.name,
+        variant: optimizer.kernelVariant,
+        params,
+        tensors: c.shapes.length,
+        adafactor: { ...adafactorTime, dispatches: optimizer.dispatchesPerStep, stateBytes: optimizer.stateBytes },
+        adam: { ...adamTime, stateBytes: adam.stateBytes },
+        effectiveGBps,
+        fractionOfCopy: effectiveGBps / copyGBps,
+        profile,
+      });
+      optimizer.destroy();
+    }
     adam.destroy();
     for (const b of buffers) b.destroy();
   }
@@ -181,14 +274,23 @@ export function formatTable(result: BenchResult): string {
   const lines = [
     `adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.description].filter(Boolean).join(' / ') || 'unknown'}; timer: ${result.timer}; copy bandwidth ${result.copyGBps.toFixed(2)} GB/s`,
     '',
-    '| case | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of result.cases) {
     const a = c.adafactor;
     lines.push(
-      `| ${c.name} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
+      `| ${c.name} | ${c.variant} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
     );
+  }
+  const profiled = result.cases.filter((c) => c.profile);
+  if (profiled.length > 0) {
+    const kernels = [...new Set(profiled.flatMap((c) => c.profile!.map((p) => p.kernel)))];
+    lines.push('', 'Per kernel, each dispatch in a pass of its own (median ms per step):', '', `| case | variant | ${kernels.join(' | ')} | sum |`, `|---|---|${kernels.map(() => '---:|').join('')}---:|`);
+    for (const c of profiled) {
+      const ms = (k: string) => c.profile!.find((p) => p.kernel === k)?.medianMs;
+      lines.push(`| ${c.name} | ${c.variant} | ${kernels.map((k) => ms(k)?.toFixed(2) ?? '').join(' | ')} | ${c.profile!.reduce((sum, p) => sum + p.medianMs, 0).toFixed(2)} |`);
+    }
   }
   return lines.join('\n');
 }

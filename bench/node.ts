@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: the benchmark on WebGPU in Node (Dawn). `--json FILE` writes the result;
- * `--steps N` times N steps per case (at least 10); `--case NAME` (repeatable) runs only those cases.
+ * `--steps N` times N steps per case (at least 10); `--case NAME` (repeatable) runs only those cases;
+ * `--variant NAME` (repeatable: 'auto' or a kernel variant) times those, `--rounds N` interleaved
+ * with Adam N times; `--profile` also times each kernel alone.
  */
 import { writeFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import { formatTable, runBench } from './bench.js';
+import { formatTable, parseBenchArgs, runBench } from './bench.js';
 
 Object.assign(globalThis, globals);
 
@@ -12,10 +14,6 @@ const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
-const stepsAt = args.indexOf('--steps');
-const steps = stepsAt >= 0 ? Number(args[stepsAt + 1]) : undefined;
-if (steps !== undefined && !(Number.isInteger(steps) && steps >= 10)) throw new Error('--steps needs a whole number of at least 10');
-const cases = args.flatMap((a, i) => (args[i - 1] === '--case' ? [a] : []));
 
 // Exported so that no bundler drops the reference: Dawn crashes if the GPU instance is
 // collected while its devices live.
@@ -25,7 +23,7 @@ if (!adapter) throw new Error('No WebGPU adapter in Node: install a Vulkan drive
 const useTimestamps = adapter.features.has('timestamp-query') && !args.includes('--no-timestamps');
 const features: GPUFeatureName[] = useTimestamps ? ['timestamp-query'] : [];
 const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
-const result = await runBench(device, adapter.info, { steps, cases: cases.length > 0 ? cases : undefined, progress: (m) => console.error(m) });
+const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress: (m) => console.error(m) });
 console.log(formatTable(result));
 if (jsonFile) {
   writeFileSync(jsonFile, JSON.stringify(result, null, 2) + '\n');

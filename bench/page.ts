@@ -1,5 +1,5 @@
 /** The benchmark in a browser page: `window.bench` resolves to the result; progress goes to the log. */
-import { type BenchResult, formatTable, runBench } from './bench.js';
+import { type BenchResult, formatTable, parseBenchArgs, runBench } from './bench.js';
 
 declare global {
   interface Window {
@@ -19,7 +19,8 @@ window.bench = (async () => {
   if (!adapter) throw new Error('no WebGPU adapter in this browser');
   const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
-  const result = await runBench(device, adapter.info, { progress });
+    const args = JSON.parse(new URLSearchParams(location.search).get('args') ?? '[]') as string[];
+  const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress });
   log.textContent += `\n\n${formatTable(result)}`;
   device.destroy();
   return result;

@@ -36,6 +36,15 @@ const STATUS_STEP = 4u;
 const STATUS_WORDS = 8u;
 // Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite gradients, unused.
 const TILE_PARTIALS = 4u;
+// 0: the tile passes (stats, update_norm) sum over their workgroup (a few barriers per tile) and
+// leave one partial per tile, row and column. 1: each invocation leaves its own partials and the
+// finalize passes add them (no barrier in the tile passes: some adapters pay dearly for one).
+const INVOCATION_PARTIALS = 0u;
+// Partials per tile: of each row (one per column group), of each column (one per row lane), and
+// of the tile's TILE_PARTIALS sums (one per invocation).
+const ROW_PARTS = 1u + INVOCATION_PARTIALS * (COL_GROUPS - 1u);
+const COL_PARTS = 1u + INVOCATION_PARTIALS * (ROW_LANES - 1u);
+const TILE_PARTS = 1u + INVOCATION_PARTIALS * (WORKGROUP_SIZE - 1u);
 // Floats of tensorScalars per tensor, written by finalize_scale: the update scale, the weight
 // decay factor and the count of non-finite values, which apply and decide_skip use; then, for
 // optimizer.stats(), RMS(X_{t-1}), alpha_t, RMS(U) before clipping and the clip divisor. They
@@ -66,14 +75,14 @@ struct Tensor {
   colState: u32,        // factorState: C [batch, cols] (factored only)
   fullState: u32,       // fullState: V [cols] (unfactored only)
   momentum: u32,        // momentum: M [numel], or NO_MOMENTUM
-  rowPartials: u32,     // scratch: per row, one partial sum of Q per column tile
-  colPartials: u32,     // scratch: per column, one partial sum of Q per row tile
+  rowPartials: u32,     // scratch: per row, ROW_PARTS partial sums of Q per column tile
+  colPartials: u32,     // scratch: per column, COL_PARTS partial sums of Q per row tile
   newRow: u32,          // scratch: R_t, written by finalize_stats, committed by apply
   newCol: u32,          // scratch: C_t
   rowFactors: u32,      // scratch: 1 / sqrt(R_t), per row
   colFactors: u32,      // scratch: 1 / sqrt(C_t), per column
   rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
-  tilePartials: u32,    // scratch: TILE_PARTIALS per tile
+  tilePartials: u32,    // scratch: TILE_PARTIALS per tile and part (TILE_PARTS per tile)
   matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
   tensorScalars: u32,   // scratch: TENSOR_SCALARS floats
 }

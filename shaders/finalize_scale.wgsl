@@ -21,7 +21,7 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
   // Over every tile: sum of U^2 (unfactored tensors), sum of X^2, non-finite gradients.
   var partials = vec4<f32>(0.0);
-  for (var k = lid; k < t.tileCount; k = k + WORKGROUP_SIZE) {
+  for (var k = lid; k < t.tileCount * TILE_PARTS; k = k + WORKGROUP_SIZE) {
     let at = t.tilePartials + TILE_PARTIALS * k;
     partials = partials + vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], 0.0);
   }
@@ -31,14 +31,14 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (t.factored == 1u) {
     updateSquares = 0.0;
     let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
-    let tilesPerMatrix = t.tileRowCount * t.tileColCount;
+    let partsPerMatrix = t.tileRowCount * t.tileColCount * TILE_PARTS;
     for (var matrix = 0u; matrix < t.batch; matrix = matrix + 1u) {
       var matrixPartials = vec4<f32>(0.0);
       for (var k = lid; k < rowBlocks; k = k + WORKGROUP_SIZE) {
         matrixPartials.x = matrixPartials.x + scratch[t.rowBlockSums + matrix * rowBlocks + k];
       }
-      for (var k = lid; k < tilesPerMatrix; k = k + WORKGROUP_SIZE) {
-        matrixPartials.y = matrixPartials.y + scratch[t.tilePartials + TILE_PARTIALS * (matrix * tilesPerMatrix + k)];
+      for (var k = lid; k < partsPerMatrix; k = k + WORKGROUP_SIZE) {
+        matrixPartials.y = matrixPartials.y + scratch[t.tilePartials + TILE_PARTIALS * (matrix * partsPerMatrix + k)];
       }
       let matrixTotals = workgroupSum(lid, matrixPartials);
       let meanRow = matrixTotals.x / f32(t.rows);
@@ -57,13 +57,17 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
 }
 
 fn finalizeSmall(t: Tensor, s: Settings) {
-  let at = t.tilePartials;
+  var sums = vec3<f32>(0.0);
+  for (var part = 0u; part < TILE_PARTS; part = part + 1u) {
+    let at = t.tilePartials + TILE_PARTIALS * part;
+    sums = sums + vec3<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u]);
+  }
   var rowSum = 0.0;
   if (t.factored == 1u) {
     let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
     for (var k = 0u; k < rowBlocks; k = k + 1u) { rowSum = rowSum + scratch[t.rowBlockSums + k]; }
   }
-  finalizeOneTile(t, s, vec4<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u], rowSum));
+  finalizeOneTile(t, s, vec4<f32>(sums, rowSum));
 }
 
 // The scalars of a tensor of one tile (one matrix) from its totals: (sum of U^2, or of U'^2 when

@@ -36,12 +36,12 @@ fn finalizeLineBlock(t: Tensor, s: Settings, matrix: u32, lineBlock: u32, lid: u
 
 // R_t of one row from its tile partials, and 1 / sqrt(R_t), to scratch; returns R_t.
 fn finalizeRow(t: Tensor, s: Settings, matrix: u32, row: u32) -> f32 {
-  return finalizeLine(s, matrix * t.rows + row, t.rowPartials, t.tileColCount, t.rowState, t.newRow, t.rowFactors, t.cols);
+  return finalizeLine(s, matrix * t.rows + row, t.rowPartials, t.tileColCount * ROW_PARTS, t.rowState, t.newRow, t.rowFactors, t.cols);
 }
 
 // C_t of one column from its tile partials, and 1 / sqrt(C_t), to scratch.
 fn finalizeCol(t: Tensor, s: Settings, matrix: u32, col: u32) {
-  finalizeLine(s, matrix * t.cols + col, t.colPartials, t.tileRowCount, t.colState, t.newCol, t.colFactors, t.rows);
+  finalizeLine(s, matrix * t.cols + col, t.colPartials, t.tileRowCount * COL_PARTS, t.colState, t.newCol, t.colFactors, t.rows);
 }
 
 // One line (row or column) `line`: the mean of Q over its `length` elements from its

@@ -8,6 +8,8 @@
 // Each invocation keeps the column sums of its quads in registers; row and column partials meet
 // in workgroup memory once per tile: first the row sums of each column group
 // ([TILE_ROWS][COL_GROUPS]), then the column sums of each row lane ([ROW_LANES][TILE_COLS]).
+// With INVOCATION_PARTIALS they do not meet: each invocation leaves its row sums (one per column
+// group) and column sums (one per row lane) in scratch, and finalize_stats adds them, in order.
 var<workgroup> lines: array<f32, max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS)>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -20,11 +22,16 @@ fn stats(@builtin(workgroup_id) workgroupId: vec3<u32>,
   statsOfTile(t, settingsOf(t.settings), tileIndex - t.firstTile, lid);
 }
 
-// Row and column partials of the tile to scratch, and its TILE_PARTIALS.
+// Row and column partials of the tile to scratch, and its TILE_PARTIALS (TILE_PARTS of them).
 fn statsOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
-  let sums = workgroupSum(lid, tileStats(t, s, localTile, lid));
-  if (lid == 0u) {
-    let at = t.tilePartials + TILE_PARTIALS * localTile;
+  var sums = tileStats(t, s, localTile, lid);
+  var part = lid;
+  if (INVOCATION_PARTIALS == 0u) {
+    sums = workgroupSum(lid, sums);
+    part = 0u;
+  }
+  if (part < TILE_PARTS) {
+    let at = t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part);
     if (t.factored == 0u) { scratch[at] = sums.x; }   // factored tiles get theirs in update_norm
     scratch[at + 1u] = sums.y;
     scratch[at + 2u] = sums.z;
@@ -78,7 +85,22 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
         nonFinite = nonFinite + quad.nonFinite;
       }
     }
-    lines[row * COL_GROUPS + group] = rowSum;
+    if (INVOCATION_PARTIALS == 1u) {
+      let rowIndex = tile.matrix * t.rows + tile.row0 + row;
+      scratch[t.rowPartials + (rowIndex * t.tileColCount + tile.tileCol) * ROW_PARTS + group] = rowSum;
+    } else {
+      lines[row * COL_GROUPS + group] = rowSum;
+    }
+  }
+  if (INVOCATION_PARTIALS == 1u) {
+    // Every lane leaves its column sums, zero where it had no rows.
+    for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
+      for (var c = 0u; c < counts[h]; c = c + 1u) {
+        let colIndex = tile.matrix * t.cols + tile.col0 + firstCol + h * QUAD + c;
+        scratch[t.colPartials + (colIndex * t.tileRowCount + tile.tileRow) * COL_PARTS + lane] = colSums[h][c];
+      }
+    }
+    return vec4<f32>(0.0, paramSquares, nonFinite, 0.0);
   }
   workgroupBarrier();
   for (var row = lid; row < tile.rowCount; row = row + WORKGROUP_SIZE) {

@@ -19,11 +19,16 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   updateNormOfTile(t, s, localTile, lid, matrixTerm);
 }
 
-// The tile's partial sum of U'^2 to scratch.
+// The tile's partial sum of U'^2 to scratch (TILE_PARTS of them).
 fn updateNormOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm: f32) {
-  let sums = workgroupSum(lid, vec4<f32>(tileUpdateSquares(t, s, localTile, lid, matrixTerm), 0.0, 0.0, 0.0));
-  if (lid == 0u) {
-    scratch[t.tilePartials + TILE_PARTIALS * localTile] = sums.x;
+  var squares = tileUpdateSquares(t, s, localTile, lid, matrixTerm);
+  var part = lid;
+  if (INVOCATION_PARTIALS == 0u) {
+    squares = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0)).x;
+    part = 0u;
+  }
+  if (part < TILE_PARTS) {
+    scratch[t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part)] = squares;
   }
 }
 

@@ -5,8 +5,8 @@
 import { BufferUsage, SHADER, bindGroupLayoutEntries } from './layout.js';
 import { type AdafactorParamGroup, resolveGroups } from './groups.js';
 import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, stepSize } from './options.js';
-import { type BindingRange, type Plan, type PlannedGroup, type PlannedTensor, type PlannedWindow, planTensors, planWindows } from './plan.js';
-import { KERNEL_ORDER, type KernelName, type ViewName, moduleSource } from './shaders.js';
+import { type BindingRange, type Plan, type PlannedGroup, type PlannedTensor, type PlannedWindow, type TileGeometry, planTensors, planWindows } from './plan.js';
+import { KERNEL_ORDER, KERNEL_VARIANTS, type KernelName, type KernelVariant, type ViewName, autoVariant, checkGeometry, moduleSource, variantTiles } from './shaders.js';
 import { STATE_BUFFERS, type StateBuffer, type StateEntry, decodeCheckpoint, encodeCheckpoint, readStatus, stateEntries, statusWords } from './checkpoint.js';
 import { withFactoringRule } from './shape.js';
 import { createHalfTable, f32Bits, recordHalves, stepHalves, wordHalves } from './step_scalars.js';
@@ -45,8 +45,9 @@ export interface GroupViews {
   grad: ViewName;
 }
 
-/** One dispatch of a step: its pipeline, bind group and workgroup count. */
+/** One dispatch of a step: its kernel, pipeline, bind group and workgroup count. */
 interface Dispatch {
+  kernel: KernelName;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: number;
@@ -65,6 +66,13 @@ export interface InternalBuffers {
   stateEntries: readonly StateEntry[];
   /** Sets the step count (TensorFlow.js keeps its own, `iterations`). */
   setStepCount(count: number): void;
+  /**
+   * Records one step with each dispatch in a compute pass of its own, made from `pass(kernel, i)`
+   * (the i-th dispatch of the step): for profiling with timestamp writes.
+   */
+  recordProfiled(encoder: GPUCommandEncoder, pass: (kernel: KernelName, index: number) => GPUComputePassDescriptor): void;
+  /** The kernels of each dispatch of a step, in order. */
+  dispatchKernels(): KernelName[];
 }
 const internals = new WeakMap<Adafactor, InternalBuffers>();
 /** @internal */
@@ -75,6 +83,9 @@ export function internalBuffers(optimizer: Adafactor): InternalBuffers {
 }
 
 export class Adafactor {
+  /** The kernel variant the optimizer runs (see KERNEL_VARIANTS and the kernelVariant option). */
+  readonly kernelVariant: KernelVariant;
+
   /** Steps recorded so far. */
   get stepCount(): number {
     return this.recordedSteps;
@@ -134,6 +145,11 @@ export class Adafactor {
     }
     checkSeparateGradients(params, this.tensors);
     this.params = [...params];
+    const adapterInfo = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    this.kernelVariant = this.options.kernelVariant === 'auto' ? autoVariant(adapterInfo) : this.options.kernelVariant;
+    const variant = KERNEL_VARIANTS[this.kernelVariant];
+    checkGeometry(this.kernelVariant, variant);
+    const tiles: TileGeometry = { ...SHADER.constants, ...variantTiles(variant) };
     const geometries = this.tensors.map((t, i) => {
       const o = this.groupOptions[groups.groupOf[i]];
       return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
@@ -150,14 +166,14 @@ export class Adafactor {
         settings: groups.groupOf[i],
         momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
       })),
-      SHADER.constants,
+      tiles,
       !this.options.skipNonFinite,
     );
     this.stateEntries = stateEntries(this.plan, params, geometries);
     const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
-    const windows = (this.windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, SHADER.constants, label)));
+    const windows = (this.windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, tiles, label)));
     for (const [what, length] of [['the factored state (R and C)', this.plan.factorStateLength], ['the scratch space', this.plan.scratchLength]] as const) {
       if (length * 4 > bindingLimit) throw new Error(`Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`);
     }
@@ -189,14 +205,16 @@ export class Adafactor {
 
       this.table = table;
       this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
-      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout);
+      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout, this.kernelVariant);
       this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
       const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
       this.dispatches = this.makeDispatches(this.plan.groups, views);
       const setStepCount = (count: number) => {
         this.recordedSteps = count;
       };
-      internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries, setStepCount });
+      const recordProfiled = (encoder: GPUCommandEncoder, pass: (kernel: KernelName, index: number) => GPUComputePassDescriptor) => this.record(encoder, pass);
+      const dispatchKernels = () => this.dispatches.map((d) => d.kernel);
+      internals.set(this, { factorState, fullState, momentum, scratch: this.scratch, plan: this.plan, views, stateEntries: this.stateEntries, setStepCount, recordProfiled, dispatchKernels });
     } catch (error) {
       // A refused optimizer leaves no GPU memory behind.
       for (const b of this.ownedBuffers) b.destroy();
@@ -325,6 +343,11 @@ export class Adafactor {
    * without, the step is submitted at once. Nothing is read back.
    */
   step(encoder?: GPUCommandEncoder): void {
+    this.record(encoder);
+  }
+
+  /** Records one step: in one compute pass, or with `passFor` each dispatch in a pass of its own. */
+  private record(encoder: GPUCommandEncoder | undefined, passFor?: (kernel: KernelName, index: number) => GPUComputePassDescriptor): void {
     this.checkUsable();
     if (this.stepCount >= Number.MAX_SAFE_INTEGER) throw new Error(`Adafactor: the step count ${this.stepCount} cannot grow past 2^53 - 1`);
     const step = this.stepCount + 1;
@@ -333,14 +356,16 @@ export class Adafactor {
     const { GroupSettings } = SHADER.structs;
     scalars.forEach((halves, g) => recordHalves(commands, this.halfTable, halves, this.settings, g * GroupSettings.size + GroupSettings.offsetOf('beta2Low')));
     recordHalves(commands, this.halfTable, stepHalves(step), this.scratch, SHADER.constants.STATUS_STEP * 4);
-    const pass = commands.beginComputePass({ label: `adafactor step ${step}` });
     const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
-    for (const d of this.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...dispatchGrid(d.workgroups, maxPerDimension));
-    }
-    pass.end();
+    const pass = passFor ? undefined : commands.beginComputePass({ label: `adafactor step ${step}` });
+    this.dispatches.forEach((d, i) => {
+      const own = passFor ? commands.beginComputePass(passFor(d.kernel, i)) : pass!;
+      own.setPipeline(d.pipeline);
+      own.setBindGroup(0, d.bindGroup);
+      own.dispatchWorkgroups(...dispatchGrid(d.workgroups, maxPerDimension));
+      if (passFor) own.end();
+    });
+    pass?.end();
     if (!encoder) this.device.queue.submit([commands.finish()]);
     this.recordedSteps = step;
     this.firstRecordedStep ??= step;
@@ -561,7 +586,7 @@ function chooseViews(g: PlannedGroup<GPUBuffer>, members: readonly PlannedTensor
 }
 
 /** Makes each shader module (per views) and each pipeline (per kernel and views) once, on first use. */
-function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
+function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout, variant: KernelVariant): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
   const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
   const modules = new Map<string, GPUShaderModule>();
   const made = new Map<string, GPUComputePipeline>();
@@ -572,7 +597,7 @@ function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout): (kernel
     if (!found) {
       let module = modules.get(viewKey);
       if (!module) {
-        module = device.createShaderModule({ label: `adafactor ${viewKey}`, code: moduleSource(views.param, views.grad) });
+        module = device.createShaderModule({ label: `adafactor ${variant} ${viewKey}`, code: moduleSource(views.param, views.grad, variant) });
         modules.set(viewKey, module);
       }
       found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: kernel } });
@@ -596,7 +621,7 @@ function stepDispatches(
 ): Dispatch[] {
   const dispatches: Dispatch[] = [];
   const add = (kernel: KernelName, groupIndex: number, bindGroup: GPUBindGroup, workgroups: number) => {
-    if (workgroups > 0) dispatches.push({ pipeline: pipelineFor(kernel, views[groupIndex]), bindGroup, workgroups });
+    if (workgroups > 0) dispatches.push({ kernel, pipeline: pipelineFor(kernel, views[groupIndex]), bindGroup, workgroups });
   };
   for (const kernel of KERNEL_ORDER) {
     const scope = KERNEL_SCOPE[kernel];

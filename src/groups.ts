@@ -5,13 +5,13 @@
 import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
 /** Options a parameter group may override: all but the optimizer-wide ones. */
-export type AdafactorGroupOptions = Omit<AdafactorOptions, 'skipNonFinite' | 'limits'>;
+export type AdafactorGroupOptions = Omit<AdafactorOptions, 'skipNonFinite' | 'limits' | 'kernelVariant'>;
 
 export interface AdafactorParamGroup<P> extends AdafactorGroupOptions {
   params: readonly P[];
 }
 
-const OPTIMIZER_WIDE = ['skipNonFinite', 'limits'] as const;
+const OPTIMIZER_WIDE = ['skipNonFinite', 'limits', 'kernelVariant'] as const;
 
 export interface ResolvedGroups<P> {
   /** Every tensor, groups flattened in order. */

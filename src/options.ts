@@ -2,6 +2,7 @@
  * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`), their
  * checks, and the per-step schedules, as pure functions of the step number t = 1, 2, ...
  */
+import { type KernelVariant, VARIANT_NAMES } from './shaders.js';
 
 /** Options of `new Adafactor(device, params, options)`; every one is optional. */
 export interface AdafactorOptions {
@@ -76,6 +77,12 @@ export interface AdafactorOptions {
    * paths that large tensors take on small devices. Default: the device's limits.
    */
   limits?: AdafactorLimits;
+  /**
+   * Which shape of the kernels to run (they compute the same step; see KERNEL_VARIANTS): 'auto'
+   * (default) picks the one that suits the device's adapter (`device.adapterInfo`), or a name
+   * forces one, for tests and benchmarks. Applies to the whole optimizer.
+   */
+  kernelVariant?: 'auto' | KernelVariant;
 }
 
 export interface AdafactorLimits {
@@ -107,6 +114,7 @@ export interface ResolvedOptions {
   stochasticRounding: boolean;
   skipNonFinite: boolean;
   limits: AdafactorLimits;
+  kernelVariant: 'auto' | KernelVariant;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -127,6 +135,7 @@ export const DEFAULT_OPTIONS = {
   weightDecayScale: 'alpha',
   stochasticRounding: false,
   skipNonFinite: false,
+  kernelVariant: 'auto',
 } as const;
 
 const KNOWN_OPTIONS = new Set(['lr', 'limits', ...Object.keys(DEFAULT_OPTIONS)]);
@@ -172,7 +181,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
-  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims' | 'eps1Mode', values: readonly T[]): T => {
+  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims' | 'eps1Mode' | 'kernelVariant', values: readonly T[]): T => {
     const value = merged[name] as unknown;
     if (!values.includes(value as T)) throw new Error(`${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`);
     return value as T;
@@ -198,6 +207,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     stochasticRounding: flag('stochasticRounding'),
     skipNonFinite: flag('skipNonFinite'),
     limits: resolveLimits(options.limits, where),
+    kernelVariant: oneOf('kernelVariant', ['auto', ...VARIANT_NAMES]),
   };
   const lr = options.lr;
   if (lr !== undefined) {

@@ -16,6 +16,10 @@ export interface TileGeometry {
   STATUS_WORDS: number;
   TILE_PARTIALS: number;
   TENSOR_SCALARS: number;
+  /** Partials a tile leaves per row, per column, and of its TILE_PARTIALS sums (see common.wgsl); 1 when absent. */
+  ROW_PARTS?: number;
+  COL_PARTS?: number;
+  TILE_PARTS?: number;
 }
 
 /** What the planner needs of one tensor. Buffers are compared by identity. */
@@ -187,14 +191,14 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           colState: allocate('factorStateLength', factored ? batch * cols : 0),
           fullState: allocate('fullStateLength', factored ? 0 : numel),
           momentum: t.momentum ? allocate('momentumLength', numel) : tiles.NO_MOMENTUM,
-          rowPartials: allocate('scratchLength', factored ? batch * rows * tileColCount : 0),
-          colPartials: allocate('scratchLength', factored ? batch * cols * tileRowCount : 0),
+          rowPartials: allocate('scratchLength', factored ? batch * rows * tileColCount * (tiles.ROW_PARTS ?? 1) : 0),
+          colPartials: allocate('scratchLength', factored ? batch * cols * tileRowCount * (tiles.COL_PARTS ?? 1) : 0),
           newRow: allocate('scratchLength', factored ? batch * rows : 0),
           newCol: allocate('scratchLength', factored ? batch * cols : 0),
           rowFactors: allocate('scratchLength', factored ? batch * rows : 0),
           colFactors: allocate('scratchLength', factored ? batch * cols : 0),
           rowBlockSums: allocate('scratchLength', factored ? batch * rowBlocks : 0),
-          tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount),
+          tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount * (tiles.TILE_PARTS ?? 1)),
           matrixFactors: allocate('scratchLength', factored ? batch : 0),
           tensorScalars: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * plan.tensors.length,
         };

@@ -46,8 +46,94 @@ export const KERNEL_SOURCES = {
 export type KernelName = keyof typeof KERNEL_SOURCES;
 export const KERNEL_ORDER = Object.keys(KERNEL_SOURCES) as KernelName[];
 
-/** The WGSL of the shader module for the given views: the prelude, the views and every kernel. */
-export function moduleSource(param: ViewName, grad: ViewName): string {
+/** The WGSL of the shader module for the given views and variant: the prelude, the views and every kernel. */
+export function moduleSource(param: ViewName, grad: ViewName, variant: KernelVariant = 'wide'): string {
   const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
-  return f16 + COMMON_SOURCE + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
+  return f16 + commonSource(KERNEL_VARIANTS[variant]) + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
+}
+
+/**
+ * The compile-time geometry a kernel variant sets (see common.wgsl): workgroup size, factored tile
+ * shape, quads of a row an invocation takes in stats, and the vector tile. Every variant runs the
+ * same kernels from the same sources, with these `const`s substituted; each is exact (the sums are
+ * fixed-order trees whatever their shape), so variants differ only in speed, and in the last bits
+ * of the sums, whose order follows the tile shape.
+ */
+export interface VariantGeometry {
+  WORKGROUP_SIZE: number;
+  TILE_ROWS: number;
+  TILE_COLS: number;
+  QUADS_PER_INVOCATION: number;
+  VECTOR_TILE: number;
+  /** 1: the tile passes leave each invocation's partial sums, with no barrier; 0: one per tile. */
+  INVOCATION_PARTIALS: number;
+}
+
+/**
+ * The variants, by name. 'wide' suits adapters whose barriers are cheap (lavapipe/llvmpipe, which
+ * runs a workgroup as one loop over its invocations): 64 invocations, 96 x 256 tiles, and the tile
+ * passes sum over the workgroup. 'unsynced' suits SwiftShader, which runs a workgroup as groups of
+ * four lanes and makes a kernel with any barrier switch between them as coroutines: the tile passes
+ * (stats, update_norm) have no barrier (each invocation leaves its own partial sums, which the
+ * finalize passes add), and 32 invocations on 64 x 128 tiles, so that whole_tensor, which needs its
+ * barriers, has fewer lanes to switch between.
+ */
+export const KERNEL_VARIANTS = {
+  wide: { WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, QUADS_PER_INVOCATION: 2, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 0 },
+  unsynced: { WORKGROUP_SIZE: 32, TILE_ROWS: 64, TILE_COLS: 128, QUADS_PER_INVOCATION: 4, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 1 },
+} as const satisfies Record<string, VariantGeometry>;
+export type KernelVariant = keyof typeof KERNEL_VARIANTS;
+export const VARIANT_NAMES = Object.keys(KERNEL_VARIANTS) as KernelVariant[];
+
+/** The tile geometry the planner needs (see plan.ts), with the partial counts the variant implies. */
+export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS: number; VECTOR_TILE: number; LINE_BLOCK: number; ROW_PARTS: number; COL_PARTS: number; TILE_PARTS: number } {
+  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
+  const rowLanes = g.WORKGROUP_SIZE / colGroups;
+  const each = g.INVOCATION_PARTIALS === 1;
+  return {
+    TILE_ROWS: g.TILE_ROWS,
+    TILE_COLS: g.TILE_COLS,
+    VECTOR_TILE: g.VECTOR_TILE,
+    LINE_BLOCK: g.WORKGROUP_SIZE,
+    ROW_PARTS: each ? colGroups : 1,
+    COL_PARTS: each ? rowLanes : 1,
+    TILE_PARTS: each ? g.WORKGROUP_SIZE : 1,
+  };
+}
+
+/** Bytes of workgroup memory a variant's kernels declare (stats' `lines` and the reduction): at most 16 KiB. */
+export function workgroupBytes(g: VariantGeometry): number {
+  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
+  const rowLanes = g.WORKGROUP_SIZE / colGroups;
+  return 4 * Math.max(g.TILE_ROWS * colGroups, rowLanes * g.TILE_COLS) + 16 * g.WORKGROUP_SIZE + 16;
+}
+
+/** Throws unless the geometry divides as the kernels assume. */
+export function checkGeometry(name: string, g: VariantGeometry): void {
+  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
+  const ok =
+    Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % (g.TILE_COLS / 4) === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
+  if (!ok) throw new Error(`internal: kernel variant ${name} has a geometry the kernels cannot use`);
+  if (workgroupBytes(g) > 16384) throw new Error(`internal: kernel variant ${name} needs more than 16 KiB of workgroup memory`);
+}
+
+/** The prelude with a variant's constants in place of its own (each declared once, as `const NAME = ...;`). */
+export function commonSource(g: VariantGeometry): string {
+  let source = COMMON_SOURCE;
+  for (const [name, value] of Object.entries(g)) {
+    const declaration = new RegExp(`^const ${name} = [^;]+;`, 'm');
+    if (!declaration.test(source)) throw new Error(`internal: common.wgsl declares no const ${name}`);
+    source = source.replace(declaration, `const ${name} = ${value}u;`);
+  }
+  return source;
+}
+
+/**
+ * Which variant suits an adapter, from what it says of itself (`GPUDevice.adapterInfo`, in Chromium
+ * and Dawn's Node package): SwiftShader (Chromium's software adapter: vendor 'google', architecture
+ * 'swiftshader') takes 'unsynced'; everything else 'wide' (measured on lavapipe only so far).
+ */
+export function autoVariant(info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'>> | undefined): KernelVariant {
+  const words = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
+  return words.includes('swiftshader') ? 'unsynced' : 'wide';
 }

@@ -9,6 +9,8 @@ import torchJson from '../data/torch-adafactor.json';
 import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCases, checkStepsAcrossEncoders, checkTwoStepsInOneEncoder } from '../gpu/checks.js';
 import { decodeGolden, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
+import { Adafactor } from '../../src/index.js';
+import { VARIANT_NAMES, type KernelVariant } from '../../src/shaders.js';
 
 const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
 const traces = {
@@ -43,6 +45,22 @@ const checks = {
   twoStepsInOneEncoder: (device: GPUDevice) => checkTwoStepsInOneEncoder(device),
   stepsAcrossEncoders: (device: GPUDevice, stepsPerEncoder: number[]) => checkStepsAcrossEncoders(device, stepsPerEncoder),
   determinism: (device: GPUDevice) => checkDeterminism(device),
+  variantNames: async () => VARIANT_NAMES,
+  /** One kernel variant, forced: every golden trace (small tensors whole and through the passes), random cases, bit-identical reruns. */
+  variant: async (device: GPUDevice, kernelVariant: KernelVariant, numRuns: number) => {
+    for (const c of golden) for (const path of ['whole', 'passes'] as const) await checkGoldenCase(device, c, 'arena', path, { kernelVariant });
+    await checkDeterminism(device, { kernelVariant });
+    return `${kernelVariant}: ${golden.length} golden traces two ways, ${await checkRandomCases(device, numRuns, { kernelVariant })}`;
+  },
+  /** The variant 'auto' picks on this adapter. */
+  autoVariant: async (device: GPUDevice) => {
+    const buffers = [0, 1].map(() => device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE }));
+    const optimizer = new Adafactor(device, [{ param: buffers[0], grad: buffers[1], shape: [4, 4] }]);
+    const picked = optimizer.kernelVariant;
+    optimizer.destroy();
+    for (const b of buffers) b.destroy();
+    return picked;
+  },
   adapter: async (device: GPUDevice) => {
     const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     return info ? `${info.vendor} / ${info.architecture} / ${info.description}` : 'unknown';

@@ -75,6 +75,13 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it('two runs on the same inputs are bit-identical', async () => {
     await run('determinism');
   });
+  it('picks the kernel variant for SwiftShader', async () => {
+    const adapter = String(await run('adapter'));
+    expect(await run('autoVariant')).toBe(adapter.includes('swiftshader') ? 'unsynced' : 'wide');
+  });
+  it('every kernel variant, forced: golden traces, random cases, bit-identical reruns', async () => {
+    for (const variant of (await run('variantNames')) as string[]) console.log(await run('variant', variant, 10));
+  });
 });
 
 describe('the browser harness', () => {

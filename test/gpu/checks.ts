@@ -16,10 +16,10 @@ import { TensorSet, expectClose, normals, random, relativeError } from './harnes
  * so the results are the same), which steps small tensors through the five passes instead of
  * whole_tensor.
  */
-export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena', path: 'whole' | 'passes' = 'whole'): Promise<string> {
+export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena', path: 'whole' | 'passes' = 'whole', extraOptions: AdafactorOptions = {}): Promise<string> {
   if (golden.refused) throw new Error(`${golden.name}: the preset refuses its options (${golden.refused})`);
   const tensors = new TensorSet(device, golden.params.map((p) => p.shape), golden.params.map((p) => p.init), layout);
-  const optimizer = tensors.newOptimizer({ ...golden.options, ...(path === 'passes' ? { skipNonFinite: true } : {}) });
+  const optimizer = tensors.newOptimizer({ ...golden.options, ...(path === 'passes' ? { skipNonFinite: true } : {}), ...extraOptions });
   if (golden.initialCount > 0) optimizer.loadState(await withStep(await optimizer.saveState(), golden.initialCount));
   let compared = 0;
   let worst = 0;
@@ -125,8 +125,8 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   return worst;
 }
 
-/** Property: random shapes, options, step counts and buffer layouts agree with the reference. */
-export async function checkRandomCases(device: GPUDevice, numRuns: number): Promise<string> {
+/** Property: random shapes, options, step counts and buffer layouts agree with the reference (`extraOptions` added to each case's). */
+export async function checkRandomCases(device: GPUDevice, numRuns: number, extraOptions: AdafactorOptions = {}): Promise<string> {
   let worst = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -136,7 +136,7 @@ export async function checkRandomCases(device: GPUDevice, numRuns: number): Prom
       fc.constantFrom<'arena' | 'separate'>('arena', 'separate'),
       fc.integer({ min: 0, max: 2 ** 31 - 1 }),
       async (shapes, options, steps, layout, seed) => {
-        worst = Math.max(worst, await checkAgainstReference(device, { seed, shapes, options, steps, layout }));
+        worst = Math.max(worst, await checkAgainstReference(device, { seed, shapes, options: { ...options, ...extraOptions }, steps, layout }));
       },
     ),
     { numRuns },
@@ -195,7 +195,7 @@ export async function checkTwoStepsInOneEncoder(device: GPUDevice): Promise<void
   await checkStepsAcrossEncoders(device, [2]);
 }
 
-export async function checkDeterminism(device: GPUDevice): Promise<void> {
+export async function checkDeterminism(device: GPUDevice, extraOptions: AdafactorOptions = {}): Promise<void> {
   const rand = random(11);
   const shapes = [[300, 515], [4, 67, 33], [9000], []];
   const sizes = shapes.map((s) => geometry(s, 'case').numel);
@@ -204,7 +204,7 @@ export async function checkDeterminism(device: GPUDevice): Promise<void> {
   const runs: Float32Array[][] = [];
   for (let run = 0; run < 2; run++) {
     const tensors = new TensorSet(device, shapes, init);
-    const optimizer = tensors.newOptimizer({ beta1: 0.9 });
+    const optimizer = tensors.newOptimizer({ beta1: 0.9, ...extraOptions });
     for (const g of grads) {
       tensors.writeGrads(g);
       optimizer.step();
