@@ -45,8 +45,13 @@ function wgslWithoutComments(): Plugin {
 
 const here = import.meta.dirname;
 
-/** `--mode demo` serves and builds the demo page (a static site in demo-dist/). */
-const demoBuild = { outDir: resolve(here, 'demo-dist'), emptyOutDir: true, target: 'es2022' };
+/** `--mode demo` serves and builds the demo pages (a static site in demo-dist/): the picture demo and the paper's claims. */
+const demoBuild = {
+  outDir: resolve(here, 'demo-dist'),
+  emptyOutDir: true,
+  target: 'es2022',
+  rollupOptions: { input: { main: resolve(here, 'demo/index.html'), paper: resolve(here, 'demo/paper.html') } },
+};
 
 /**
  * The default mode builds the library: ES modules with the shaders inlined, not minified (the
@@ -75,11 +80,20 @@ const benchBuild = {
   target: 'node20',
 };
 
+/** `--mode paper` builds `npm run paper`'s Node driver (into node_modules/.cache/paper: a build output git ignores). */
+const paperBuild = {
+  ssr: true,
+  rollupOptions: { input: { main: resolve(here, 'paper/main.ts') } },
+  outDir: resolve(here, 'node_modules/.cache/paper'),
+  emptyOutDir: true,
+  target: 'node20',
+};
+
 export default defineConfig(({ mode }) => ({
   plugins: [wgslReflect(), wgslWithoutComments()],
   root: mode === 'demo' ? resolve(here, 'demo') : here,
   base: './',
-  build: mode === 'demo' ? demoBuild : mode === 'bench' ? benchBuild : libraryBuild,
+  build: mode === 'demo' ? demoBuild : mode === 'bench' ? benchBuild : mode === 'paper' ? paperBuild : libraryBuild,
   test: {
     reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     projects: [
