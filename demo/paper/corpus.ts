@@ -4,6 +4,7 @@
  * Whitespace runs become one space; the vocabulary is the characters that occur.
  */
 import licence from 'typescript/LICENSE.txt?raw';
+import { random } from '../image.js';
 
 export interface Corpus {
   /** The characters, in order of their token ids. */
@@ -19,17 +20,8 @@ export function makeCorpus(text: string = licence): Corpus {
   return { vocabulary, tokens: Int32Array.from(clean, (c) => id.get(c)!) };
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The picture demo's seeded generator (mulberry32), shared. */
+export { random };
 
 /**
  * The minibatches, the same for every configuration: `batch` windows of `context + 1` tokens at
