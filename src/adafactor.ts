@@ -379,7 +379,7 @@ export class Adafactor {
    */
   learningRate(step = Math.max(1, this.stepCount)): number[] {
     if (!Number.isSafeInteger(step) || step < 1) throw new Error(`Adafactor.learningRate: step must be an integer >= 1, got ${String(step)}`);
-    return this.groupOptions.map((o, g) => stepSize(o, step, this.groupOptions.length > 1 ? `Adafactor.learningRate: parameter group ${g}` : 'Adafactor.learningRate'));
+    return this.groupOptions.map((o, g) => stepSize(o, step, this.groupWhere('Adafactor.learningRate', g)));
   }
 
   /**
@@ -518,11 +518,16 @@ export class Adafactor {
    */
   private stepScalars(step: number): number[][] {
     return this.groupOptions.map((o, g) => {
-      const rho = stepSize(o, step, this.groupOptions.length > 1 ? `Adafactor: parameter group ${g}` : 'Adafactor');
+      const rho = stepSize(o, step, this.groupWhere('Adafactor', g));
       // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
       const seed = o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING;
       return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
     });
+  }
+
+  /** Where an error of group g's options happened: the group is named when there are several. */
+  private groupWhere(where: string, g: number): string {
+    return this.groupOptions.length > 1 ? `${where}: parameter group ${g}` : where;
   }
 
   private checkUsable(what = 'step()'): void {

@@ -10,6 +10,7 @@ import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import { decodeTrace } from '../gpu/golden.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import { fit, makeModel, saveAndLoad } from '../gpu/tfjs-models.js';
 
 await tf.setBackend('cpu');
 
@@ -283,28 +284,7 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     const rand = random(77);
     return { x: tf.tensor(normals(32 * 6, rand), [32, 6]), y: tf.tensor(normals(32 * 3, rand), [32, 3]) };
   };
-  const makeModel = () =>
-    tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });
-  const fit = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
   const bitsOf = (tensors: tf.Tensor[]) => tensors.map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
-
-  /** Saves to memory as a user's IOHandler would: the topology and training config as JSON. */
-  async function saveAndLoad(model: tfl.LayersModel, edit = (config: tf.serialization.ConfigDict) => config): Promise<tfl.LayersModel> {
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
-    const trainingConfig = json(saved!.trainingConfig!);
-    // tfjs-core types optimizer_config as {}; tfjs-layers writes { class_name, config } there.
-    const optimizerConfig = trainingConfig.optimizer_config as { config: tf.serialization.ConfigDict };
-    optimizerConfig.config = edit(optimizerConfig.config);
-    return tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, modelTopology: json(saved!.modelTopology), trainingConfig }));
-  }
 
   it.each([
     ['momentum, an external lr, factored kernels, weight decay, every kind of option', {

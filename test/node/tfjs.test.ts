@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import { fit, makeModel, saveAndLoad } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
 
 // tfjs's webgpu backend looks for navigator.gpu, which Node 20 lacks.
@@ -290,23 +291,7 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
  */
 describe('a tfjs-layers model saved with its optimizer resumes training on the webgpu backend', () => {
   const EPOCHS = 2; // per part; two batches of 16 each
-  const makeModel = () =>
-    tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });
-  const fit = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
   const valuesOf = (tensors: tf.Tensor[]) => Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));
-
-  async function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersModel> {
-    let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { includeOptimizer: true },
-    );
-    const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
-    return tfl.loadLayersModel(tf.io.fromMemory({ ...saved!, modelTopology: json(saved!.modelTopology), trainingConfig: json(saved!.trainingConfig) }));
-  }
 
   it('with momentum and factored kernels: the resumed steps are the uninterrupted run\'s', async () => {
     // Steps of about lr = 0.05 per element, so that what the state decides is plain to see.
