@@ -9,7 +9,7 @@ const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
 if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
-const pageArgs = args.filter((_, i) => i !== jsonAt && i !== jsonAt + 1);
+const pageArgs = jsonAt >= 0 ? args.filter((_, i) => i !== jsonAt && i !== jsonAt + 1) : args;
 parseBenchArgs(pageArgs); // checked here, where a mistake is easy to read
 
 const root = process.cwd();

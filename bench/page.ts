@@ -19,7 +19,7 @@ window.bench = (async () => {
   if (!adapter) throw new Error('no WebGPU adapter in this browser');
   const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
-    const args = JSON.parse(new URLSearchParams(location.search).get('args') ?? '[]') as string[];
+  const args = JSON.parse(new URLSearchParams(location.search).get('args') ?? '[]') as string[];
   const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress });
   log.textContent += `\n\n${formatTable(result)}`;
   device.destroy();
