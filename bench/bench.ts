@@ -10,6 +10,7 @@ import type { KernelVariant } from '../src/shaders.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
+import { type TfjsResult, formatTfjsTable } from './tfjs_result.js';
 
 /** Bytes an Adafactor step must move per f32 parameter: G read three times, X read twice and written once. */
 export const BYTES_PER_PARAMETER = 24;
@@ -39,6 +40,8 @@ export interface BenchResult {
   timer: 'timestamp-query' | 'onSubmittedWorkDone';
   copyGBps: number;
   cases: CaseResult[];
+  /** The TensorFlow.js side-by-side (bench/tfjs.ts), which the browser page runs after these. */
+  tfjs?: TfjsResult;
 }
 
 /** Times `record` (which records one unit of work) `count` times after `warmup` untimed runs. */
@@ -96,7 +99,7 @@ class Timer {
   }
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
@@ -138,7 +141,7 @@ async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: nu
   return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times) }));
 }
 
-function grid(workgroups: number, device: GPUDevice): [number, number] {
+export function grid(workgroups: number, device: GPUDevice): [number, number] {
   const x = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
   return [x, Math.ceil(workgroups / x)];
 }
@@ -170,6 +173,8 @@ export interface BenchOptions {
   rounds?: number;
   /** Also time each kernel's dispatches alone (needs timestamp-query). */
   profile?: boolean;
+  /** Cases the caller runs itself (the page's `tfjs`): `--case` may name them; runBench skips them. */
+  otherCases?: string[];
   progress?: (message: string) => void;
 }
 
@@ -210,8 +215,9 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
   const copyGBps = await copyBandwidth(device, timer, 64 << 20, steps);
   await checkErrors('the copy kernel');
   progress(`copy: ${copyGBps.toFixed(2)} GB/s`);
-  const unknown = options.cases?.filter((name) => !CASES.some((c) => c.name === name)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${CASES.map((c) => c.name).join(', ')}`);
+  const known = [...CASES.map((c) => c.name), ...(options.otherCases ?? [])];
+  const unknown = options.cases?.filter((name) => !known.includes(name)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
   const cases: CaseResult[] = [];
   for (const c of CASES.filter((x) => !options.cases || options.cases.includes(x.name))) {
     const params = c.shapes.reduce((sum, s) => sum + numel(s), 0);
@@ -273,10 +279,14 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
 export function formatTable(result: BenchResult): string {
   const lines = [
     `adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.description].filter(Boolean).join(' / ') || 'unknown'}; timer: ${result.timer}; copy bandwidth ${result.copyGBps.toFixed(2)} GB/s`,
-    '',
-    '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  if (result.cases.length > 0) {
+    lines.push(
+      '',
+      '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+  }
   for (const c of result.cases) {
     const a = c.adafactor;
     lines.push(
@@ -292,5 +302,6 @@ export function formatTable(result: BenchResult): string {
       lines.push(`| ${c.name} | ${c.variant} | ${kernels.map((k) => ms(k)?.toFixed(2) ?? '').join(' | ')} | ${c.profile!.reduce((sum, p) => sum + p.medianMs, 0).toFixed(2)} |`);
     }
   }
+  if (result.tfjs) lines.push('', formatTfjsTable(result.tfjs));
   return lines.join('\n');
 }

@@ -1,5 +1,10 @@
-/** The benchmark in a browser page: `window.bench` resolves to the result; progress goes to the log. */
+/**
+ * The benchmark in a browser page: `window.bench` resolves to the result; progress goes to the
+ * log. After runBench's cases, the TensorFlow.js side-by-side (`--case tfjs`) on tfjs's own device.
+ */
 import { type BenchResult, formatTable, parseBenchArgs, runBench } from './bench.js';
+import { runTfjsBench } from './tfjs.js';
+import { TFJS_CASE } from './tfjs_result.js';
 
 declare global {
   interface Window {
@@ -20,8 +25,10 @@ window.bench = (async () => {
   const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
   const args = JSON.parse(new URLSearchParams(location.search).get('args') ?? '[]') as string[];
-  const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress });
-  log.textContent += `\n\n${formatTable(result)}`;
+  const options = { ...parseBenchArgs(args), otherCases: [TFJS_CASE], progress };
+  const result = await runBench(device, adapter.info, options);
   device.destroy();
+  if (!options.cases || options.cases.includes(TFJS_CASE)) result.tfjs = await runTfjsBench(options);
+  log.textContent += `\n\n${formatTable(result)}`;
   return result;
 })();
