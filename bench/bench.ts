@@ -34,7 +34,7 @@ export interface CaseResult {
   /** With --profile: per kernel, the median over steps of its dispatches' summed pass times. */
   profile?: KernelProfile[];
 }
-export interface KernelProfile { kernel: string; dispatches: number; medianMs: number }
+export interface KernelProfile { kernel: string; dispatches: number; medianMs: number; minMs: number }
 export interface BenchResult {
   adapter: { vendor: string; architecture: string; description: string };
   timer: 'timestamp-query' | 'onSubmittedWorkDone';
@@ -110,17 +110,17 @@ function summary(times: readonly number[]): Timing {
 }
 
 /**
- * Each kernel's share of a step: every dispatch in a compute pass of its own, bracketed by
- * timestamp writes (the passes' sum runs a little over a whole step, which is one pass).
+ * Each kernel's share of a step, over `steps` steps: every dispatch in a compute pass of its own,
+ * bracketed by timestamp writes (the passes' sum runs a little over a whole step, which is one
+ * pass). Adds each kernel's summed time per step to `perKernel`.
  */
-async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: number): Promise<KernelProfile[]> {
+async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: number, perKernel: Map<string, number[]>): Promise<void> {
   const internals = internalBuffers(optimizer);
   const kernels = internals.dispatchKernels();
   const count = 2 * kernels.length;
   const querySet = device.createQuerySet({ type: 'timestamp', count });
   const resolve = device.createBuffer({ size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
   const readback = device.createBuffer({ size: 8 * count, usage: MAP_READ | COPY_DST });
-  const perKernel = new Map<string, number[]>();
   for (let run = 0; run < steps + 2; run++) {
     const encoder = device.createCommandEncoder();
     internals.recordProfiled(encoder, (_kernel, i) => ({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
@@ -138,7 +138,12 @@ async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: nu
   querySet.destroy();
   resolve.destroy();
   readback.destroy();
-  return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times) }));
+}
+
+/** The profile of one optimizer from its kernels' times. */
+function kernelProfile(optimizer: Adafactor, perKernel: Map<string, number[]>): KernelProfile[] {
+  const kernels = internalBuffers(optimizer).dispatchKernels();
+  return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times), minMs: Math.min(...times) }));
 }
 
 export function grid(workgroups: number, device: GPUDevice): [number, number] {
@@ -239,9 +244,12 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
     // Rounds interleave Adam and the variants, so that a slow spell of a shared machine hits all.
     const adamSamples: number[] = [];
     const samples = optimizers.map(() => [] as number[]);
+    const profile = options.profile && device.features.has('timestamp-query');
+    const kernelTimes = optimizers.map(() => new Map<string, number[]>());
     for (let round = 0; round < (options.rounds ?? 1); round++) {
       for (const [i, optimizer] of optimizers.entries()) {
         samples[i].push(...(await timer.samples((encoder) => optimizer.step(encoder), steps)));
+        if (profile) await profileKernels(device, optimizer, steps, kernelTimes[i]);
         await checkErrors(`${c.name}: adafactor ${optimizer.kernelVariant}`);
       }
       adamSamples.push(...(await timer.samples((encoder) => adam.step(encoder), steps)));
@@ -253,8 +261,8 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
       const adafactorTime = summary(samples[i]);
       progress(`  adafactor ${optimizer.kernelVariant}: median ${adafactorTime.medianMs.toFixed(2)} ms`);
       const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
-      const profile = options.profile && device.features.has('timestamp-query') ? await profileKernels(device, optimizer, steps) : undefined;
-      if (profile) progress(`  profile: ${profile.map((p) => `${p.kernel} ${p.medianMs.toFixed(2)}`).join(', ')} ms`);
+      const kernels = profile ? kernelProfile(optimizer, kernelTimes[i]) : undefined;
+      if (kernels) progress(`  profile: ${kernels.map((p) => `${p.kernel} ${p.medianMs.toFixed(2)}`).join(', ')} ms`);
       cases.push({
         name: c.name,
         variant: optimizer.kernelVariant,
@@ -264,7 +272,7 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
         adam: { ...adamTime, stateBytes: adam.stateBytes },
         effectiveGBps,
         fractionOfCopy: effectiveGBps / copyGBps,
-        profile,
+        profile: kernels,
       });
       optimizer.destroy();
     }
@@ -296,10 +304,14 @@ export function formatTable(result: BenchResult): string {
   const profiled = result.cases.filter((c) => c.profile);
   if (profiled.length > 0) {
     const kernels = [...new Set(profiled.flatMap((c) => c.profile!.map((p) => p.kernel)))];
-    lines.push('', 'Per kernel, each dispatch in a pass of its own (median ms per step):', '', `| case | variant | ${kernels.join(' | ')} | sum |`, `|---|---|${kernels.map(() => '---:|').join('')}---:|`);
+    lines.push('', 'Per kernel, each dispatch in a pass of its own (median (min) ms per step):', '', `| case | variant | ${kernels.join(' | ')} | sum |`, `|---|---|${kernels.map(() => '---:|').join('')}---:|`);
     for (const c of profiled) {
-      const ms = (k: string) => c.profile!.find((p) => p.kernel === k)?.medianMs;
-      lines.push(`| ${c.name} | ${c.variant} | ${kernels.map((k) => ms(k)?.toFixed(2) ?? '').join(' | ')} | ${c.profile!.reduce((sum, p) => sum + p.medianMs, 0).toFixed(2)} |`);
+      const ms = (k: string) => {
+        const p = c.profile!.find((x) => x.kernel === k);
+        return p ? `${p.medianMs.toFixed(2)} (${p.minMs.toFixed(2)})` : '';
+      };
+      const total = (key: 'medianMs' | 'minMs') => c.profile!.reduce((sum, p) => sum + p[key], 0).toFixed(2);
+      lines.push(`| ${c.name} | ${c.variant} | ${kernels.map(ms).join(' | ')} | ${total('medianMs')} (${total('minMs')}) |`);
     }
   }
   if (result.tfjs) lines.push('', formatTfjsTable(result.tfjs));
