@@ -10,6 +10,7 @@ import type { KernelVariant } from '../src/shaders.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
+import copyBlocksSource from './copy_blocks.wgsl?raw';
 import { type TfjsResult, formatTfjsTable } from './tfjs_result.js';
 
 /** Bytes an Adafactor step must move per f32 parameter: G read three times, X read twice and written once. */
@@ -38,7 +39,10 @@ export interface KernelProfile { kernel: string; dispatches: number; medianMs: n
 export interface BenchResult {
   adapter: { vendor: string; architecture: string; description: string };
   timer: 'timestamp-query' | 'onSubmittedWorkDone';
+  /** GB/s of copy.wgsl, the yardstick of `fractionOfCopy`. */
   copyGBps: number;
+  /** GB/s of copy_blocks.wgsl: four vec4s per invocation at a time. */
+  blockCopyGBps: number;
   cases: CaseResult[];
   /** The TensorFlow.js side-by-side (bench/tfjs.ts), which the browser page runs after these. */
   tfjs?: TfjsResult;
@@ -151,17 +155,23 @@ export function grid(workgroups: number, device: GPUDevice): [number, number] {
   return [x, Math.ceil(workgroups / x)];
 }
 
+/** The copy kernels: copy.wgsl (the yardstick), and copy_blocks.wgsl (four vec4s per invocation at a time). */
+const COPIES = [
+  { source: copySource, vec4sPerWorkgroup: 256 },
+  { source: copyBlocksSource, vec4sPerWorkgroup: 8 * 4 * 64 },
+];
+
 /** GB/s of a WGSL copy kernel, bytes read plus written, over `bytes`-sized buffers. */
-async function copyBandwidth(device: GPUDevice, timer: Timer, bytes: number, count: number): Promise<number> {
+async function copyBandwidth(device: GPUDevice, timer: Timer, copy: (typeof COPIES)[number], bytes: number, count: number): Promise<number> {
   const source = device.createBuffer({ size: bytes, usage: STORAGE });
   const destination = device.createBuffer({ size: bytes, usage: STORAGE });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copySource }), entryPoint: 'main' } });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copy.source }), entryPoint: 'main' } });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
   const timing = await timer.time((encoder) => {
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...grid(Math.ceil(bytes / 16 / 256), device));
+    pass.dispatchWorkgroups(...grid(Math.ceil(bytes / 16 / copy.vec4sPerWorkgroup), device));
     pass.end();
   }, count);
   source.destroy();
@@ -217,9 +227,10 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
   };
   const timer = new Timer(device);
   progress(`timing with ${timer.kind}; measuring copy bandwidth`);
-  const copyGBps = await copyBandwidth(device, timer, 64 << 20, steps);
-  await checkErrors('the copy kernel');
-  progress(`copy: ${copyGBps.toFixed(2)} GB/s`);
+  const copyGBps = await copyBandwidth(device, timer, COPIES[0], 64 << 20, steps);
+  const blockCopyGBps = await copyBandwidth(device, timer, COPIES[1], 64 << 20, steps);
+  await checkErrors('the copy kernels');
+  progress(`copy: ${copyGBps.toFixed(2)} GB/s; in blocks of four vec4s: ${blockCopyGBps.toFixed(2)} GB/s`);
   const known = [...CASES.map((c) => c.name), ...(options.otherCases ?? [])];
   const unknown = options.cases?.filter((name) => !known.includes(name)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
@@ -280,25 +291,25 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
     for (const b of buffers) b.destroy();
   }
   const info = adapterInfo ?? ({} as GPUAdapterInfo);
-  return { adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }, timer: timer.kind, copyGBps, cases };
+  return { adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }, timer: timer.kind, copyGBps, blockCopyGBps, cases };
 }
 
 /** The result as a Markdown table. */
 export function formatTable(result: BenchResult): string {
   const lines = [
-    `adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.description].filter(Boolean).join(' / ') || 'unknown'}; timer: ${result.timer}; copy bandwidth ${result.copyGBps.toFixed(2)} GB/s`,
+    `adapter: ${[result.adapter.vendor, result.adapter.architecture, result.adapter.description].filter(Boolean).join(' / ') || 'unknown'}; timer: ${result.timer}; copy bandwidth ${result.copyGBps.toFixed(2)} GB/s (copy.wgsl; copy_blocks.wgsl: ${result.blockCopyGBps.toFixed(2)} GB/s)`,
   ];
   if (result.cases.length > 0) {
     lines.push(
       '',
-      '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | state Adafactor / Adam |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | fraction of block copy | state Adafactor / Adam |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
   }
   for (const c of result.cases) {
     const a = c.adafactor;
     lines.push(
-      `| ${c.name} | ${c.variant} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
+      `| ${c.name} | ${c.variant} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${(c.effectiveGBps / result.blockCopyGBps).toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
     );
   }
   const profiled = result.cases.filter((c) => c.profile);

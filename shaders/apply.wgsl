@@ -71,14 +71,20 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, l
 
 // X_t = X - decay X - U for up to four elements `stride` apart, through the first moment if kept.
 fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, decay: f32, count: u32, stride: u32) {
-  var u = update;
-  if (t.momentum != NO_MOMENTUM) {
-    for (var c = 0u; c < count; c = c + 1u) {
-      let m = s.beta1 * momentum[momentumIndex(t, element + c * stride)] + (1.0 - s.beta1) * u[c];
-      momentum[momentumIndex(t, element + c * stride)] = m;
-      u[c] = m;
-    }
-  }
   let x = loadParam4(paramIndex(t, element), count, stride);
-  storeParam4(paramIndex(t, element), x - decay * x - u, count, stride);
+  if (!USES_MOMENTUM || t.momentum == NO_MOMENTUM) {
+    storeParam4(paramIndex(t, element), x - decay * x - update, count, stride);
+  } else {
+    storeParam4(paramIndex(t, element), x - decay * x - momentumStep(t, s, element, update, count, stride), count, stride);
+  }
+}
+
+// M_t = beta1 M_{t-1} + (1 - beta1) U for up to four elements `stride` apart: stored, and returned.
+fn momentumStep(t: Tensor, s: Settings, element: u32, update: vec4<f32>, count: u32, stride: u32) -> vec4<f32> {
+  var m = vec4<f32>(0.0);
+  for (var c = 0u; c < count; c = c + 1u) {
+    m[c] = s.beta1 * momentum[momentumIndex(t, element + c * stride)] + (1.0 - s.beta1) * update[c];
+    momentum[momentumIndex(t, element + c * stride)] = m[c];
+  }
+  return m;
 }

@@ -11,7 +11,8 @@ const WORKGROUP_SIZE = 64u;
 const TILE_ROWS = 96u;
 const TILE_COLS = 256u;
 // Elements move in quads of four consecutive ones (see param_f32x4.wgsl). Inside a factored tile
-// an invocation takes QUADS_PER_INVOCATION quads of every ROW_LANES-th row.
+// stats gives each invocation a block of QUADS_PER_INVOCATION consecutive quads (1, 2 or 4) of
+// every ROW_LANES-th row (see blockCounts).
 const QUAD = 4u;
 const QUADS_PER_INVOCATION = 2u;
 const COL_GROUPS = TILE_COLS / (QUAD * QUADS_PER_INVOCATION);
@@ -50,6 +51,13 @@ const TILE_PARTS = 1u + INVOCATION_PARTIALS * (WORKGROUP_SIZE - 1u);
 // optimizer.stats(), RMS(X_{t-1}), alpha_t, RMS(U) before clipping and the clip divisor. They
 // follow the status words, tensor after tensor, so that stats() reads them in one copy.
 const TENSOR_SCALARS = 8u;
+
+// Whether any parameter group of the optimizer keeps a first moment, and whether any uses the eps1
+// floor: set per pipeline, false where none does, so that the branch for it is compiled away.
+// SwiftShader runs both sides of every branch (with the lanes masked), so a branch that no tensor
+// takes still costs its work on every element there.
+override USES_MOMENTUM: bool = true;
+override USES_EPS_FLOOR: bool = true;
 
 // One entry per tensor. Offsets count f32 elements from the start of the buffer named beside
 // them; the windowed buffers (param, grad, fullState, momentum) are indexed through the
@@ -266,6 +274,17 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   return tile;
 }
 
+// A block: the up to four consecutive quads of a row (QUADS_PER_INVOCATION of them) that an
+// invocation takes in stats, from column `firstCol` of the tile on. Its elements in each quad: 0 for
+// a quad past `quads` or past the tile's edge. The passes take a block's quads by calls of their
+// own, written out (`if (quads > 1u)` and `if (quads > 2u)`, constant for a variant): a loop over
+// them, with arrays indexed by the loop, costs twice as much on SwiftShader (measured).
+fn blockCounts(tile: Tile, firstCol: u32, quads: u32) -> vec4<u32> {
+  let starts = vec4<u32>(firstCol) + vec4<u32>(0u, 1u, 2u, 3u) * QUAD;
+  let counts = min(vec4<u32>(QUAD), vec4<u32>(tile.colCount) - min(vec4<u32>(tile.colCount), starts));
+  return select(vec4<u32>(0u), counts, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(quads));
+}
+
 // The normalized update of up to four elements of a factored tensor from the terms of their row
 // and columns (rowTerm, colTerms, each column's times a per-matrix term):
 //   eps1 added (Hugging Face, optax): row 1 / sqrt(R_t), columns sqrt(mean(R_t)) / sqrt(C_t):
@@ -273,7 +292,7 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
 //   eps1 floor (PyTorch): row R_t, columns C_t / max(mean(R_t), eps1):
 //     U = G / sqrt(max(R_t C_t / max(mean(R_t), eps1), eps1^2)).
 fn factoredUpdate(s: Settings, g: vec4<f32>, row: f32, cols: vec4<f32>) -> vec4<f32> {
-  if (s.epsFloor == 1u) { return g * inverseSqrt(atLeast4(row * cols, s.vectorFloor)); }
+  if (USES_EPS_FLOOR && s.epsFloor == 1u) { return g * inverseSqrt(atLeast4(row * cols, s.vectorFloor)); }
   return g * (row * cols);
 }
 

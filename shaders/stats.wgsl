@@ -46,10 +46,12 @@ fn tileStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
 }
 
 struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32 }
+const NO_QUAD = QuadStats(vec4<f32>(0.0), vec4<f32>(0.0), 0.0, 0.0);
 
 // G and Q = G^2 + eps1 (G^2 with the eps1 floor) of up to four consecutive elements (zero beyond `count`), their sum of
 // X^2 and their count of non-finite gradients.
 fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> QuadStats {
+  if (count == 0u) { return NO_QUAD; }
   let g = loadGrad4(gradIndex(t, element), count, stride);
   let x = loadParam4(paramIndex(t, element), count, stride);
   let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
@@ -64,27 +66,27 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   let group = lid % COL_GROUPS;
   let lane = lid / COL_GROUPS;
   let firstCol = group * QUAD * QUADS_PER_INVOCATION;
+  let counts = blockCounts(tile, firstCol, QUADS_PER_INVOCATION);
+  let step = QUAD * t.colStride;
   let matrixBase = matrixOffset(t, tile.matrix);
-  // Column sums of the invocation's quads.
-  var colSums: array<vec4<f32>, QUADS_PER_INVOCATION>;
-  var counts: array<u32, QUADS_PER_INVOCATION>;
-  for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
-    counts[h] = min(QUAD, tile.colCount - min(tile.colCount, firstCol + h * QUAD));
-  }
+  var colSums = mat4x4<f32>();   // column h: the column sums of the block's quad h
   var paramSquares = 0.0;
   var nonFinite = 0.0;
   for (var row = lane; row < tile.rowCount; row = row + ROW_LANES) {
     let first = matrixBase + (tile.row0 + row) * t.rowStride + (tile.col0 + firstCol) * t.colStride;
-    var rowSum = 0.0;
-    for (var h = 0u; h < QUADS_PER_INVOCATION; h = h + 1u) {
-      if (counts[h] > 0u) {
-        let quad = quadStats(t, s, first + h * QUAD * t.colStride, counts[h], t.colStride);
-        colSums[h] = colSums[h] + quad.q;
-        rowSum = rowSum + dot(quad.q, vec4<f32>(1.0));
-        paramSquares = paramSquares + quad.paramSquares;
-        nonFinite = nonFinite + quad.nonFinite;
-      }
+    let q0 = quadStats(t, s, first, counts.x, t.colStride);
+    var q1 = NO_QUAD;
+    var q2 = NO_QUAD;
+    var q3 = NO_QUAD;
+    if (QUADS_PER_INVOCATION > 1u) { q1 = quadStats(t, s, first + step, counts.y, t.colStride); }
+    if (QUADS_PER_INVOCATION > 2u) {
+      q2 = quadStats(t, s, first + 2u * step, counts.z, t.colStride);
+      q3 = quadStats(t, s, first + 3u * step, counts.w, t.colStride);
     }
+    colSums = colSums + mat4x4<f32>(q0.q, q1.q, q2.q, q3.q);
+    let rowSum = dot((q0.q + q1.q) + (q2.q + q3.q), vec4<f32>(1.0));
+    paramSquares = paramSquares + ((q0.paramSquares + q1.paramSquares) + (q2.paramSquares + q3.paramSquares));
+    nonFinite = nonFinite + ((q0.nonFinite + q1.nonFinite) + (q2.nonFinite + q3.nonFinite));
     if (INVOCATION_PARTIALS == 1u) {
       let rowIndex = tile.matrix * t.rows + tile.row0 + row;
       scratch[t.rowPartials + (rowIndex * t.tileColCount + tile.tileCol) * ROW_PARTS + group] = rowSum;

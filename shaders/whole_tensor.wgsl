@@ -23,7 +23,7 @@ fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
     for (var col = lid; col < t.cols; col = col + WORKGROUP_SIZE) { finalizeCol(t, s, 0u, col); }
     storageBarrier();   // 1 / sqrt(R_t) and 1 / sqrt(C_t) of every line
     var matrixTerm = 1.0;
-    if (s.epsFloor == 1u) {
+    if (USES_EPS_FLOOR && s.epsFloor == 1u) {
       // The eps1 floor needs mean(R_t) before the sum of U^2: one more reduction.
       matrixTerm = 1.0 / atLeast(workgroupSum(lid, vec4<f32>(rowTotal, 0.0, 0.0, 0.0)).x / f32(t.rows), s.meanRowFloor);
     }

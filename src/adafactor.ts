@@ -205,7 +205,7 @@ export class Adafactor {
 
       this.table = table;
       this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
-      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout, this.kernelVariant);
+      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout, this.kernelVariant, pipelineFeatures(this.groupOptions));
       this.windowUniforms = this.plan.groups.map((g, i) => windows[i].map((w, k) => this.windowUniform(g, i, w, k)));
       const views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
       this.dispatches = this.makeDispatches(this.plan.groups, views);
@@ -590,8 +590,18 @@ function chooseViews(g: PlannedGroup<GPUBuffer>, members: readonly PlannedTensor
   };
 }
 
+/** The shaders' override constants (1: true, 0: false): which options some parameter group uses (see common.wgsl). */
+interface PipelineFeatures {
+  USES_MOMENTUM: number;
+  USES_EPS_FLOOR: number;
+}
+
+function pipelineFeatures(groups: readonly ResolvedOptions[]): PipelineFeatures {
+  return { USES_MOMENTUM: Number(groups.some((o) => o.beta1 !== undefined)), USES_EPS_FLOOR: Number(groups.some((o) => o.eps1Mode === 'floor')) };
+}
+
 /** Makes each shader module (per views) and each pipeline (per kernel and views) once, on first use. */
-function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout, variant: KernelVariant): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
+function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout, variant: KernelVariant, features: PipelineFeatures): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
   const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
   const modules = new Map<string, GPUShaderModule>();
   const made = new Map<string, GPUComputePipeline>();
@@ -605,7 +615,7 @@ function pipelineFactory(device: GPUDevice, layout: GPUBindGroupLayout, variant:
         module = device.createShaderModule({ label: `adafactor ${variant} ${viewKey}`, code: moduleSource(views.param, views.grad, variant) });
         modules.set(viewKey, module);
       }
-      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: kernel } });
+      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: kernel, constants: { ...features } } });
       made.set(key, found);
     }
     return found;
