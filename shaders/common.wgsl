@@ -35,7 +35,7 @@ const SKIPPED_DIGITS = 3u;
 const SKIPPED_DIGIT_BASE = 16777216.0;
 const STATUS_STEP = 4u;
 const STATUS_WORDS = 8u;
-// Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite gradients, unused.
+// Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite sums of Q (see quadStats), unused.
 const TILE_PARTIALS = 4u;
 // 0: the tile passes (stats, update_norm) sum over their workgroup (a few barriers per tile) and
 // leave one partial per tile, row and column. 1: each invocation leaves its own partials and the

@@ -3,7 +3,7 @@
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
 // and leave for apply: scale, weightDecay * alpha_t (or weightDecay), and sqrt(mean(R_t)) per matrix; and for
-// decide_skip, the tensor's count of non-finite gradients and statistics.
+// decide_skip, the tensor's count of non-finite sums of Q (gradients) and statistics.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -19,7 +19,7 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
     return;
   }
 
-  // Over every tile: sum of U^2 (unfactored tensors), sum of X^2, non-finite gradients.
+  // Over every tile: sum of U^2 (unfactored tensors), sum of X^2, non-finite sums of Q.
   var partials = vec4<f32>(0.0);
   for (var k = lid; k < t.tileCount * TILE_PARTS; k = k + WORKGROUP_SIZE) {
     let at = t.tilePartials + TILE_PARTIALS * k;
@@ -71,7 +71,7 @@ fn finalizeSmall(t: Tensor, s: Settings) {
 }
 
 // The scalars of a tensor of one tile (one matrix) from its totals: (sum of U^2, or of U'^2 when
-// factored; sum of X^2; non-finite gradients; sum of R_t when factored).
+// factored; sum of X^2; non-finite sums of Q; sum of R_t when factored).
 fn finalizeOneTile(t: Tensor, s: Settings, totals: vec4<f32>) {
   var updateSquares = totals.x;
   if (t.factored == 1u) {

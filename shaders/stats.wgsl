@@ -2,7 +2,7 @@
 // Factored tiles: partial row and column sums of Q = G^2 + eps1, and the partial sum of X^2.
 // Unfactored tiles: V_t = beta2_t V_{t-1} + (1 - beta2_t) Q (not stored until apply), and the
 // partial sums of (G / sqrt(V_t))^2 and X^2.
-// Every tile also counts its non-finite gradients, for skipNonFinite (finalize_scale adds
+// Every tile also counts its non-finite gradients (by their sums of Q), for skipNonFinite (finalize_scale adds
 // statistics that overflowed f32).
 
 // Each invocation keeps the column sums of its quads in registers; row and column partials meet
@@ -39,28 +39,30 @@ fn statsOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
 }
 
 // Row and column partials of the tile to scratch (factored tensors), and this invocation's share of
-// (sum of U^2 (vectors only), sum of X^2, non-finite gradients, 0) over the tile.
+// (sum of U^2 (vectors only), sum of X^2, non-finite sums of Q, 0) over the tile.
 fn tileStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   if (t.factored == 1u) { return factoredStats(t, s, localTile, lid); }
   return vectorStats(t, s, localTile, lid);
 }
 
-struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32, nonFinite: f32 }
-const NO_QUAD = QuadStats(vec4<f32>(0.0), vec4<f32>(0.0), 0.0, 0.0);
+struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32 }
+const NO_QUAD = QuadStats(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
 
-// G and Q = G^2 + eps1 (G^2 with the eps1 floor) of up to four consecutive elements (zero beyond `count`), their sum of
-// X^2 and their count of non-finite gradients.
+// G and Q = G^2 + eps1 (G^2 with the eps1 floor) of up to four consecutive elements (zero beyond
+// `count`), and their sum of X^2. A non-finite gradient makes its Q non-finite, and so the sum of
+// Q over its row (or quad, in a vector): the passes count those sums that are not finite, one test
+// per sum instead of one per element (a finite sum that overflowed counts too: under
+// skipNonFinite that step is skipped either way, as a statistic that overflowed f32).
 fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> QuadStats {
   if (count == 0u) { return NO_QUAD; }
   let g = loadGrad4(gradIndex(t, element), count, stride);
   let x = loadParam4(paramIndex(t, element), count, stride);
   let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
   let q = select(vec4<f32>(0.0), g * g + s.epsAdded, inside);
-  let bad = (bitcast<vec4<u32>>(g) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u);
-  return QuadStats(g, q, dot(x, x), dot(select(vec4<f32>(0.0), vec4<f32>(1.0), bad), vec4<f32>(1.0)));
+  return QuadStats(g, q, dot(x, x));
 }
 
-// This invocation's share of (0, sum of X^2, non-finite gradients, 0) over the tile.
+// This invocation's share of (0, sum of X^2, non-finite sums of Q, 0) over the tile.
 fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let tile = factoredTile(t, localTile);
   let group = lid % COL_GROUPS;
@@ -86,7 +88,7 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
     colSums = colSums + mat4x4<f32>(q0.q, q1.q, q2.q, q3.q);
     let rowSum = dot((q0.q + q1.q) + (q2.q + q3.q), vec4<f32>(1.0));
     paramSquares = paramSquares + ((q0.paramSquares + q1.paramSquares) + (q2.paramSquares + q3.paramSquares));
-    nonFinite = nonFinite + ((q0.nonFinite + q1.nonFinite) + (q2.nonFinite + q3.nonFinite));
+    nonFinite = nonFinite + select(0.0, 1.0, !isFinite(rowSum));
     if (INVOCATION_PARTIALS == 1u) {
       let rowIndex = tile.matrix * t.rows + tile.row0 + row;
       scratch[t.rowPartials + (rowIndex * t.tileColCount + tile.tileCol) * ROW_PARTS + group] = rowSum;
@@ -125,7 +127,7 @@ fn factoredStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> 
   return vec4<f32>(0.0, paramSquares, nonFinite, 0.0);
 }
 
-// This invocation's share of (sum of U^2, sum of X^2, non-finite gradients, 0) over the tile.
+// This invocation's share of (sum of U^2, sum of X^2, non-finite sums of Q, 0) over the tile.
 fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
@@ -141,7 +143,7 @@ fn vectorStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
     }
     let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
     let u = select(vec4<f32>(0.0), quad.g * inverseSqrt(atLeast4(v, s.vectorFloor)), inside);
-    sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, quad.nonFinite, 0.0);
+    sums = sums + vec4<f32>(dot(u, u), quad.paramSquares, select(0.0, 1.0, !isFinite(dot(quad.q, vec4<f32>(1.0)))), 0.0);
   }
   return sums;
 }
