@@ -10,7 +10,7 @@ import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import { decodeTrace } from '../gpu/golden.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
-import { fit, makeModel, saveAndLoad } from '../gpu/tfjs-models.js';
+import { fit, makeModel, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 
 await tf.setBackend('cpu');
 
@@ -294,17 +294,7 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     ['momentum and the relative step with warmup (the schedule needs the restored step count)', { beta1: 0.5, warmupInit: true }],
   ] as [string, AdafactorOptions][])('%s', async (_, options) => {
     const { x, y } = data();
-    const uninterrupted = makeModel();
-    const initial = uninterrupted.getWeights().map((w) => w.clone());
-    uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
-    await fit(uninterrupted, x, y, 3 * EPOCHS);
-
-    const first = makeModel();
-    first.setWeights(initial);
-    const optimizer = new AdafactorOptimizer(options);
-    first.compile({ optimizer, loss: 'meanSquaredError' });
-    await fit(first, x, y, EPOCHS);
-    const saved = await optimizer.getWeights();
+    const { uninterrupted, initial, first, optimizer, saved } = await trainUntilSave(options, x, y, 3 * EPOCHS, EPOCHS);
     // The [6, 16] and [16, 3] kernels keep rows and columns: the factored state is what is saved.
     expect(saved.filter((w) => w.name.endsWith('/exp_avg_sq_row')).map((w) => w.tensor.shape)).toEqual([[6], [16]]);
     const loaded = await saveAndLoad(first);

@@ -4,11 +4,33 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { AdafactorOptions } from '../../src/options.js';
+import { AdafactorOptimizer } from '../../src/tfjs.js';
 
 export const makeModel = (): tfl.Sequential =>
   tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });
 
 export const fit = (model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, epochs: number) => model.fit(x, y, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
+
+/**
+ * Training paused for a save, up to the save: from the same initial weights, `uninterrupted`
+ * trains `totalEpochs` at once, and `first` its first `firstEpochs` with `optimizer`, whose
+ * weights are `saved`. The caller disposes the models and `initial`.
+ */
+export async function trainUntilSave(options: AdafactorOptions, x: tf.Tensor, y: tf.Tensor, totalEpochs: number, firstEpochs: number) {
+  const uninterrupted = makeModel();
+  const initial = uninterrupted.getWeights().map((w) => w.clone());
+  uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
+  await fit(uninterrupted, x, y, totalEpochs);
+
+  const first = makeModel();
+  first.setWeights(initial);
+  const optimizer = new AdafactorOptimizer(options);
+  first.compile({ optimizer, loss: 'meanSquaredError' });
+  await fit(first, x, y, firstEpochs);
+  const saved = await optimizer.getWeights();
+  return { uninterrupted, initial, first, optimizer, saved };
+}
 
 /**
  * Saves to memory as a user's IOHandler would (the topology and training config as JSON, the

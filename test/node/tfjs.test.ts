@@ -13,7 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
-import { fit, makeModel, saveAndLoad } from '../gpu/tfjs-models.js';
+import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
 
 // tfjs's webgpu backend looks for navigator.gpu, which Node 20 lacks.
@@ -299,17 +299,7 @@ describe('a tfjs-layers model saved with its optimizer resumes training on the w
     const rand = random(77);
     const x = tf.tensor(normals(32 * 6, rand), [32, 6]);
     const y = tf.tensor(normals(32 * 3, rand), [32, 3]);
-    const uninterrupted = makeModel();
-    const initial = uninterrupted.getWeights().map((w) => w.clone());
-    uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
-    await fit(uninterrupted, x, y, 2 * EPOCHS);
-
-    const first = makeModel();
-    first.setWeights(initial);
-    const optimizer = new AdafactorOptimizer(options);
-    first.compile({ optimizer, loss: 'meanSquaredError' });
-    await fit(first, x, y, EPOCHS);
-    const saved = await optimizer.getWeights();
+    const { uninterrupted, initial, first, optimizer, saved } = await trainUntilSave(options, x, y, 2 * EPOCHS, EPOCHS);
     expect(saved.filter((w) => w.name.endsWith('/exp_avg_sq_row')).map((w) => w.tensor.shape)).toEqual([[6], [16]]);
     const atSave = await valuesOf(first.getWeights());
     const loaded = await saveAndLoad(first);
