@@ -12,7 +12,7 @@ const TILE_ROWS = 96u;
 const TILE_COLS = 256u;
 // Elements move in quads of four consecutive ones (see param_f32x4.wgsl). Inside a factored tile
 // stats gives each invocation a block of QUADS_PER_INVOCATION consecutive quads (1, 2 or 4) of
-// every ROW_LANES-th row (see blockCounts).
+// every ROW_LANES-th row (see blockCounts in stats.wgsl).
 const QUAD = 4u;
 const QUADS_PER_INVOCATION = 2u;
 const COL_GROUPS = TILE_COLS / (QUAD * QUADS_PER_INVOCATION);
@@ -272,17 +272,6 @@ fn factoredTile(t: Tensor, localTile: u32) -> Tile {
   tile.rowCount = min(TILE_ROWS, t.rows - tile.row0);
   tile.colCount = min(TILE_COLS, t.cols - tile.col0);
   return tile;
-}
-
-// A block: the up to four consecutive quads of a row (QUADS_PER_INVOCATION of them) that an
-// invocation takes in stats, from column `firstCol` of the tile on. Its elements in each quad: 0 for
-// a quad past `quads` or past the tile's edge. The passes take a block's quads by calls of their
-// own, written out (`if (quads > 1u)` and `if (quads > 2u)`, constant for a variant): a loop over
-// them, with arrays indexed by the loop, costs twice as much on SwiftShader (measured).
-fn blockCounts(tile: Tile, firstCol: u32, quads: u32) -> vec4<u32> {
-  let starts = vec4<u32>(firstCol) + vec4<u32>(0u, 1u, 2u, 3u) * QUAD;
-  let counts = min(vec4<u32>(QUAD), vec4<u32>(tile.colCount) - min(vec4<u32>(tile.colCount), starts));
-  return select(vec4<u32>(0u), counts, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(quads));
 }
 
 // The normalized update of up to four elements of a factored tensor from the terms of their row

@@ -112,7 +112,7 @@ export function workgroupBytes(g: VariantGeometry): number {
 /** Throws unless the geometry divides as the kernels assume. */
 export function checkGeometry(name: string, g: VariantGeometry): void {
   const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
-  const blocks = [1, 2, 4]; // the quads of a block stats takes (see blockCounts)
+  const blocks = [1, 2, 4]; // the quads of a block stats takes (see blockCounts in stats.wgsl)
   const ok =
     blocks.includes(g.QUADS_PER_INVOCATION) && Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % (g.TILE_COLS / 4) === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
   if (!ok) throw new Error(`internal: kernel variant ${name} has a geometry the kernels cannot use`);
