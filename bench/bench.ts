@@ -10,7 +10,9 @@ import type { KernelVariant } from '../src/shaders.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
+import copyInterface from './copy.wgsl?reflect';
 import copyBlocksSource from './copy_blocks.wgsl?raw';
+import copyBlocksInterface from './copy_blocks.wgsl?reflect';
 import { type TfjsResult, formatTfjsTable } from './tfjs_result.js';
 
 /** Bytes an Adafactor step must move per f32 parameter: G read three times, X read twice and written once. */
@@ -155,10 +157,13 @@ export function grid(workgroups: number, device: GPUDevice): [number, number] {
   return [x, Math.ceil(workgroups / x)];
 }
 
-/** The copy kernels: copy.wgsl (the yardstick), and copy_blocks.wgsl (four vec4s per invocation at a time). */
-const COPIES = [
-  { source: copySource, vec4sPerWorkgroup: 256 },
-  { source: copyBlocksSource, vec4sPerWorkgroup: 8 * 4 * 64 },
+/**
+ * The copy kernels, with the vec4s each workgroup copies (read from the WGSL): copy.wgsl (the
+ * yardstick; one vec4 per invocation), and copy_blocks.wgsl (four vec4s per invocation at a time).
+ */
+export const COPIES = [
+  { source: copySource, vec4sPerWorkgroup: copyInterface.entryPoints.main[0] },
+  { source: copyBlocksSource, vec4sPerWorkgroup: copyBlocksInterface.constants.PER_WORKGROUP },
 ];
 
 /** GB/s of a WGSL copy kernel, bytes read plus written, over `bytes`-sized buffers. */

@@ -12,8 +12,8 @@ const PER_WORKGROUP = WORKGROUP_SIZE * 4u * BLOCKS;
 fn main(@builtin(workgroup_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let first = (id.x + id.y * groups.x) * PER_WORKGROUP + lid * 4u;
   let count = arrayLength(&destination);
-  for (var block = 0u; block < BLOCKS; block = block + 1u) {
-    let i = first + block * WORKGROUP_SIZE * 4u;
+  for (var run = 0u; run < BLOCKS; run = run + 1u) {
+    let i = first + run * WORKGROUP_SIZE * 4u;
     if (i + 3u < count) {
       destination[i] = source[i];
       destination[i + 1u] = source[i + 1u];

@@ -13,9 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adafactor } from '../src/index.js';
 import { AdafactorOptimizer } from '../src/tfjs.js';
 import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs_webgpu.js';
-import { type BenchOptions, grid, median } from './bench.js';
+import { type BenchOptions, COPIES, grid, median } from './bench.js';
 import { CASES, numel } from './cases.js';
-import copySource from './copy.wgsl?raw';
 import type { TfjsCaseResult, TfjsResult } from './tfjs_result.js';
 
 /** The benchmark's cases compared here (large-matrix is one tensor: tfjs's per-tensor costs show on these). */
@@ -97,9 +96,9 @@ function rawAdafactorMethod(device: GPUDevice, shapes: number[][], initial: Floa
 function copyMethod(device: GPUDevice, initial: Float32Array<ArrayBuffer>): Method {
   const source = storageBuffer(device, initial);
   const destination = storageBuffer(device, initial);
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copySource }), entryPoint: 'main' } });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: COPIES[0].source }), entryPoint: 'main' } });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  const workgroups = grid(Math.ceil(source.size / 16 / 256), device);
+  const workgroups = grid(Math.ceil(source.size / 16 / COPIES[0].vec4sPerWorkgroup), device);
   return {
     name: 'WGSL copy of the parameters',
     step: () => {
