@@ -29,18 +29,24 @@ fn applyToTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
   }
 }
 
+// Each invocation updates its block of quads in every ROW_LANES-th row (as in stats).
 fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
   let tile = factoredTile(t, localTile);
-  let firstCol = (lid % QUADS_ACROSS) * QUAD;
-  let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
-  let cols = colTerms(t, s, tile, firstCol, count) * scratch[t.matrixFactors + tile.matrix];
-  // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
+  let firstCol = (lid % COL_GROUPS) * QUAD * QUADS_PER_INVOCATION;
+  let counts = blockCounts(tile, firstCol);
+  let cols = blockColTerms(t, s, tile, firstCol, counts) * scratch[t.matrixFactors + tile.matrix];
+  let step = QUAD * t.colStride;
+  // Where this invocation's block starts in the tile's first row (division-free inside the loop).
   let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
-  for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
-    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let element = firstElement + row * t.rowStride;
-    let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-    updateParams(t, s, element, factoredUpdate(s, g, rowTerm(t, s, rowIndex), cols) * scale, decay, count, t.colStride);
+  for (var row = lid / COL_GROUPS; row < tile.rowCount; row = row + ROW_LANES) {
+    let rowFactor = rowTerm(t, s, tile.matrix * t.rows + tile.row0 + row);
+    let first = firstElement + row * t.rowStride;
+    applyQuad(t, s, first, counts.x, rowFactor, cols[0], scale, decay);
+    if (QUADS_PER_INVOCATION > 1u) { applyQuad(t, s, first + step, counts.y, rowFactor, cols[1], scale, decay); }
+    if (QUADS_PER_INVOCATION > 2u) {
+      applyQuad(t, s, first + 2u * step, counts.z, rowFactor, cols[2], scale, decay);
+      applyQuad(t, s, first + 3u * step, counts.w, rowFactor, cols[3], scale, decay);
+    }
   }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
   for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
@@ -51,6 +57,14 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
     let rowIndex = tile.matrix * t.rows + tile.row0 + row;
     factorState[t.rowState + rowIndex] = scratch[t.newRow + rowIndex];
   }
+}
+
+// The update of one quad of `count` elements of a factored tensor from `element` on (none when
+// `count` is 0).
+fn applyQuad(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>, scale: f32, decay: f32) {
+  if (count == 0u) { return; }
+  let g = loadGrad4(gradIndex(t, element), count, t.colStride);
+  updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * scale, decay, count, t.colStride);
 }
 
 fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {

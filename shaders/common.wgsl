@@ -11,18 +11,16 @@ const WORKGROUP_SIZE = 64u;
 const TILE_ROWS = 96u;
 const TILE_COLS = 256u;
 // Elements move in quads of four consecutive ones (see param_f32x4.wgsl). Inside a factored tile
-// stats gives each invocation a block of QUADS_PER_INVOCATION consecutive quads (1, 2 or 4) of
-// every ROW_LANES-th row (see blockCounts in stats.wgsl).
+// the tile passes (stats, update_norm, apply) give each invocation a block of QUADS_PER_INVOCATION
+// consecutive quads (1, 2 or 4) of every ROW_LANES-th row (see blockCounts).
 const QUAD = 4u;
 const QUADS_PER_INVOCATION = 2u;
 const COL_GROUPS = TILE_COLS / (QUAD * QUADS_PER_INVOCATION);
 const ROW_LANES = WORKGROUP_SIZE / COL_GROUPS;
-// update_norm and apply give one quad of columns to each invocation, QUAD_LANES rows at a time.
-const QUADS_ACROSS = TILE_COLS / QUAD;
-const QUAD_LANES = WORKGROUP_SIZE / QUADS_ACROSS;
 // An unfactored tensor (rank 0 or 1) is cut into tiles of VECTOR_TILE elements.
 const VECTOR_TILE = 4096u;
 // finalize_stats gives one invocation to each row (or column); LINE_BLOCK of them per workgroup.
+// mean_rows adds R_t in blocks of LINE_BLOCK rows.
 const LINE_BLOCK = WORKGROUP_SIZE;
 const NO_MOMENTUM = 0xffffffffu;
 // The first STATUS_WORDS words of scratch: whether this step is skipped; how many steps were
@@ -89,7 +87,7 @@ struct Tensor {
   newCol: u32,          // scratch: C_t
   rowFactors: u32,      // scratch: 1 / sqrt(R_t), per row
   colFactors: u32,      // scratch: 1 / sqrt(C_t), per column
-  rowBlockSums: u32,    // scratch: sum of R_t over each LINE_BLOCK rows, for mean(R_t)
+  meanRows: u32,        // scratch: mean(R_t) per matrix, written by mean_rows
   tilePartials: u32,    // scratch: TILE_PARTIALS per tile and part (TILE_PARTS per tile)
   matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
   tensorScalars: u32,   // scratch: TENSOR_SCALARS floats
@@ -298,14 +296,25 @@ fn colTerms(t: Tensor, s: Settings, tile: Tile, firstCol: u32, count: u32) -> ve
   return terms;
 }
 
-// With the eps1 floor, the per-matrix term of the column terms, 1 / max(mean(R_t), eps1), from the
-// row block sums of finalize_stats, added in one fixed order wherever it is needed.
-fn floorMatrixTerm(t: Tensor, s: Settings, matrix: u32) -> f32 {
-  let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
-  var sum = 0.0;
-  for (var k = 0u; k < rowBlocks; k = k + 1u) { sum = sum + scratch[t.rowBlockSums + matrix * rowBlocks + k]; }
-  return 1.0 / atLeast(sum / f32(t.rows), s.meanRowFloor);
+// A block: the QUADS_PER_INVOCATION (1, 2 or 4) consecutive quads of a row that an invocation
+// takes, from column `firstCol` of the tile on. Its elements in each of four quads: 0 for a quad
+// past the block or past the tile's edge. The tile passes take the block's quads by calls of their
+// own, written out (`if (QUADS_PER_INVOCATION > 1u)`, constant for a variant): a loop over them,
+// with arrays indexed by the loop, costs twice as much on SwiftShader (measured).
+fn blockCounts(tile: Tile, firstCol: u32) -> vec4<u32> {
+  let starts = vec4<u32>(firstCol) + vec4<u32>(0u, 1u, 2u, 3u) * QUAD;
+  let counts = min(vec4<u32>(QUAD), vec4<u32>(tile.colCount) - min(vec4<u32>(tile.colCount), starts));
+  return select(vec4<u32>(0u), counts, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(QUADS_PER_INVOCATION));
 }
+
+// The column terms (see colTerms) of a block's quads: column h of the matrix is quad h's.
+fn blockColTerms(t: Tensor, s: Settings, tile: Tile, firstCol: u32, counts: vec4<u32>) -> mat4x4<f32> {
+  return mat4x4<f32>(colTerms(t, s, tile, firstCol, counts.x), colTerms(t, s, tile, firstCol + QUAD, counts.y),
+                     colTerms(t, s, tile, firstCol + 2u * QUAD, counts.z), colTerms(t, s, tile, firstCol + 3u * QUAD, counts.w));
+}
+
+// With the eps1 floor, the per-matrix term of the column terms: 1 / max(mean(R_t), eps1).
+fn floorMatrixTerm(s: Settings, meanRow: f32) -> f32 { return 1.0 / atLeast(meanRow, s.meanRowFloor); }
 
 // Fixed-order reduction over the workgroup in two levels (REDUCE_PARTS sums of consecutive
 // values, then their sum): every invocation gets the same sum, the same inputs always give the

@@ -30,24 +30,20 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
   if (t.factored == 1u) {
     updateSquares = 0.0;
-    let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
     let partsPerMatrix = t.tileRowCount * t.tileColCount * TILE_PARTS;
     for (var matrix = 0u; matrix < t.batch; matrix = matrix + 1u) {
-      var matrixPartials = vec4<f32>(0.0);
-      for (var k = lid; k < rowBlocks; k = k + WORKGROUP_SIZE) {
-        matrixPartials.x = matrixPartials.x + scratch[t.rowBlockSums + matrix * rowBlocks + k];
-      }
+      var partial = 0.0;
       for (var k = lid; k < partsPerMatrix; k = k + WORKGROUP_SIZE) {
-        matrixPartials.y = matrixPartials.y + scratch[t.tilePartials + TILE_PARTIALS * (matrix * partsPerMatrix + k)];
+        partial = partial + scratch[t.tilePartials + TILE_PARTIALS * (matrix * partsPerMatrix + k)];
       }
-      let matrixTotals = workgroupSum(lid, matrixPartials);
-      let meanRow = matrixTotals.x / f32(t.rows);
+      let matrixSquares = workgroupSum(lid, vec4<f32>(partial, 0.0, 0.0, 0.0)).x;
+      let meanRow = scratch[t.meanRows + matrix];
       if (s.epsFloor == 1u) {
         // update_norm's partials are of U itself, with this matrix term.
-        updateSquares = updateSquares + matrixTotals.y;
-        if (lid == 0u) { scratch[t.matrixFactors + matrix] = floorMatrixTerm(t, s, matrix); }
+        updateSquares = updateSquares + matrixSquares;
+        if (lid == 0u) { scratch[t.matrixFactors + matrix] = floorMatrixTerm(s, meanRow); }
       } else {
-        updateSquares = updateSquares + meanRow * matrixTotals.y;
+        updateSquares = updateSquares + meanRow * matrixSquares;
         if (lid == 0u) { scratch[t.matrixFactors + matrix] = sqrt(meanRow); }
       }
     }
@@ -62,22 +58,19 @@ fn finalizeSmall(t: Tensor, s: Settings) {
     let at = t.tilePartials + TILE_PARTIALS * part;
     sums = sums + vec3<f32>(scratch[at], scratch[at + 1u], scratch[at + 2u]);
   }
-  var rowSum = 0.0;
-  if (t.factored == 1u) {
-    let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
-    for (var k = 0u; k < rowBlocks; k = k + 1u) { rowSum = rowSum + scratch[t.rowBlockSums + k]; }
-  }
-  finalizeOneTile(t, s, vec4<f32>(sums, rowSum));
+  var meanRow = 0.0;
+  if (t.factored == 1u) { meanRow = scratch[t.meanRows]; }
+  finalizeOneTile(t, s, vec4<f32>(sums, meanRow));
 }
 
 // The scalars of a tensor of one tile (one matrix) from its totals: (sum of U^2, or of U'^2 when
-// factored; sum of X^2; non-finite sums of Q; sum of R_t when factored).
+// factored; sum of X^2; non-finite sums of Q; mean(R_t) when factored).
 fn finalizeOneTile(t: Tensor, s: Settings, totals: vec4<f32>) {
   var updateSquares = totals.x;
   if (t.factored == 1u) {
-    let meanRow = totals.w / f32(t.rows);
+    let meanRow = totals.w;
     if (s.epsFloor == 1u) {
-      scratch[t.matrixFactors] = 1.0 / atLeast(meanRow, s.meanRowFloor);
+      scratch[t.matrixFactors] = floorMatrixTerm(s, meanRow);
     } else {
       updateSquares = meanRow * updateSquares;
       scratch[t.matrixFactors] = sqrt(meanRow);

@@ -2,8 +2,8 @@
 // adds that line's tile partials in order and forms the new moment
 //   R_t = beta2_t R_{t-1} + (1 - beta2_t) mean_j Q,   C_t = beta2_t C_{t-1} + (1 - beta2_t) mean_i Q,
 // kept in scratch until apply commits it, with 1 / sqrt of each for the passes that follow.
-// Line block k of a matrix is its rows and its columns k LINE_BLOCK to (k + 1) LINE_BLOCK - 1;
-// its rows also leave sum(R_t) over them, for mean(R_t).
+// Line block k of a matrix is its rows and its columns k LINE_BLOCK to (k + 1) LINE_BLOCK - 1.
+// No barrier: mean(R_t) is mean_rows' work.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -19,19 +19,9 @@ fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
 // The rows and columns lineBlock LINE_BLOCK to (lineBlock + 1) LINE_BLOCK - 1 of one matrix.
 fn finalizeLineBlock(t: Tensor, s: Settings, matrix: u32, lineBlock: u32, lid: u32) {
-  let rowBlocks = (t.rows + LINE_BLOCK - 1u) / LINE_BLOCK;
-  let colBlocks = (t.cols + LINE_BLOCK - 1u) / LINE_BLOCK;
-  if (lineBlock < rowBlocks) {
-    let row = lineBlock * LINE_BLOCK + lid;
-    var newRow = 0.0;
-    if (row < t.rows) { newRow = finalizeRow(t, s, matrix, row); }
-    let blockSum = workgroupSum(lid, vec4<f32>(newRow, 0.0, 0.0, 0.0));
-    if (lid == 0u) {
-      scratch[t.rowBlockSums + matrix * rowBlocks + lineBlock] = blockSum.x;
-    }
-  }
-  let col = lineBlock * LINE_BLOCK + lid;
-  if (lineBlock < colBlocks && col < t.cols) { finalizeCol(t, s, matrix, col); }
+  let line = lineBlock * LINE_BLOCK + lid;
+  if (line < t.rows) { finalizeRow(t, s, matrix, line); }
+  if (line < t.cols) { finalizeCol(t, s, matrix, line); }
 }
 
 // R_t of one row from its tile partials, and 1 / sqrt(R_t), to scratch; returns R_t.

@@ -45,17 +45,6 @@ fn tileStats(t: Tensor, s: Settings, localTile: u32, lid: u32) -> vec4<f32> {
   return vectorStats(t, s, localTile, lid);
 }
 
-// A block: the QUADS_PER_INVOCATION (1, 2 or 4) consecutive quads of a row that an invocation
-// takes, from column `firstCol` of the tile on. Its elements in each of four quads: 0 for a quad
-// past the block or past the tile's edge. factoredStats takes the block's quads by calls of their
-// own, written out (`if (QUADS_PER_INVOCATION > 1u)`, constant for a variant): a loop over them,
-// with arrays indexed by the loop, costs twice as much on SwiftShader (measured).
-fn blockCounts(tile: Tile, firstCol: u32) -> vec4<u32> {
-  let starts = vec4<u32>(firstCol) + vec4<u32>(0u, 1u, 2u, 3u) * QUAD;
-  let counts = min(vec4<u32>(QUAD), vec4<u32>(tile.colCount) - min(vec4<u32>(tile.colCount), starts));
-  return select(vec4<u32>(0u), counts, vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(QUADS_PER_INVOCATION));
-}
-
 struct QuadStats { g: vec4<f32>, q: vec4<f32>, paramSquares: f32 }
 const NO_QUAD = QuadStats(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
 

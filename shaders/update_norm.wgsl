@@ -2,7 +2,7 @@
 //   U' = G / (sqrt(R_t) sqrt(C_t)),
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
 // needs every row, is applied later (finalize_scale) instead of waiting for it here. With the
-// eps1 floor, U is not U' times a per-matrix number: U itself, with mean(R_t) from the row block sums.
+// eps1 floor, U is not U' times a per-matrix number: U itself, with mean(R_t) from mean_rows.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -15,7 +15,7 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let s = settingsOf(t.settings);
   let localTile = tileIndex - t.firstTile;
   var matrixTerm = 1.0;
-  if (s.epsFloor == 1u) { matrixTerm = floorMatrixTerm(t, s, factoredTile(t, localTile).matrix); }
+  if (USES_EPS_FLOOR && s.epsFloor == 1u) { matrixTerm = floorMatrixTerm(s, scratch[t.meanRows + factoredTile(t, localTile).matrix]); }
   updateNormOfTile(t, s, localTile, lid, matrixTerm);
 }
 
@@ -32,22 +32,35 @@ fn updateNormOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm
   }
 }
 
-// This invocation's share of the tile's sum of U'^2, one quad of columns per invocation;
-// `matrixTerm` multiplies the column terms (1, or with the eps1 floor 1 / max(mean(R_t), eps1)).
+// This invocation's share of the tile's sum of U'^2, over its block of quads in every ROW_LANES-th
+// row (as in stats); `matrixTerm` multiplies the column terms (1, or with the eps1 floor
+// 1 / max(mean(R_t), eps1)).
 fn tileUpdateSquares(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm: f32) -> f32 {
   let tile = factoredTile(t, localTile);
-  let firstCol = (lid % QUADS_ACROSS) * QUAD;
-  let count = min(QUAD, tile.colCount - min(tile.colCount, firstCol));
-  let cols = colTerms(t, s, tile, firstCol, count) * matrixTerm;
+  let firstCol = (lid % COL_GROUPS) * QUAD * QUADS_PER_INVOCATION;
+  let counts = blockCounts(tile, firstCol);
+  let cols = blockColTerms(t, s, tile, firstCol, counts) * matrixTerm;
+  let step = QUAD * t.colStride;
   var squares = 0.0;
-  // Where this invocation's quad starts in the tile's first row (division-free inside the loop).
+  // Where this invocation's block starts in the tile's first row (division-free inside the loop).
   let firstElement = matrixOffset(t, tile.matrix) + tile.row0 * t.rowStride + (tile.col0 + firstCol) * t.colStride;
-  for (var row = lid / QUADS_ACROSS; count > 0u && row < tile.rowCount; row = row + QUAD_LANES) {
-    let rowIndex = tile.matrix * t.rows + tile.row0 + row;
-    let element = firstElement + row * t.rowStride;
-    let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-    let u = factoredUpdate(s, g, rowTerm(t, s, rowIndex), cols);
-    squares = squares + dot(u, u);
+  for (var row = lid / COL_GROUPS; row < tile.rowCount; row = row + ROW_LANES) {
+    let rowFactor = rowTerm(t, s, tile.matrix * t.rows + tile.row0 + row);
+    let first = firstElement + row * t.rowStride;
+    var rowSquares = quadUpdateSquares(t, s, first, counts.x, rowFactor, cols[0]);
+    if (QUADS_PER_INVOCATION > 1u) { rowSquares = rowSquares + quadUpdateSquares(t, s, first + step, counts.y, rowFactor, cols[1]); }
+    if (QUADS_PER_INVOCATION > 2u) {
+      rowSquares = rowSquares + quadUpdateSquares(t, s, first + 2u * step, counts.z, rowFactor, cols[2]);
+      rowSquares = rowSquares + quadUpdateSquares(t, s, first + 3u * step, counts.w, rowFactor, cols[3]);
+    }
+    squares = squares + rowSquares;
   }
   return squares;
+}
+
+// The sum of U'^2 over one quad of `count` elements from `element` on (none when `count` is 0).
+fn quadUpdateSquares(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>) -> f32 {
+  if (count == 0u) { return 0.0; }
+  let u = factoredUpdate(s, loadGrad4(gradIndex(t, element), count, t.colStride), rowFactor, cols);
+  return dot(u, u);
 }

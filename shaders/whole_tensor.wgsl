@@ -25,12 +25,12 @@ fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
     var matrixTerm = 1.0;
     if (USES_EPS_FLOOR && s.epsFloor == 1u) {
       // The eps1 floor needs mean(R_t) before the sum of U^2: one more reduction.
-      matrixTerm = 1.0 / atLeast(workgroupSum(lid, vec4<f32>(rowTotal, 0.0, 0.0, 0.0)).x / f32(t.rows), s.meanRowFloor);
+      matrixTerm = floorMatrixTerm(s, workgroupSum(lid, vec4<f32>(rowTotal, 0.0, 0.0, 0.0)).x / f32(t.rows));
     }
     sums = vec4<f32>(tileUpdateSquares(t, s, 0u, lid, matrixTerm), sums.y, sums.z, rowTotal);
   }
   let totals = workgroupSum(lid, sums);
-  if (lid == 0u) { finalizeOneTile(t, s, totals); }
+  if (lid == 0u) { finalizeOneTile(t, s, vec4<f32>(totals.xyz, totals.w / f32(t.rows))); }
   storageBarrier();     // the scale and sqrt(mean(R_t))
   applyToTile(t, s, 0u, lid);
 }

@@ -32,6 +32,7 @@ export interface AdafactorStats {
 const KERNEL_SCOPE: Record<KernelName, 'window' | 'group' | 'optimizer'> = {
   stats: 'window',
   finalizeStats: 'group',
+  meanRows: 'group',
   updateNorm: 'window',
   finalizeScale: 'group',
   decideSkip: 'optimizer',
@@ -646,11 +647,18 @@ function stepDispatches(
     }
     groups.forEach((g, groupIndex) => {
       const windows = windowGroups[groupIndex];
-      if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, kernel === 'finalizeStats' ? g.lineBlockCount : g.tensorCount - g.wholeTensorCount);
+      if (scope === 'group') add(kernel, groupIndex, windows[0].bindGroup, groupWorkgroups(kernel, g));
       else for (const w of windows) add(kernel, groupIndex, w.bindGroup, windowWorkgroups(kernel, w));
     });
   }
   return dispatches;
+}
+
+/** Workgroups of a group kernel: a line block each (finalize_stats), else a tensor each, of those the passes take. */
+function groupWorkgroups(kernel: KernelName, g: PlannedGroup<GPUBuffer>): number {
+  if (kernel === 'finalizeStats') return g.lineBlockCount;
+  if (kernel === 'meanRows') return g.factoredTensorCount;
+  return g.tensorCount - g.wholeTensorCount;
 }
 
 /** Workgroups of a tile kernel over one window: the passes take its tiles but those of small tensors, whole_tensor those. */

@@ -42,7 +42,7 @@ export interface PlanInput<B> {
 export type TensorFields = Record<
   | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'middle' | 'inner' | 'rowStride' | 'colStride' | 'tileRowCount' | 'tileColCount'
   | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'fullState' | 'momentum'
-  | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowFactors' | 'colFactors' | 'rowBlockSums' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
+  | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowFactors' | 'colFactors' | 'meanRows' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
   number
 >;
 
@@ -70,6 +70,8 @@ export interface PlannedGroup<B> {
   tensorCount: number;
   tileCount: number;
   lineBlockCount: number;
+  /** Factored tensors that go through the passes: the group's first ones (mean_rows takes them). */
+  factoredTensorCount: number;
   /** Small tensors stepped whole, the last of the group's tensors (and tiles). */
   wholeTensorCount: number;
 }
@@ -154,6 +156,7 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         tensorCount: members.length,
         tileCount: 0,
         lineBlockCount: 0,
+        factoredTensorCount: 0,
         wholeTensorCount: members.length - passed.length,
       };
       for (const input of members) {
@@ -197,13 +200,14 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
           newCol: allocate('scratchLength', factored ? batch * cols : 0),
           rowFactors: allocate('scratchLength', factored ? batch * rows : 0),
           colFactors: allocate('scratchLength', factored ? batch * cols : 0),
-          rowBlockSums: allocate('scratchLength', factored ? batch * rowBlocks : 0),
+          meanRows: allocate('scratchLength', factored ? batch : 0),
           tilePartials: allocate('scratchLength', tiles.TILE_PARTIALS * tileCount * (tiles.TILE_PARTS ?? 1)),
           matrixFactors: allocate('scratchLength', factored ? batch : 0),
           tensorScalars: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * plan.tensors.length,
         };
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
+        if (factored && !whole(input)) group.factoredTensorCount += 1;
         plan.tensors.push({ input, whole: whole(input), paramQuads: wholeQuads && t.paramOffset % 4 === 0, gradQuads: wholeQuads && t.gradOffset % 4 === 0, fields });
       }
       plan.groups.push(group);

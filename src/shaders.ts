@@ -10,6 +10,7 @@ import gradF16 from '../shaders/grad_f16.wgsl?raw';
 import gradQuads from '../shaders/grad_quads.wgsl?raw';
 import stats from '../shaders/stats.wgsl?raw';
 import finalizeStats from '../shaders/finalize_stats.wgsl?raw';
+import meanRows from '../shaders/mean_rows.wgsl?raw';
 import updateNorm from '../shaders/update_norm.wgsl?raw';
 import finalizeScale from '../shaders/finalize_scale.wgsl?raw';
 import decideSkip from '../shaders/decide_skip.wgsl?raw';
@@ -36,6 +37,7 @@ export type ViewName = keyof typeof PARAM_VIEWS;
 export const KERNEL_SOURCES = {
   stats,
   finalizeStats,
+  meanRows,
   updateNorm,
   finalizeScale,
   decideSkip,
@@ -75,13 +77,15 @@ export interface VariantGeometry {
  * passes sum over the workgroup. 'unsynced' suits SwiftShader, which runs a workgroup as groups of
  * four lanes and makes a kernel with any barrier switch between them as coroutines: the tile passes
  * (stats, update_norm) have no barrier (each invocation leaves its own partial sums, which the
- * finalize passes add), and 16 invocations on 64 x 64 tiles, so that whole_tensor, which needs its
- * barriers, has few lanes to switch between (16 took many-small from 2.2-2.6 to 1.5-1.6 times the
- * fused Adam's time against 32 on 64 x 128 tiles, with the large cases unchanged within noise).
+ * finalize passes add); 16 invocations, so that whole_tensor, which needs its barriers, has few
+ * lanes to switch between (16 took many-small from 2.2-2.6 to 1.5-1.6 times the fused Adam's time
+ * against 32); and tall 256 x 64 tiles, because SwiftShader pays a fixed price per workgroup (the
+ * tables, the column terms): against 64 x 64 tiles, in one interleaved run, large-matrix went from
+ * 0.63 to 0.70 of the copy bandwidth and transformer from 0.95 to 0.81 times the fused Adam's time.
  */
 export const KERNEL_VARIANTS = {
   wide: { WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, QUADS_PER_INVOCATION: 2, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 0 },
-  unsynced: { WORKGROUP_SIZE: 16, TILE_ROWS: 64, TILE_COLS: 64, QUADS_PER_INVOCATION: 4, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 1 },
+  unsynced: { WORKGROUP_SIZE: 16, TILE_ROWS: 256, TILE_COLS: 64, QUADS_PER_INVOCATION: 4, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 1 },
 } as const satisfies Record<string, VariantGeometry>;
 export type KernelVariant = keyof typeof KERNEL_VARIANTS;
 export const VARIANT_NAMES = Object.keys(KERNEL_VARIANTS) as KernelVariant[];
@@ -114,7 +118,7 @@ export function checkGeometry(name: string, g: VariantGeometry): void {
   const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
   const blocks = [1, 2, 4]; // the quads of a block stats takes (see blockCounts in stats.wgsl)
   const ok =
-    blocks.includes(g.QUADS_PER_INVOCATION) && Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % (g.TILE_COLS / 4) === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
+    blocks.includes(g.QUADS_PER_INVOCATION) && Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
   if (!ok) throw new Error(`internal: kernel variant ${name} has a geometry the kernels cannot use`);
   if (workgroupBytes(g) > 16384) throw new Error(`internal: kernel variant ${name} needs more than 16 KiB of workgroup memory`);
 }

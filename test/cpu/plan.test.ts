@@ -21,8 +21,8 @@ describe('the tensor table', () => {
     expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 5, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
     expect(plan.tensors.map((t) => t.whole)).toEqual([false, true, false]); // the scalar is one tile
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5, wholeTensorCount: 1 });
-    expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0 });
+    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5, factoredTensorCount: 1, wholeTensorCount: 1 });
+    expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0, factoredTensorCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
     expect(plan.momentumLength).toBe(0);
@@ -41,7 +41,7 @@ describe('the tensor table', () => {
     expect(plan.tensors.map((t) => t.input)).toEqual([2, 0, 1, 3, 4, 5, 6]);
     expect(plan.tensors.map((t) => t.whole)).toEqual([false, false, true, true, true, true, true]);
     // Small matrices get no finalize_stats blocks: whole_tensor does theirs.
-    expect(plan.groups[0]).toMatchObject({ lineBlockCount: 5, wholeTensorCount: 5, tileCount: 4 + 2 + 5 });
+    expect(plan.groups[0]).toMatchObject({ lineBlockCount: 5, factoredTensorCount: 1, wholeTensorCount: 5, tileCount: 4 + 2 + 5 });
     expect(plan.tensors[2].fields.firstLineBlock).toBe(5);
   });
 });

@@ -54,8 +54,8 @@ describe('stepping (Dawn)', () => {
 
   it.each([
     ['small tensors only: one whole_tensor dispatch', [], {}, 1],
-    ['a large matrix too: the five passes and whole_tensor', [[300, 70]], {}, 6],
-    ['with skipNonFinite: the five passes for all, and the skip decision', [[300, 70]], { skipNonFinite: true }, 6],
+    ['a large matrix too: the six passes and whole_tensor', [[300, 70]], {}, 7],
+    ['with skipNonFinite: the six passes for all, and the skip decision', [[300, 70]], { skipNonFinite: true }, 7],
   ] as [string, number[][], AdafactorOptions, number][])('the dispatch count of a step does not grow with the number of tensors sharing buffers; %s', async (_, large, options, expected) => {
     const counts: number[] = [];
     for (const n of [2, 50]) {
@@ -77,9 +77,9 @@ describe('stepping (Dawn)', () => {
   it('tensors in separate buffers form separate groups of dispatches', async () => {
     const tensors = new TensorSet(gpu.device, [[300, 20], [5000], [33]], [normals(6000, random(1)), normals(5000, random(2)), normals(33, random(3))], 'separate');
     const optimizer = new Adafactor(gpu.device, tensors.params);
-    // The large matrix's group runs all five passes; the long vector's needs no finalize-stats or
-    // update-norm; the short vector's is one whole_tensor dispatch.
-    expect(optimizer.dispatchesPerStep).toBe(5 + 3 + 1);
+    // The large matrix's group runs all six passes; the long vector's needs no finalize_stats,
+    // mean_rows or update_norm; the short vector's is one whole_tensor dispatch.
+    expect(optimizer.dispatchesPerStep).toBe(6 + 3 + 1);
     optimizer.destroy();
     tensors.destroy();
   });
