@@ -9,8 +9,10 @@
 // in workgroup memory once per tile: first the row sums of each column group
 // ([TILE_ROWS][COL_GROUPS]), then the column sums of each row lane ([ROW_LANES][TILE_COLS]).
 // With INVOCATION_PARTIALS they do not meet: each invocation leaves its row sums (one per column
-// group) and column sums (one per row lane) in scratch, and finalize_stats adds them, in order.
-var<workgroup> lines: array<f32, max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS)>;
+// group) and column sums (one per row lane) in scratch, and finalize_stats adds them, in order
+// (`lines` is then one unused float, so that it takes no room).
+const LINES_LENGTH = select(max(TILE_ROWS * COL_GROUPS, ROW_LANES * TILE_COLS), 1u, INVOCATION_PARTIALS == 1u);
+var<workgroup> lines: array<f32, LINES_LENGTH>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn stats(@builtin(workgroup_id) workgroupId: vec3<u32>,

@@ -72,16 +72,19 @@ export interface VariantGeometry {
 }
 
 /**
- * The variants, by name. 'wide' suits adapters whose barriers are cheap (lavapipe/llvmpipe, which
- * runs a workgroup as one loop over its invocations): 64 invocations, 96 x 256 tiles, and the tile
- * passes sum over the workgroup. 'unsynced' suits SwiftShader, which runs a workgroup as groups of
- * four lanes and makes a kernel with any barrier switch between them as coroutines: the tile passes
- * (stats, update_norm) have no barrier (each invocation leaves its own partial sums, which the
- * finalize passes add); 16 invocations, so that whole_tensor, which needs its barriers, has few
- * lanes to switch between (16 took many-small from 2.2-2.6 to 1.5-1.6 times the fused Adam's time
- * against 32); and tall 256 x 64 tiles, because SwiftShader pays a fixed price per workgroup (the
- * tables, the column terms): against 64 x 64 tiles, in one interleaved run, large-matrix went from
- * 0.63 to 0.70 of the copy bandwidth and transformer from 0.95 to 0.81 times the fused Adam's time.
+ * The variants, by name. 'unsynced' suits the adapters that run on the CPU. It was made for
+ * SwiftShader, which runs a workgroup as groups of four lanes and makes a kernel with any barrier
+ * switch between them as coroutines: the tile passes (stats, update_norm) have no barrier (each
+ * invocation leaves its own partial sums, which the finalize passes add); 16 invocations, so that
+ * whole_tensor, which needs its barriers, has few lanes to switch between (16 took many-small from
+ * 2.2-2.6 to 1.5-1.6 times the fused Adam's time against 32); and tall 256 x 64 tiles, because
+ * SwiftShader pays a fixed price per workgroup (the tables, the column terms): against 64 x 64
+ * tiles, in one interleaved run, large-matrix went from 0.63 to 0.70 of the copy bandwidth and
+ * transformer from 0.95 to 0.81 times the fused Adam's time. It is also the faster on lavapipe,
+ * which runs a workgroup as one loop over its invocations (one run: 0.91 against 1.15 times Adam's
+ * time on large-matrix, 0.88 against 1.30 on transformer, 0.90 against 1.71 on many-small).
+ * 'wide' is for GPUs (none measured yet): 64 invocations, the width of a GPU's SIMD groups or two,
+ * 96 x 256 tiles, and the tile passes sum over the workgroup.
  */
 export const KERNEL_VARIANTS = {
   wide: { WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, QUADS_PER_INVOCATION: 2, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 0 },
@@ -110,7 +113,8 @@ export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS
 export function workgroupBytes(g: VariantGeometry): number {
   const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
   const rowLanes = g.WORKGROUP_SIZE / colGroups;
-  return 4 * Math.max(g.TILE_ROWS * colGroups, rowLanes * g.TILE_COLS) + 16 * g.WORKGROUP_SIZE + 16;
+  const lines = g.INVOCATION_PARTIALS === 1 ? 1 : Math.max(g.TILE_ROWS * colGroups, rowLanes * g.TILE_COLS);
+  return 4 * lines + 16 * g.WORKGROUP_SIZE + 16;
 }
 
 /** Throws unless the geometry divides as the kernels assume. */
@@ -134,12 +138,16 @@ export function commonSource(g: VariantGeometry): string {
   return source;
 }
 
+/** Names in an adapter's info that mark an adapter running on the CPU: SwiftShader (Chromium's), and Mesa's lavapipe (llvmpipe). */
+const CPU_ADAPTERS = ['swiftshader', 'llvmpipe', 'lavapipe'];
+
 /**
  * Which variant suits an adapter, from what it says of itself (`GPUDevice.adapterInfo`, in Chromium
- * and Dawn's Node package): SwiftShader (Chromium's software adapter: vendor 'google', architecture
- * 'swiftshader') takes 'unsynced'; everything else 'wide' (measured on lavapipe only so far).
+ * and Dawn's Node package): the adapters that run on the CPU (SwiftShader: vendor 'google',
+ * architecture 'swiftshader'; lavapipe: vendor 'mesa', description 'llvmpipe ...') take 'unsynced',
+ * which was the faster on both in every benchmark case; everything else 'wide' (no GPU measured yet).
  */
 export function autoVariant(info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'>> | undefined): KernelVariant {
   const words = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
-  return words.includes('swiftshader') ? 'unsynced' : 'wide';
+  return CPU_ADAPTERS.some((name) => words.includes(name)) ? 'unsynced' : 'wide';
 }

@@ -18,9 +18,10 @@ const cases = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
 const gpu = useDevice();
 
 describe('kernel variants', () => {
-  it('auto picks unsynced for SwiftShader and wide for everything else', () => {
+  it('auto picks unsynced for the CPU adapters (SwiftShader, lavapipe) and wide for everything else', () => {
     expect(autoVariant({ vendor: 'google', architecture: 'swiftshader', description: '' })).toBe('unsynced');
-    expect(autoVariant({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe' })).toBe('wide');
+    expect(autoVariant({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('unsynced');
+    expect(autoVariant({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toBe('wide');
     expect(autoVariant(undefined)).toBe('wide');
   });
 
