@@ -1,4 +1,4 @@
-// Pass 5 of a step, one workgroup per tile: one read of G and X, one write of X, and the only
+// Pass 6 of a step, one workgroup per tile: one read of G and X, one write of X, and the only
 // writes of optimizer state.
 //   U = scale * G / sqrt(V_t)                               unfactored (V_t floored at eps1^2 with the eps1 floor)
 //   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored (see factoredUpdate)

@@ -1,4 +1,4 @@
-// Pass 4 of a step, one workgroup per tensor: reduce the tile partials to
+// Pass 5 of a step, one workgroup per tensor: reduce the tile partials to
 //   RMS(X_{t-1}),  alpha_t = rho_t * max(eps2, RMS(X_{t-1}))  (or rho_t without scaleParameter),
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),

@@ -1,4 +1,4 @@
-// Pass 3 of a step, factored tiles only: the partial sum of squares of the unscaled update
+// Pass 4 of a step, factored tiles only: the partial sum of squares of the unscaled update
 //   U' = G / (sqrt(R_t) sqrt(C_t)),
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
 // needs every row, is applied later (finalize_scale) instead of waiting for it here. With the

@@ -1,6 +1,6 @@
 // The whole step of a small tensor (one tile: a matrix of at most TILE_ROWS x TILE_COLS, or a
 // vector of at most VECTOR_TILE elements) in one workgroup, one workgroup per tensor: the work of
-// the five passes back to back, with barriers where it needs what other invocations wrote, and
+// the six passes back to back, with barriers where it needs what other invocations wrote, and
 // one reduction for all the sums (barriers are what small tensors cost on CPU adapters). One
 // dispatch covers every small tensor of a window, and the tile's gradients and parameters are
 // read from memory once: its later reads find them in the cache. Not used with skipNonFinite,

@@ -285,6 +285,7 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
     for (let band = 0; band < bands; band++) {
       let lo: number;
       let hi: number;
+      let unit: string; // the band, as an error names it
       if (f.factored) {
         const matrix = Math.floor(band / f.tileRowCount);
         const row0 = (band % f.tileRowCount) * tiles.TILE_ROWS;
@@ -292,9 +293,11 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         const start = matrixOffset(f, matrix);
         lo = start + row0 * f.rowStride;
         hi = start + (rowEnd - 1) * f.rowStride + (f.cols - 1) * f.colStride + 1;
+        unit = `one band of ${rowEnd - row0} rows`;
       } else {
         lo = band * tiles.VECTOR_TILE;
         hi = Math.min(lo + tiles.VECTOR_TILE, f.cols);
+        unit = `one tile of ${hi - lo} elements`;
       }
       const extents: Record<Space, [number, number] | undefined> = {
         param: [f.paramOffset + lo, f.paramOffset + hi],
@@ -311,7 +314,6 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
       if (!current) {
         current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, wholeTensorCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
         if (!fits(current)) {
-          const unit = f.factored ? `one band of ${tiles.TILE_ROWS} rows` : `one tile of ${tiles.VECTOR_TILE} elements`;
           throw new Error(`${label(planned.input)}: ${unit} needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
         }
       }

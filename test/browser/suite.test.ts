@@ -50,7 +50,7 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it('golden: every case with a buffer per tensor', async () => {
     for (const name of goldenNames) await run('golden', name, 'separate');
   });
-  it('golden: every case with small tensors through the five passes', async () => {
+  it('golden: every case with small tensors through the six passes', async () => {
     for (const name of goldenNames) await run('golden', name, 'arena', 'passes');
   });
   it.each(['torch', 'optax'])("%s's own Adafactor traces, through its preset", async (library) => {

@@ -13,7 +13,7 @@ import { TensorSet, expectClose, normals, random, relativeError } from './harnes
 /** Every listed parameter after every listed step within TOLERANCE. */
 /**
  * Replays one golden trace. `path: 'passes'` sets skipNonFinite (the traces' gradients are finite,
- * so the results are the same), which steps small tensors through the five passes instead of
+ * so the results are the same), which steps small tensors through the six passes instead of
  * whole_tensor.
  */
 export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena', path: 'whole' | 'passes' = 'whole', extraOptions: AdafactorOptions = {}): Promise<string> {

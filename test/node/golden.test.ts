@@ -16,7 +16,7 @@ describe('golden traces of Hugging Face Adafactor, on WebGPU (Dawn)', () => {
         await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, layout));
       });
     }
-    it(`${golden.name} (one shared buffer, small tensors through the five passes)`, async () => {
+    it(`${golden.name} (one shared buffer, small tensors through the six passes)`, async () => {
       await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, 'arena', 'passes'));
     });
   }

@@ -52,7 +52,7 @@ for (const kernelVariant of VARIANT_NAMES) {
       it(`golden trace ${golden.name}`, async () => {
         await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, 'arena', 'whole', forced));
       });
-      it(`golden trace ${golden.name}, small tensors through the five passes`, async () => {
+      it(`golden trace ${golden.name}, small tensors through the six passes`, async () => {
         await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, 'arena', 'passes', forced));
       });
     }
