@@ -12,7 +12,7 @@ describe("eps1Mode: 'floor'", () => {
   it.each([
     ['the passes and whole_tensor', {}],
     ['the passes only (skipNonFinite)', { skipNonFinite: true }],
-    ['windows', { limits: { maxBindingBytes: 64 * 1024 } }],
+    ['windows', { limits: { maxBindingBytes: 80 * 1024 } }], // the first matrix is 82 KiB; a band of it at most 70 KiB
   ] as [string, AdafactorOptions][])('small gradients, zero rows and zero parameters match the reference: %s', async (_, extra) => {
     await withGpuErrors(gpu.device, async () => {
       const shapes = [[300, 70], [40, 24], [2, 9, 7], [30], [], [50, 20]];

@@ -88,7 +88,7 @@ describe('rebind: the same optimizer state over other buffers (Dawn)', () => {
       expect(() => optimizer.rebind([{}, 2, {}, {}] as never)).toThrow(/entry 1 is 2, not \{ param\?, grad\? \}/);
       expect(() => optimizer.rebind([{ grad: small }, {}, {}, {}])).toThrow(/tensor 'p0': grad needs bytes .* but its buffer has 64 bytes/);
       expect(() => optimizer.rebind([{}, { param: noStorage }, {}, {}])).toThrow(/tensor 'p1': param buffer was not created with GPUBufferUsage.STORAGE/);
-      expect(() => optimizer.rebind([{ param: other }, {}, {}, {}])).toThrow(/tensor 'p0' shared its buffers with tensor 'p2' and no longer does/);
+      expect(() => optimizer.rebind([{ param: other }, {}, {}, {}])).toThrow(/tensor '(p0|p2)' shared its buffers with tensor '(p2|p0)' and no longer does/);
       expect(() => optimizer.rebind([{ grad: tensors.params[0].param }, {}, {}, {}])).toThrow(/tensor 'p0': its parameter and gradient ranges overlap in one buffer/);
       tensors.writeGrads(grads[1]);
       optimizer.step();
