@@ -89,7 +89,7 @@ struct Tensor {
   colFactors: u32,      // scratch: 1 / sqrt(C_t), per column
   meanRows: u32,        // scratch: mean(R_t) per matrix, written by mean_rows
   tilePartials: u32,    // scratch: TILE_PARTIALS per tile and part (TILE_PARTS per tile)
-  matrixFactors: u32,   // scratch: per matrix, sqrt(mean(R_t))
+  matrixFactors: u32,   // scratch: per matrix, matrixFactor of mean(R_t), written by mean_rows (whole_tensor: its own)
   tensorScalars: u32,   // scratch: TENSOR_SCALARS floats
 }
 
@@ -313,8 +313,12 @@ fn blockColTerms(t: Tensor, s: Settings, tile: Tile, firstCol: u32, counts: vec4
                      colTerms(t, s, tile, firstCol + 2u * QUAD, counts.z), colTerms(t, s, tile, firstCol + 3u * QUAD, counts.w));
 }
 
-// With the eps1 floor, the per-matrix term of the column terms: 1 / max(mean(R_t), eps1).
-fn floorMatrixTerm(s: Settings, meanRow: f32) -> f32 { return 1.0 / atLeast(meanRow, s.meanRowFloor); }
+// The per-matrix factor of the column terms (see factoredUpdate): sqrt(mean(R_t)), or with the
+// eps1 floor 1 / max(mean(R_t), eps1).
+fn matrixFactor(s: Settings, meanRow: f32) -> f32 {
+  if (s.epsFloor == 1u) { return 1.0 / atLeast(meanRow, s.meanRowFloor); }
+  return sqrt(meanRow);
+}
 
 // Fixed-order reduction over the workgroup in two levels (REDUCE_PARTS sums of consecutive
 // values, then their sum): every invocation gets the same sum, the same inputs always give the

@@ -2,7 +2,7 @@
 //   RMS(X_{t-1}),  alpha_t = rho_t * max(eps2, RMS(X_{t-1}))  (or rho_t without scaleParameter),
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
-// and leave for apply: scale, weightDecay * alpha_t (or weightDecay), and sqrt(mean(R_t)) per matrix; and for
+// and leave for apply: scale and weightDecay * alpha_t (or weightDecay); and for
 // decide_skip, the tensor's count of non-finite sums of Q (gradients) and statistics.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -37,15 +37,7 @@ fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
         partial = partial + scratch[t.tilePartials + TILE_PARTIALS * (matrix * partsPerMatrix + k)];
       }
       let matrixSquares = workgroupSum(lid, vec4<f32>(partial, 0.0, 0.0, 0.0)).x;
-      let meanRow = scratch[t.meanRows + matrix];
-      if (s.epsFloor == 1u) {
-        // update_norm's partials are of U itself, with this matrix term.
-        updateSquares = updateSquares + matrixSquares;
-        if (lid == 0u) { scratch[t.matrixFactors + matrix] = floorMatrixTerm(s, meanRow); }
-      } else {
-        updateSquares = updateSquares + meanRow * matrixSquares;
-        if (lid == 0u) { scratch[t.matrixFactors + matrix] = sqrt(meanRow); }
-      }
+      updateSquares = updateSquares + updateSquaresOfMatrix(s, matrixSquares, scratch[t.meanRows + matrix]);
     }
   }
 
@@ -67,16 +59,15 @@ fn finalizeSmall(t: Tensor, s: Settings) {
 // factored; sum of X^2; non-finite sums of Q; mean(R_t) when factored).
 fn finalizeOneTile(t: Tensor, s: Settings, totals: vec4<f32>) {
   var updateSquares = totals.x;
-  if (t.factored == 1u) {
-    let meanRow = totals.w;
-    if (s.epsFloor == 1u) {
-      scratch[t.matrixFactors] = floorMatrixTerm(s, meanRow);
-    } else {
-      updateSquares = meanRow * updateSquares;
-      scratch[t.matrixFactors] = sqrt(meanRow);
-    }
-  }
+  if (t.factored == 1u) { updateSquares = updateSquaresOfMatrix(s, updateSquares, totals.w); }
   writeScalars(t, s, totals.y, updateSquares, totals.z);
+}
+
+// The sum of U^2 over one matrix from update_norm's sum: of U' = U / sqrt(mean(R_t)), or with the
+// eps1 floor of U itself.
+fn updateSquaresOfMatrix(s: Settings, partialSquares: f32, meanRow: f32) -> f32 {
+  if (s.epsFloor == 1u) { return partialSquares; }
+  return meanRow * partialSquares;
 }
 
 fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, nonFinite: f32) {

@@ -1,5 +1,6 @@
-// Pass 3 of a step, factored tensors only, one workgroup per tensor: mean(R_t) of each matrix,
-// for update_norm (with the eps1 floor) and finalize_scale. One invocation adds a matrix's R_t,
+// Pass 3 of a step, factored tensors only, one workgroup per tensor: mean(R_t) of each matrix, for
+// finalize_scale, and the factor of its column terms (matrixFactor), for update_norm (with the
+// eps1 floor) and apply. One invocation adds a matrix's R_t,
 // LINE_BLOCK rows at a time and then those block sums, in order: no barrier (finalize_stats had
 // one for this, which cost SwiftShader more than the rest of that pass), and short chains of
 // additions, so that f32 keeps the mean to a few ulp.
@@ -12,6 +13,7 @@ fn meanRows(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (localTensor >= window.tensorCount) { return; }
   let t = tensors[window.firstTensor + localTensor];
   if (t.factored == 0u) { return; }
+  let s = settingsOf(t.settings);
   for (var matrix = lid; matrix < t.batch; matrix = matrix + WORKGROUP_SIZE) {
     let first = t.newRow + matrix * t.rows;
     var total = 0.0;
@@ -20,6 +22,8 @@ fn meanRows(@builtin(workgroup_id) workgroupId: vec3<u32>,
       for (var row = blockStart; row < min(blockStart + LINE_BLOCK, t.rows); row = row + 1u) { blockSum = blockSum + scratch[first + row]; }
       total = total + blockSum;
     }
-    scratch[t.meanRows + matrix] = total / f32(t.rows);
+    let meanRow = total / f32(t.rows);
+    scratch[t.meanRows + matrix] = meanRow;
+    scratch[t.matrixFactors + matrix] = matrixFactor(s, meanRow);
   }
 }

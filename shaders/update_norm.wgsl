@@ -2,7 +2,7 @@
 //   U' = G / (sqrt(R_t) sqrt(C_t)),
 // one read of G. The factored update is U = sqrt(mean(R_t)) U' per matrix, so mean(R_t), which
 // needs every row, is applied later (finalize_scale) instead of waiting for it here. With the
-// eps1 floor, U is not U' times a per-matrix number: U itself, with mean(R_t) from mean_rows.
+// eps1 floor, U is not U' times a per-matrix number: U itself, with the matrix factor from mean_rows.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -15,7 +15,7 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let s = settingsOf(t.settings);
   let localTile = tileIndex - t.firstTile;
   var matrixTerm = 1.0;
-  if (USES_EPS_FLOOR && s.epsFloor == 1u) { matrixTerm = floorMatrixTerm(s, scratch[t.meanRows + factoredTile(t, localTile).matrix]); }
+  if (USES_EPS_FLOOR && s.epsFloor == 1u) { matrixTerm = scratch[t.matrixFactors + factoredTile(t, localTile).matrix]; }
   updateNormOfTile(t, s, localTile, lid, matrixTerm);
 }
 

@@ -25,12 +25,16 @@ fn wholeTensor(@builtin(workgroup_id) workgroupId: vec3<u32>,
     var matrixTerm = 1.0;
     if (USES_EPS_FLOOR && s.epsFloor == 1u) {
       // The eps1 floor needs mean(R_t) before the sum of U^2: one more reduction.
-      matrixTerm = floorMatrixTerm(s, workgroupSum(lid, vec4<f32>(rowTotal, 0.0, 0.0, 0.0)).x / f32(t.rows));
+      matrixTerm = matrixFactor(s, workgroupSum(lid, vec4<f32>(rowTotal, 0.0, 0.0, 0.0)).x / f32(t.rows));
     }
     sums = vec4<f32>(tileUpdateSquares(t, s, 0u, lid, matrixTerm), sums.y, sums.z, rowTotal);
   }
   let totals = workgroupSum(lid, sums);
-  if (lid == 0u) { finalizeOneTile(t, s, vec4<f32>(totals.xyz, totals.w / f32(t.rows))); }
-  storageBarrier();     // the scale and sqrt(mean(R_t))
+  if (lid == 0u) {
+    let meanRow = totals.w / f32(t.rows);
+    if (t.factored == 1u) { scratch[t.matrixFactors] = matrixFactor(s, meanRow); }
+    finalizeOneTile(t, s, vec4<f32>(totals.xyz, meanRow));
+  }
+  storageBarrier();     // the scale and the matrix factor
   applyToTile(t, s, 0u, lid);
 }

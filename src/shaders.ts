@@ -56,7 +56,7 @@ export function moduleSource(param: ViewName, grad: ViewName, variant: KernelVar
 
 /**
  * The compile-time geometry a kernel variant sets (see common.wgsl): workgroup size, factored tile
- * shape, quads of a row an invocation takes in stats, and the vector tile. Every variant runs the
+ * shape, quads of a row an invocation takes in the tile passes, and the vector tile. Every variant runs the
  * same kernels from the same sources, with these `const`s substituted; each is exact (the sums are
  * fixed-order trees whatever their shape), so variants differ only in speed, and in the last bits
  * of the sums, whose order follows the tile shape.
@@ -93,10 +93,15 @@ export const KERNEL_VARIANTS = {
 export type KernelVariant = keyof typeof KERNEL_VARIANTS;
 export const VARIANT_NAMES = Object.keys(KERNEL_VARIANTS) as KernelVariant[];
 
+/** How a variant's tile passes split a tile (COL_GROUPS and ROW_LANES in common.wgsl): blocks of quads across, lanes down. */
+function blockLayout(g: VariantGeometry): { colGroups: number; rowLanes: number } {
+  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
+  return { colGroups, rowLanes: g.WORKGROUP_SIZE / colGroups };
+}
+
 /** The tile geometry the planner needs (see plan.ts), with the partial counts the variant implies. */
 export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS: number; VECTOR_TILE: number; LINE_BLOCK: number; ROW_PARTS: number; COL_PARTS: number; TILE_PARTS: number } {
-  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
-  const rowLanes = g.WORKGROUP_SIZE / colGroups;
+  const { colGroups, rowLanes } = blockLayout(g);
   const each = g.INVOCATION_PARTIALS === 1;
   return {
     TILE_ROWS: g.TILE_ROWS,
@@ -111,16 +116,15 @@ export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS
 
 /** Bytes of workgroup memory a variant's kernels declare (stats' `lines` and the reduction): at most 16 KiB. */
 export function workgroupBytes(g: VariantGeometry): number {
-  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
-  const rowLanes = g.WORKGROUP_SIZE / colGroups;
+  const { colGroups, rowLanes } = blockLayout(g);
   const lines = g.INVOCATION_PARTIALS === 1 ? 1 : Math.max(g.TILE_ROWS * colGroups, rowLanes * g.TILE_COLS);
   return 4 * lines + 16 * g.WORKGROUP_SIZE + 16;
 }
 
 /** Throws unless the geometry divides as the kernels assume. */
 export function checkGeometry(name: string, g: VariantGeometry): void {
-  const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
-  const blocks = [1, 2, 4]; // the quads of a block stats takes (see blockCounts in stats.wgsl)
+  const { colGroups } = blockLayout(g);
+  const blocks = [1, 2, 4]; // the quads of a block the tile passes take (see blockCounts in common.wgsl)
   const ok =
     blocks.includes(g.QUADS_PER_INVOCATION) && Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
   if (!ok) throw new Error(`internal: kernel variant ${name} has a geometry the kernels cannot use`);
