@@ -152,7 +152,7 @@ function kernelProfile(optimizer: Adafactor, perKernel: Map<string, number[]>): 
   return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times), minMs: Math.min(...times) }));
 }
 
-export function grid(workgroups: number, device: GPUDevice): [number, number] {
+function grid(workgroups: number, device: GPUDevice): [number, number] {
   const x = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
   return [x, Math.ceil(workgroups / x)];
 }
@@ -166,19 +166,35 @@ export const COPIES = [
   { source: copyBlocksSource, vec4sPerWorkgroup: copyBlocksInterface.constants.PER_WORKGROUP },
 ];
 
+/** A recorder of one run of a copy kernel over the whole of `source` (a multiple of 16 bytes) into `destination`. */
+export function copyRecorder(device: GPUDevice, copy: (typeof COPIES)[number], source: GPUBuffer, destination: GPUBuffer): (encoder: GPUCommandEncoder) => void {
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copy.source }), entryPoint: 'main' } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  const workgroups = grid(Math.ceil(source.size / 16 / copy.vec4sPerWorkgroup), device);
+  return (encoder) => {
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...workgroups);
+    pass.end();
+  };
+}
+
+/** The tensors of `shapes`, back to back from offset 0 in one parameter and one gradient buffer. */
+export function packedTensors(shapes: readonly number[][], param: GPUBuffer, grad: GPUBuffer, prefix: string): { param: GPUBuffer; grad: GPUBuffer; shape: number[]; paramOffset: number; gradOffset: number; name: string }[] {
+  let offset = 0;
+  return shapes.map((shape, i) => {
+    const t = { param, grad, shape, paramOffset: offset * 4, gradOffset: offset * 4, name: `${prefix}.${i}` };
+    offset += numel(shape);
+    return t;
+  });
+}
+
 /** GB/s of a WGSL copy kernel, bytes read plus written, over `bytes`-sized buffers. */
 async function copyBandwidth(device: GPUDevice, timer: Timer, copy: (typeof COPIES)[number], bytes: number, count: number): Promise<number> {
   const source = device.createBuffer({ size: bytes, usage: STORAGE });
   const destination = device.createBuffer({ size: bytes, usage: STORAGE });
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copy.source }), entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  const timing = await timer.time((encoder) => {
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...grid(Math.ceil(bytes / 16 / copy.vec4sPerWorkgroup), device));
-    pass.end();
-  }, count);
+  const timing = await timer.time(copyRecorder(device, copy, source, destination), count);
   source.destroy();
   destination.destroy();
   return (2 * bytes) / (timing.medianMs * 1e6);
@@ -248,12 +264,7 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
     const buffers = [0, 1, 2, 3].map(() => device.createBuffer({ size: bytes, usage: STORAGE | COPY_DST }));
     for (const b of buffers) device.queue.writeBuffer(b, 0, initial);
     const [param, grad, adamParam, adamGrad] = buffers;
-    let offset = 0;
-    const tensors = c.shapes.map((shape, i) => {
-      const t = { param, grad, shape, paramOffset: offset * 4, gradOffset: offset * 4, name: `${c.name}.${i}` };
-      offset += numel(shape);
-      return t;
-    });
+    const tensors = packedTensors(c.shapes, param, grad, c.name);
     const variants = options.variants ?? ['auto'];
     const optimizers = variants.map((kernelVariant) => new Adafactor(device, tensors, { kernelVariant }));
     const adam = new FusedAdam(device, adamParam, adamGrad, params);

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Adafactor } from '../src/index.js';
 import { AdafactorOptimizer } from '../src/tfjs.js';
 import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs_webgpu.js';
-import { type BenchOptions, COPIES, grid, median } from './bench.js';
+import { type BenchOptions, COPIES, copyRecorder, median, packedTensors } from './bench.js';
 import { CASES, numel } from './cases.js';
 import type { TfjsCaseResult, TfjsResult } from './tfjs_result.js';
 
@@ -70,13 +70,7 @@ function storageBuffer(device: GPUDevice, values: Float32Array<ArrayBuffer>): GP
 function rawAdafactorMethod(device: GPUDevice, shapes: number[][], initial: Float32Array<ArrayBuffer>, gradient: Float32Array<ArrayBuffer>): Method {
   const param = storageBuffer(device, initial);
   const grad = storageBuffer(device, gradient);
-  let offset = 0;
-  const tensors = shapes.map((shape, i) => {
-    const t = { param, grad, shape, paramOffset: offset * 4, gradOffset: offset * 4, name: `raw.${i}` };
-    offset += numel(shape);
-    return t;
-  });
-  const optimizer = new Adafactor(device, tensors);
+  const optimizer = new Adafactor(device, packedTensors(shapes, param, grad, 'raw'));
   return {
     name: `Adafactor, one buffer (${optimizer.kernelVariant})`,
     step: () => {
@@ -96,18 +90,12 @@ function rawAdafactorMethod(device: GPUDevice, shapes: number[][], initial: Floa
 function copyMethod(device: GPUDevice, initial: Float32Array<ArrayBuffer>): Method {
   const source = storageBuffer(device, initial);
   const destination = storageBuffer(device, initial);
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: COPIES[0].source }), entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  const workgroups = grid(Math.ceil(source.size / 16 / COPIES[0].vec4sPerWorkgroup), device);
+  const record = copyRecorder(device, COPIES[0], source, destination);
   return {
     name: 'WGSL copy of the parameters',
     step: () => {
       const encoder = device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(...workgroups);
-      pass.end();
+      record(encoder);
       device.queue.submit([encoder.finish()]);
     },
     dispose: () => {
