@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
-import { reflectShader } from './src/reflect.js';
+import { reflectShader } from './src/gpu/reflect.js';
 
 /** `import info from './x.wgsl?reflect'`: the shader's bindings, structs and constants as JSON. */
 function wgslReflect(): Plugin {
@@ -60,7 +60,7 @@ const demoBuild = {
 const libraryBuild = {
   lib: {
     // The core, and the TensorFlow.js optimizer (`webgpu-adafactor/tfjs`), whose tfjs stays external.
-    entry: { 'webgpu-adafactor': resolve(here, 'src/index.ts'), tfjs: resolve(here, 'src/tfjs.ts') },
+    entry: { 'webgpu-adafactor': resolve(here, 'src/index.ts'), tfjs: resolve(here, 'src/tfjs/index.ts') },
     formats: ['es' as const],
     fileName: (_format: string, name: string) => `${name}.js`,
   },

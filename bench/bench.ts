@@ -5,8 +5,7 @@
  * else from onSubmittedWorkDone around each submitted step.
  */
 import { Adafactor } from '../src/index.js';
-import { internalBuffers } from '../src/adafactor.js';
-import type { KernelVariant } from '../src/shaders.js';
+import type { KernelVariant } from '../src/core/options.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
@@ -121,15 +120,16 @@ function summary(times: readonly number[]): Timing {
  * pass). Adds each kernel's summed time per step to `perKernel`.
  */
 async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: number, perKernel: Map<string, number[]>): Promise<void> {
-  const internals = internalBuffers(optimizer);
-  const kernels = internals.dispatchKernels();
+  // The step program's dispatches, through the optimizer's engine (src/gpu/engine.ts).
+  const engine = optimizer.engine;
+  const kernels = engine.dispatches.map((d) => d.kernel);
   const count = 2 * kernels.length;
   const querySet = device.createQuerySet({ type: 'timestamp', count });
   const resolve = device.createBuffer({ size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
   const readback = device.createBuffer({ size: 8 * count, usage: MAP_READ | COPY_DST });
   for (let run = 0; run < steps + 2; run++) {
     const encoder = device.createCommandEncoder();
-    internals.recordProfiled(encoder, (_kernel, i) => ({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
+    engine.record(encoder, optimizer.stepCount + 1, (_kernel, i) => ({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
     encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
     encoder.copyBufferToBuffer(resolve, 0, readback, 0, 8 * count);
     device.queue.submit([encoder.finish()]);
@@ -148,7 +148,7 @@ async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: nu
 
 /** The profile of one optimizer from its kernels' times. */
 function kernelProfile(optimizer: Adafactor, perKernel: Map<string, number[]>): KernelProfile[] {
-  const kernels = internalBuffers(optimizer).dispatchKernels();
+  const kernels = optimizer.engine.dispatches.map((d) => d.kernel);
   return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times), minMs: Math.min(...times) }));
 }
 

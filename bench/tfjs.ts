@@ -11,8 +11,8 @@
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { Adafactor } from '../src/index.js';
-import { AdafactorOptimizer } from '../src/tfjs.js';
-import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs_webgpu.js';
+import { AdafactorOptimizer } from '../src/tfjs/index.js';
+import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs/webgpu.js';
 import { type BenchOptions, COPIES, copyRecorder, median, packedTensors } from './bench.js';
 import { CASES, numel } from './cases.js';
 import type { TfjsCaseResult, TfjsResult } from './tfjs_result.js';

@@ -20,12 +20,11 @@ fn apply(@builtin(workgroup_id) workgroupId: vec3<u32>,
 // The update of one tile, and the commit of its share of the new state.
 fn applyToTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
   roundingSeed = s.roundingSeed;
-  let scale = scratch[t.tensorScalars];
-  let decay = scratch[t.tensorScalars + 1u];
+  let scalars = loadTensorScalars(t);
   if (t.factored == 1u) {
-    applyFactored(t, s, localTile, scale, decay, lid);
+    applyFactored(t, s, localTile, scalars.scale, scalars.decay, lid);
   } else {
-    applyVector(t, s, localTile, scale, decay, lid);
+    applyVector(t, s, localTile, scalars.scale, scalars.decay, lid);
   }
 }
 

@@ -7,7 +7,7 @@
 fn decideSkip(@builtin(local_invocation_index) lid: u32) {
   var nonFinite = 0.0;
   for (var k = lid; k < window.totalTensors; k = k + WORKGROUP_SIZE) {
-    nonFinite = nonFinite + scratch[tensors[k].tensorScalars + 2u];
+    nonFinite = nonFinite + loadTensorScalars(tensors[k]).nonFinite;
   }
   let total = workgroupSum(lid, vec4<f32>(nonFinite, 0.0, 0.0, 0.0));
   if (lid == 0u) {

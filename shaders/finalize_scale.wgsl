@@ -2,8 +2,9 @@
 //   RMS(X_{t-1}),  alpha_t = rho_t * max(eps2, RMS(X_{t-1}))  (or rho_t without scaleParameter),
 //   RMS(U) = sqrt(sum over matrices of mean(R_t) * sum(U'^2) / numel),
 //   scale = alpha_t / max(1, RMS(U) / clipThreshold),
-// and leave for apply: scale and weightDecay * alpha_t (or weightDecay); and for
-// decide_skip, the tensor's count of non-finite sums of Q (gradients) and statistics.
+// and leave the tensor's TensorScalars: for apply, scale and weightDecay * alpha_t (or
+// weightDecay); for decide_skip, its count of non-finite sums of Q (gradients) and statistics;
+// for stats(), what the step did.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn finalizeScale(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -83,14 +84,10 @@ fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, n
   let ratio = updateRms / s.clipThreshold;
   let clipDivisor = select(max(1.0, ratio), ratio, isNan(ratio));
   let scale = alpha / clipDivisor;
-  scratch[t.tensorScalars] = scale;
-  scratch[t.tensorScalars + 1u] = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
+  let decay = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
   // Sums that overflowed f32 (squares of finite gradients or parameters, R_t, C_t, V_t: see
   // finalize_stats) count as non-finite too, for skipNonFinite.
   let overflowed = !(isFinite(paramSquares) && isFinite(updateSquares) && isFinite(scale));
-  scratch[t.tensorScalars + 2u] = nonFinite + select(0.0, 1.0, overflowed);
-  scratch[t.tensorScalars + 3u] = paramRms;
-  scratch[t.tensorScalars + 4u] = alpha;
-  scratch[t.tensorScalars + 5u] = updateRms;
-  scratch[t.tensorScalars + 6u] = clipDivisor;
+  let nonFiniteCount = nonFinite + select(0.0, 1.0, overflowed);
+  storeTensorScalars(t, TensorScalars(scale, decay, nonFiniteCount, paramRms, alpha, updateRms, clipDivisor, 0.0));
 }

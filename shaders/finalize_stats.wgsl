@@ -11,7 +11,7 @@ fn finalizeStats(@builtin(workgroup_id) workgroupId: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
   let block = flatWorkgroupIndex(workgroupId, workgroupCount);
   if (block >= window.lineBlockCount) { return; }
-  let t = tensors[tensorOfLineBlock(block)];
+  let t = tensors[tensorOwning(block, true)];
   let localBlock = block - t.firstLineBlock;
   let blocksPerMatrix = (max(t.rows, t.cols) + LINE_BLOCK - 1u) / LINE_BLOCK;
   finalizeLineBlock(t, settingsOf(t.settings), localBlock / blocksPerMatrix, localBlock % blocksPerMatrix, lid);
@@ -48,17 +48,4 @@ fn finalizeLine(s: Settings, line: u32, partials: u32, partialCount: u32, state:
   // of U^2 is NaN and the step is skipped (1 / sqrt(inf) = 0 would hide it).
   scratch[factors + line] = nanWhere(s.skipNonFinite == 1u && !isFinite(moment), inverseSqrt(moment));
   return moment;
-}
-
-// The group's tensor that owns line block `block`. Unfactored tensors own none, so the search
-// is over firstLineBlock among factored ones: ties resolve to the last tensor with that start,
-// which is the factored one because unfactored tensors never advance the count.
-fn tensorOfLineBlock(block: u32) -> u32 {
-  var lo = window.firstTensor;
-  var hi = window.firstTensor + window.tensorCount - 1u;
-  while (lo < hi) {
-    let mid = (lo + hi + 1u) / 2u;
-    if (tensors[mid].firstLineBlock <= block) { lo = mid; } else { hi = mid - 1u; }
-  }
-  return lo;
 }

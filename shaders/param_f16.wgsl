@@ -21,6 +21,18 @@ fn storeParam4(i: u32, value: vec4<f32>, count: u32, stride: u32) {
   }
 }
 
+// The PCG hash (Jarzynski and Olano, 2020).
+fn pcgHash(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+// A uniform number in [0, 1) from a seed and an index: the same inputs, the same number.
+fn uniformRandom(seed: u32, index: u32) -> f32 {
+  return f32(pcgHash(pcgHash(seed) ^ index) >> 8u) / 16777216.0;
+}
+
 // Stochastic rounding works on f16 bits, and decodes them by hand: some adapters keep f16
 // values in f32 registers until they are stored, and fold unpack2x16float(pack2x16float(x))
 // back into x, skipping the rounding.

@@ -3,7 +3,7 @@
  * `npm run paper` run them. Each makes a fresh optimizer for a run of `steps` steps.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 
 /** Warm-up steps of the two external schedules: a tenth of the run, at least 1, at most 100. */
 export const warmupSteps = (steps: number) => Math.min(100, Math.max(1, Math.round(steps / 10)));

@@ -3,8 +3,8 @@
  * on the shared minibatches, on tfjs's current backend (webgpu on the page).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdafactorStats } from '../../src/adafactor.js';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import type { AdafactorStats } from '../../src/core/stats.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import type { PaperConfig } from './configs.js';
 import { type Corpus, batches } from './corpus.js';
 import { type InitialTensor, type ModelShape, TransformerLM } from './model.js';

@@ -10,7 +10,7 @@ import { checkDeterminism, checkGoldenCase, checkAgainstReference, checkRandomCa
 import { decodeGolden, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 import { Adafactor } from '../../src/index.js';
-import { VARIANT_NAMES, type KernelVariant } from '../../src/shaders.js';
+import { KERNEL_VARIANT_NAMES, type KernelVariant } from '../../src/core/options.js';
 
 const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
 const traces = {
@@ -45,7 +45,7 @@ const checks = {
   twoStepsInOneEncoder: (device: GPUDevice) => checkTwoStepsInOneEncoder(device),
   stepsAcrossEncoders: (device: GPUDevice, stepsPerEncoder: number[]) => checkStepsAcrossEncoders(device, stepsPerEncoder),
   determinism: (device: GPUDevice) => checkDeterminism(device),
-  variantNames: async () => VARIANT_NAMES,
+  variantNames: async () => KERNEL_VARIANT_NAMES,
   /** One kernel variant, forced: every golden trace (small tensors whole and through the passes), random cases, bit-identical reruns. */
   variant: async (device: GPUDevice, kernelVariant: KernelVariant, numRuns: number) => {
     for (const c of golden) for (const path of ['whole', 'passes'] as const) await checkGoldenCase(device, c, 'arena', path, { kernelVariant });

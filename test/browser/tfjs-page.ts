@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import { expectClose, normals, random, relativeError } from '../gpu/harness.js';
 
 export interface TfjsTrainingResult {

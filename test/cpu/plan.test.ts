@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { planTensors } from '../../src/plan.js';
-import { SHADER } from '../../src/layout.js';
-import { elementIndex, geometry, withFactoringRule } from '../../src/shape.js';
+import { planTensors } from '../../src/gpu/plan.js';
+import { SHADER } from '../../src/gpu/interface.js';
+import { tileGeometry } from '../../src/gpu/kernels.js';
+import { elementIndex, geometry, withFactoringRule } from '../../src/core/shape.js';
 
-const tiles = SHADER.constants;
+const tiles = tileGeometry('wide');
 
 describe('the tensor table', () => {
   it('reads its tile geometry from the shaders', () => {
-    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, VECTOR_TILE: 4096, LINE_BLOCK: 64 });
+    expect(SHADER.constants).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, VECTOR_TILE: 4096, LINE_BLOCK: 64 });
+    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, VECTOR_TILE: 4096, LINE_BLOCK: 64, TENSOR_SCALARS: 8 });
   });
 
   it('groups tensors by (parameter buffer, gradient buffer) and lays out tiles in order', () => {
@@ -70,9 +72,9 @@ describe('shapes', () => {
 });
 
 describe('the shaders', () => {
-  it('every view of parameters (and of gradients) declares the same binding, and the host takes all others from common.wgsl', async () => {
+  it('every view of parameters (and of gradients) declares the same binding, and the host takes all others from interface.wgsl', async () => {
     const { readFileSync } = await import('node:fs');
-    const { reflectShader } = await import('../../src/reflect.js');
+    const { reflectShader } = await import('../../src/gpu/reflect.js');
     const read = (name: string) => reflectShader(readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8'));
     const strip = (b: { name: string; group: number; binding: number; kind: string }) => ({ name: b.name, group: b.group, binding: b.binding, kind: b.kind });
     for (const kind of ['param', 'grad']) {

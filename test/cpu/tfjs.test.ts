@@ -3,9 +3,9 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { SLOT_NAMES } from '../../src/tfjs_webgpu.js';
+import { STATE_SLOTS } from '../../src/state/tensors.js';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import { decodeTrace } from '../gpu/golden.js';
@@ -193,13 +193,13 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
   });
 
   /** Returns a copy of `weights` with the tensor of `<variable i>/<slot>` replaced, or dropped. */
-  const withSlot = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof SLOT_NAMES, tensor?: tf.Tensor) => {
-    const name = `${names[i]}/${SLOT_NAMES[slot]}`;
+  const withSlot = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof STATE_SLOTS, tensor?: tf.Tensor) => {
+    const name = `${names[i]}/${STATE_SLOTS[slot].name}`;
     expect(weights.some((w) => w.name === name)).toBe(true);
     return weights.flatMap((w) => (w.name !== name ? [w] : tensor ? [{ name, tensor }] : []));
   };
-  const poke = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof SLOT_NAMES, at: number, value: number) => {
-    const w = weights.find((x) => x.name === `${names[i]}/${SLOT_NAMES[slot]}`)!;
+  const poke = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof STATE_SLOTS, at: number, value: number) => {
+    const w = weights.find((x) => x.name === `${names[i]}/${STATE_SLOTS[slot].name}`)!;
     const data = Float32Array.from(w.tensor.dataSync());
     data[at] = value;
     return withSlot(weights, names, i, slot, tf.tensor(data, w.tensor.shape));

@@ -4,8 +4,7 @@
  */
 import fc from 'fast-check';
 import { Adafactor, type AdafactorOptions, ReferenceAdafactor, decodeSafetensors, encodeSafetensors, float32Values, geometry } from '../../src/index.js';
-import { internalBuffers } from '../../src/adafactor.js';
-import type { ViewName } from '../../src/shaders.js';
+import type { ViewName } from '../../src/gpu/kernels.js';
 import { options as randomOptions, shape as randomShape } from './arbitraries.js';
 import type { GoldenCase } from './golden.js';
 import { TensorSet, expectClose, normals, random, relativeError } from './harness.js';
@@ -99,7 +98,7 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   const optimizer = tensors.newOptimizer(c.options);
   if (c.expectView) {
     const expected = typeof c.expectView === 'string' ? { param: c.expectView, grad: c.expectView } : c.expectView;
-    const views = internalBuffers(optimizer).views;
+    const views = optimizer.engine.views;
     if (!views.every((v) => v.param === expected.param && v.grad === expected.grad)) throw new Error(`expected every group to bind ${JSON.stringify(expected)}, got ${JSON.stringify(views)}`);
   }
   let worst = 0;

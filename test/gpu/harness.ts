@@ -3,8 +3,7 @@
  * in headless Chromium. GPU results are always compared with the float64 CPU reference.
  */
 import { Adafactor, type AdafactorOptions, type AdafactorParam, type StepStats } from '../../src/index.js';
-import { internalBuffers } from '../../src/adafactor.js';
-import { SHADER } from '../../src/layout.js';
+import { SHADER } from '../../src/gpu/interface.js';
 
 /** The one tolerance of GPU against the float64 reference: max |x - x_ref| / RMS(x_ref). */
 export const TOLERANCE = 1e-5;
@@ -155,7 +154,7 @@ export class TensorSet {
     const optimizer = new Adafactor(this.device, this.params, options);
     // Scratch is NaN before the first step, but for its status words (the skipped-step count, which
     // lives across steps): a partial sum that a pass forgets to write poisons the result.
-    poison(this.device, internalBuffers(optimizer).scratch, NaN, 4 * SHADER.constants.STATUS_WORDS);
+    poison(this.device, optimizer.engine.scratch, NaN, 4 * SHADER.constants.STATUS_WORDS);
     return optimizer;
   }
 

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { AdafactorOptions } from '../../src/options.js';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import type { AdafactorOptions } from '../../src/core/options.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 
 export const makeModel = (): tfl.Sequential =>
   tfl.sequential({ layers: [tfl.layers.dense({ units: 16, inputShape: [6], activation: 'relu' }), tfl.layers.dense({ units: 3 })] });

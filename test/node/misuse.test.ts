@@ -4,7 +4,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Adafactor, type AdafactorOptions, type AdafactorParam, ReferenceAdafactor, decodeSafetensors } from '../../src/index.js';
-import { internalBuffers } from '../../src/adafactor.js';
 import { TensorSet, createBuffer, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -376,7 +375,7 @@ describe('refused calls name the problem and leave nothing behind', () => {
     const entries = tensors.params.map(() => ({}));
     entries[1] = { parm: other };
     expect(() => optimizer.rebind(entries as { param?: GPUBuffer }[])).toThrow(/Adafactor.rebind: entry 1 has the unknown key 'parm'; it takes param and grad/);
-    expect(internalBuffers(optimizer).plan.groups[0].paramBuffer).toBe(tensors.paramBuffers[0]);
+    expect(optimizer.engine.plan.groups[0].paramBuffer).toBe(tensors.paramBuffers[0]);
     other.destroy();
     optimizer.destroy();
     tensors.destroy();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Adafactor, type AdafactorOptions, type AdafactorParam, ReferenceAdafactor } from '../../src/index.js';
-import { internalBuffers } from '../../src/adafactor.js';
 import { checkAgainstReference } from '../gpu/checks.js';
 import { TensorSet, createBuffer, expectClose, normals, random, readFloats, withGpuErrors } from '../gpu/harness.js';
 import { nodeDevice, useDevice } from './device.js';
@@ -111,7 +110,7 @@ describe('skipNonFinite', () => {
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
 
   async function readState(optimizer: Adafactor): Promise<Float32Array[]> {
-    const { factorState, fullState, momentum } = internalBuffers(optimizer);
+    const { factorState, fullState, momentum } = optimizer.engine.state;
     return Promise.all([factorState, fullState, momentum].map((b) => readFloats(gpu.device, b)));
   }
 

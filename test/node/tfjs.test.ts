@@ -11,7 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
-import { AdafactorOptimizer } from '../../src/tfjs.js';
+import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
 import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import goldenJson from '../data/hf-adafactor.json';
 import { Adafactor, type AdafactorOptions } from '../../src/index.js';
-import { KERNEL_VARIANTS, VARIANT_NAMES, autoVariant, workgroupBytes } from '../../src/shaders.js';
+import { KERNEL_VARIANT_NAMES } from '../../src/core/options.js';
+import { KERNEL_VARIANTS, autoVariant, workgroupBytes } from '../../src/gpu/kernels.js';
 import { checkAgainstReference, checkDeterminism, checkGoldenCase, checkRandomCases } from '../gpu/checks.js';
 import { decodeGolden } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
@@ -26,7 +27,7 @@ describe('kernel variants', () => {
   });
 
   it('every variant fits in 16 KiB of workgroup memory', () => {
-    for (const name of VARIANT_NAMES) expect(workgroupBytes(KERNEL_VARIANTS[name])).toBeLessThanOrEqual(16384);
+    for (const name of KERNEL_VARIANT_NAMES) expect(workgroupBytes(KERNEL_VARIANTS[name])).toBeLessThanOrEqual(16384);
   });
 
   it('the option is checked and optimizer-wide', () => {
@@ -43,7 +44,7 @@ describe('kernel variants', () => {
   });
 });
 
-for (const kernelVariant of VARIANT_NAMES) {
+for (const kernelVariant of KERNEL_VARIANT_NAMES) {
   const forced: AdafactorOptions = { kernelVariant };
   const { TILE_ROWS: rows, TILE_COLS: cols, VECTOR_TILE: vector } = KERNEL_VARIANTS[kernelVariant];
 

@@ -9,7 +9,7 @@
  * A copy moves whole 4-byte words at offsets that are multiples of 4, so a value is copied as
  * 16-bit halves, each from the word of the table that holds it: word k of the table is k.
  */
-import { BufferUsage } from './layout.js';
+import { BufferUsage } from './usage.js';
 
 const HALF_VALUES = 65536;
 

@@ -4,13 +4,7 @@
  * would turn the next step's parameters into NaN. Shared by every entry that restores state.
  */
 
-/** Which state a tensor holds: a second moment (R, C or V: finite and >= 0) or the first moment M (finite). */
-export type StateKind = 'secondMoment' | 'momentum';
-
-/** The kind of state a Hugging Face slot name holds. */
-export function stateKindOf(slotName: string): StateKind {
-  return slotName.endsWith('exp_avg') ? 'momentum' : 'secondMoment';
-}
+import type { StateKind } from './tensors.js';
 
 /**
  * Throws an Error naming `what` and its first bad element (flat index, row-major) when `values`

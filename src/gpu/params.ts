@@ -2,8 +2,8 @@
  * Checks of the caller's tensors, all made before any GPU work so that a bad input never
  * reaches the optimizer state. Every message names the tensor (its name, else its index).
  */
-import { BufferUsage } from './layout.js';
-import { type Geometry, geometry } from './shape.js';
+import { type Geometry, geometry } from '../core/shape.js';
+import { BufferUsage } from './usage.js';
 
 export type Dtype = 'f32' | 'f16';
 const DTYPE_BYTES: Record<Dtype, number> = { f32: 4, f16: 2 };
@@ -157,4 +157,59 @@ function checkOverlaps(ranges: Range[]): void {
       }
     }
   }
+}
+
+/** A step reads a gradient while it writes its parameter: the two may not share a buffer. */
+export function checkSeparateGradients(params: readonly AdafactorParam[], checked: readonly CheckedParam[]): void {
+  params.forEach((p, i) => {
+    if (p.param === p.grad && !checked[i].empty) {
+      throw new Error(`${checked[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
+    }
+  });
+}
+
+/** The buffers of one group of tensors: those of its tensors, by their index in the caller's list. */
+export interface GroupMembers {
+  members: readonly number[];
+}
+
+/**
+ * The tensors with `buffers[i]` in place of tensor i's param and/or grad, and each group's new
+ * pair of buffers, for `rebind`: checks everything (the entries, each tensor as the constructor
+ * does, and that the tensors of each group still share their buffers and no others) and throws
+ * an Error naming the first problem.
+ */
+export function rebindParams(
+  current: readonly AdafactorParam[],
+  groups: readonly GroupMembers[],
+  buffers: readonly { param?: GPUBuffer; grad?: GPUBuffer }[],
+  where = 'Adafactor.rebind',
+): { params: AdafactorParam[]; groupBuffers: { paramBuffer: GPUBuffer; gradBuffer: GPUBuffer }[] } {
+  if (!Array.isArray(buffers) || buffers.length !== current.length) {
+    throw new Error(`${where}: needs one entry per tensor (${current.length}), got ${Array.isArray(buffers) ? buffers.length : String(buffers)}`);
+  }
+  buffers.forEach((b, i) => {
+    if (typeof b !== 'object' || b === null) throw new Error(`${where}: entry ${i} is ${String(b)}, not { param?, grad? }`);
+    const unknown = Object.keys(b).find((key) => key !== 'param' && key !== 'grad');
+    if (unknown !== undefined) throw new Error(`${where}: entry ${i} has the unknown key '${unknown}'; it takes param and grad`);
+  });
+  const params = current.map((p, i) => ({ ...p, param: buffers[i].param ?? p.param, grad: buffers[i].grad ?? p.grad }));
+  const checked = checkParams(params, where);
+  checkSeparateGradients(params, checked);
+  const groupBuffers = groups.map(({ members }) => {
+    const first = params[members[0]];
+    for (const input of members) {
+      if (params[input].param !== first.param || params[input].grad !== first.grad) {
+        throw new Error(`${where}: ${tensorLabel(params[input], input)} shared its buffers with ${tensorLabel(first, members[0])} and no longer does; make a new optimizer for a new layout`);
+      }
+    }
+    return { paramBuffer: first.param, gradBuffer: first.grad };
+  });
+  const pairs = new Map<GPUBuffer, Set<GPUBuffer>>();
+  for (const g of groupBuffers) {
+    const grads = pairs.get(g.paramBuffer) ?? new Set();
+    if (grads.has(g.gradBuffer)) throw new Error(`${where}: tensors that had buffers of their own would now share them; make a new optimizer for a new layout`);
+    pairs.set(g.paramBuffer, grads.add(g.gradBuffer));
+  }
+  return { params, groupBuffers };
 }

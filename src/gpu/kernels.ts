@@ -1,24 +1,29 @@
-// The WGSL sources, bundled as strings so that the library needs no files at run time.
-import common from '../shaders/common.wgsl?raw';
-import paramF32x4 from '../shaders/param_f32x4.wgsl?raw';
-import paramF32 from '../shaders/param_f32.wgsl?raw';
-import paramF16 from '../shaders/param_f16.wgsl?raw';
-import paramQuads from '../shaders/param_quads.wgsl?raw';
-import gradF32x4 from '../shaders/grad_f32x4.wgsl?raw';
-import gradF32 from '../shaders/grad_f32.wgsl?raw';
-import gradF16 from '../shaders/grad_f16.wgsl?raw';
-import gradQuads from '../shaders/grad_quads.wgsl?raw';
-import stats from '../shaders/stats.wgsl?raw';
-import finalizeStats from '../shaders/finalize_stats.wgsl?raw';
-import meanRows from '../shaders/mean_rows.wgsl?raw';
-import updateNorm from '../shaders/update_norm.wgsl?raw';
-import finalizeScale from '../shaders/finalize_scale.wgsl?raw';
-import decideSkip from '../shaders/decide_skip.wgsl?raw';
-import apply from '../shaders/apply.wgsl?raw';
-import wholeTensor from '../shaders/whole_tensor.wgsl?raw';
+/**
+ * The WGSL sources, bundled as strings so that the library needs no files at run time, and the
+ * kernel variants: one source, a few `const`s of interface.wgsl substituted per variant.
+ */
+import type { KernelVariant } from '../core/options.js';
+import { SHADER } from './interface.js';
+import type { TileGeometry } from './plan.js';
+import kernelInterface from '../../shaders/interface.wgsl?raw';
+import common from '../../shaders/common.wgsl?raw';
+import paramF32x4 from '../../shaders/param_f32x4.wgsl?raw';
+import paramF32 from '../../shaders/param_f32.wgsl?raw';
+import paramF16 from '../../shaders/param_f16.wgsl?raw';
+import paramQuads from '../../shaders/param_quads.wgsl?raw';
+import gradF32x4 from '../../shaders/grad_f32x4.wgsl?raw';
+import gradF32 from '../../shaders/grad_f32.wgsl?raw';
+import gradF16 from '../../shaders/grad_f16.wgsl?raw';
+import gradQuads from '../../shaders/grad_quads.wgsl?raw';
+import stats from '../../shaders/stats.wgsl?raw';
+import finalizeStats from '../../shaders/finalize_stats.wgsl?raw';
+import meanRows from '../../shaders/mean_rows.wgsl?raw';
+import updateNorm from '../../shaders/update_norm.wgsl?raw';
+import finalizeScale from '../../shaders/finalize_scale.wgsl?raw';
+import decideSkip from '../../shaders/decide_skip.wgsl?raw';
+import apply from '../../shaders/apply.wgsl?raw';
+import wholeTensor from '../../shaders/whole_tensor.wgsl?raw';
 
-/** Declarations every kernel shares: constants, table structs and the bindings but param and grad. */
-export const COMMON_SOURCE = common;
 
 /**
  * How parameters (binding 0) and gradients (binding 1) are bound: as quads of f32 (when the
@@ -31,8 +36,9 @@ export const GRAD_VIEWS = { quads: gradQuads, f32x4: gradF32x4, f32: gradF32, f1
 export type ViewName = keyof typeof PARAM_VIEWS;
 
 /**
- * The kernels, one file each: the passes of a step in the order they run, then whole_tensor,
- * which runs all of them for a small tensor in one workgroup. Each is the entry point of its name.
+ * The kernels, one file each, each the entry point of its name: the passes of a step (the order
+ * and extent of their dispatches is the step program's: program.ts), and whole_tensor, which runs
+ * all of them for a small tensor in one workgroup.
  */
 export const KERNEL_SOURCES = {
   stats,
@@ -46,16 +52,15 @@ export const KERNEL_SOURCES = {
 } as const;
 
 export type KernelName = keyof typeof KERNEL_SOURCES;
-export const KERNEL_ORDER = Object.keys(KERNEL_SOURCES) as KernelName[];
 
-/** The WGSL of the shader module for the given views and variant: the prelude, the views and every kernel. */
+/** The WGSL of the shader module for the given views and variant: the interface, the shared math, the views and every kernel. */
 export function moduleSource(param: ViewName, grad: ViewName, variant: KernelVariant = 'wide'): string {
   const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
-  return f16 + commonSource(KERNEL_VARIANTS[variant]) + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
+  return f16 + interfaceSource(KERNEL_VARIANTS[variant]) + common + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
 }
 
 /**
- * The compile-time geometry a kernel variant sets (see common.wgsl): workgroup size, factored tile
+ * The compile-time geometry a kernel variant sets (see interface.wgsl): workgroup size, factored tile
  * shape, quads of a row an invocation takes in the tile passes, and the vector tile. Every variant runs the
  * same kernels from the same sources, with these `const`s substituted; each is exact (the sums are
  * fixed-order trees whatever their shape), so variants differ only in speed, and in the last bits
@@ -89,11 +94,9 @@ export interface VariantGeometry {
 export const KERNEL_VARIANTS = {
   wide: { WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, QUADS_PER_INVOCATION: 2, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 0 },
   unsynced: { WORKGROUP_SIZE: 16, TILE_ROWS: 256, TILE_COLS: 64, QUADS_PER_INVOCATION: 4, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 1 },
-} as const satisfies Record<string, VariantGeometry>;
-export type KernelVariant = keyof typeof KERNEL_VARIANTS;
-export const VARIANT_NAMES = Object.keys(KERNEL_VARIANTS) as KernelVariant[];
+} as const satisfies Record<KernelVariant, VariantGeometry>;
 
-/** How a variant's tile passes split a tile (COL_GROUPS and ROW_LANES in common.wgsl): blocks of quads across, lanes down. */
+/** How a variant's tile passes split a tile (COL_GROUPS and ROW_LANES in interface.wgsl): blocks of quads across, lanes down. */
 function blockLayout(g: VariantGeometry): { colGroups: number; rowLanes: number } {
   const colGroups = g.TILE_COLS / (4 * g.QUADS_PER_INVOCATION);
   return { colGroups, rowLanes: g.WORKGROUP_SIZE / colGroups };
@@ -114,6 +117,11 @@ export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS
   };
 }
 
+/** Everything the planner needs of a variant's tiles (plan.ts): the shaders' constants with the variant's geometry. */
+export function tileGeometry(variant: KernelVariant): TileGeometry {
+  return { ...SHADER.constants, ...variantTiles(KERNEL_VARIANTS[variant]), TENSOR_SCALARS: SHADER.structs.TensorScalars.size / 4 };
+}
+
 /** Bytes of workgroup memory a variant's kernels declare (stats' `lines` and the reduction): at most 16 KiB. */
 export function workgroupBytes(g: VariantGeometry): number {
   const { colGroups, rowLanes } = blockLayout(g);
@@ -131,12 +139,12 @@ export function checkGeometry(name: string, g: VariantGeometry): void {
   if (workgroupBytes(g) > 16384) throw new Error(`internal: kernel variant ${name} needs more than 16 KiB of workgroup memory`);
 }
 
-/** The prelude with a variant's constants in place of its own (each declared once, as `const NAME = ...;`). */
-export function commonSource(g: VariantGeometry): string {
-  let source = COMMON_SOURCE;
+/** interface.wgsl with a variant's constants in place of its own (each declared once, as `const NAME = ...;`). */
+export function interfaceSource(g: VariantGeometry): string {
+  let source = kernelInterface;
   for (const [name, value] of Object.entries(g)) {
     const declaration = new RegExp(`^const ${name} = [^;]+;`, 'm');
-    if (!declaration.test(source)) throw new Error(`internal: common.wgsl declares no const ${name}`);
+    if (!declaration.test(source)) throw new Error(`internal: interface.wgsl declares no const ${name}`);
     source = source.replace(declaration, `const ${name} = ${value}u;`);
   }
   return source;

@@ -1,8 +1,14 @@
 /**
- * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`), their
- * checks, and the per-step schedules, as pure functions of the step number t = 1, 2, ...
+ * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`) and their
+ * checks. The per-step schedules that read them are in schedules.ts.
  */
-import { type KernelVariant, VARIANT_NAMES } from './shaders.js';
+
+/**
+ * The kernel variants by name (their geometry is the GPU layer's: KERNEL_VARIANTS in
+ * src/gpu/kernels.ts); every variant computes the same step.
+ */
+export const KERNEL_VARIANT_NAMES = ['wide', 'unsynced'] as const;
+export type KernelVariant = (typeof KERNEL_VARIANT_NAMES)[number];
 
 /** Options of `new Adafactor(device, params, options)`; every one is optional. */
 export interface AdafactorOptions {
@@ -147,7 +153,7 @@ export const F32_MIN_NORMAL = 2 ** -126;
  * Why `value` is not usable in the GPU's f32 (a reason, or undefined): it rounds to an infinity,
  * or, where it must stay positive (`positive`), below the smallest normal f32.
  */
-function f32Problem(value: number, positive: boolean): string | undefined {
+export function f32Problem(value: number, positive: boolean): string | undefined {
   const rounded = Math.fround(value);
   if (!Number.isFinite(rounded)) return `rounds to ${rounded} in f32, the GPU's precision (the largest f32 is about 3.4e38)`;
   if (positive && rounded < F32_MIN_NORMAL) return `is 0 or a denormal in f32, the GPU's precision (the smallest normal f32 is about 1.18e-38)`;
@@ -207,7 +213,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     stochasticRounding: flag('stochasticRounding'),
     skipNonFinite: flag('skipNonFinite'),
     limits: resolveLimits(options.limits, where),
-    kernelVariant: oneOf('kernelVariant', ['auto', ...VARIANT_NAMES]),
+    kernelVariant: oneOf('kernelVariant', ['auto', ...KERNEL_VARIANT_NAMES]),
   };
   const lr = options.lr;
   if (lr !== undefined) {
@@ -254,39 +260,4 @@ function resolveLimits(limits: AdafactorLimits | undefined, where: string): Adaf
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/**
- * 1 - beta2_t = (t - decayOffset)^decayRate. Kept separately from beta2_t so that it keeps full
- * precision. Throws for a step at or before decayOffset.
- */
-export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
-  if (options.beta2 !== undefined) return 1 - options.beta2;
-  if (step <= options.decayOffset) {
-    throw new Error(`${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`);
-  }
-  return Math.pow(step - options.decayOffset, options.decayRate);
-}
-
-/** beta2_t = 1 - (t - decayOffset)^decayRate, or the fixed beta2. */
-export function beta2(options: ResolvedOptions, step: number): number {
-  return options.beta2 ?? 1 - oneMinusBeta2(options, step);
-}
-
-/**
- * rho_t: the relative step size min(1e-2, 1/sqrt(t)) (or min(1e-6 t, 1/sqrt(t)) with warmupInit),
- * or lr(t) without relativeStep. Throws if a learning-rate function returns a bad value.
- */
-export function stepSize(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
-  if (options.relativeStep) {
-    const floor = options.warmupInit ? 1e-6 * step : 1e-2;
-    return Math.min(floor, 1 / Math.sqrt(step));
-  }
-  const lr = (options.lr as (step: number) => number)(step);
-  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-    throw new Error(`${where}: lr(${step}) returned ${String(lr)}; the learning rate must be a finite number >= 0`);
-  }
-  const problem = f32Problem(lr, false);
-  if (problem) throw new Error(`${where}: lr(${step}) returned ${lr}, which ${problem}`);
-  return lr;
 }

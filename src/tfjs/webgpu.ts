@@ -4,21 +4,19 @@
  * back to the CPU during a step.
  *
  * Each distinct list of variables that gradients arrive for (in practice: one, the model's
- * trainable weights) gets one `Adafactor`; tfjs hands out new gradient buffers every step, so
- * the optimizer is rebound to them, which remakes bind groups only. A variable's state lives in
- * exactly one place; when a variable turns up in another list, its state is copied there on the GPU.
+ * trainable weights) gets one engine (src/gpu/engine.ts); tfjs hands out new gradient buffers
+ * every step, so the engine is rebound to them, which remakes bind groups only. A variable's
+ * state lives in exactly one place, in its engine's state buffers, which this path reads and
+ * writes directly; when a variable turns up in another list, its state is copied there on the GPU.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Adafactor, type AdafactorStats, type StateEntry, internalBuffers } from './adafactor.js';
-import type { AdafactorOptions } from './options.js';
-import { decodeSafetensors, float32Values } from './safetensors.js';
-
-/** Hugging Face's names of the state tensors, by slot. */
-export const SLOT_NAMES = { row: 'exp_avg_sq_row', col: 'exp_avg_sq_col', full: 'exp_avg_sq', momentum: 'exp_avg' } as const;
-export type Slot = keyof typeof SLOT_NAMES;
-
-/** State of one variable held on the CPU (restored by setWeights, not yet used), by slot. */
-export type HostState = Partial<Record<Slot, { shape: number[]; data: Float32Array }>>;
+import type { AdafactorOptions } from '../core/options.js';
+import type { AdafactorStats } from '../core/stats.js';
+import { AdafactorEngine } from '../gpu/engine.js';
+import { rebindParams } from '../gpu/params.js';
+import { type StateEntry, entryValues, keptValues, stateEntries } from '../state/entries.js';
+import { STATE_SLOTS, type Slot } from '../state/tensors.js';
+import type { HostState } from './restore.js';
 
 /**
  * What this path uses of @tensorflow/tfjs-backend-webgpu's backend object (4.x), which
@@ -61,9 +59,9 @@ export interface GradientEntry {
   grad: tf.Tensor;
 }
 
-/** One Adafactor over one list of variables, and where each variable's state sits in it. */
+/** One engine over one list of variables, and where each variable's state sits in it. */
 interface VariableList {
-  adafactor: Adafactor;
+  engine: AdafactorEngine;
   device: GPUDevice;
   names: string[];
   shapes: number[][];
@@ -95,7 +93,7 @@ export class WebGPUSteps {
 
   /** Bytes of GPU memory held for optimizer state. */
   get stateBytes(): number {
-    return [...this.lists.values()].reduce((sum, l) => sum + l.adafactor.stateBytes, 0);
+    return [...this.lists.values()].reduce((sum, l) => sum + l.engine.stateBytes, 0);
   }
 
   /**
@@ -106,6 +104,7 @@ export class WebGPUSteps {
   step(backend: WebGPUBackendInternals, entries: readonly GradientEntry[], iterations: number, host: HostStates): void {
     const device = backend.device;
     // Everything that can fail is checked before the state of any variable moves.
+    if (iterations >= Number.MAX_SAFE_INTEGER) throw new Error(`Adafactor: the step count ${iterations} cannot grow past 2^53 - 1`);
     for (const e of entries) {
       for (const [what, t] of [['variable', e.variable], ['gradient', e.grad]] as const) {
         if (t.isDisposed) throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is disposed`);
@@ -147,8 +146,7 @@ export class WebGPUSteps {
         if (owner) copyState(owner.list, owner.index, list, index, encoder);
         else writeState(list, index, state, encoder);
       }
-      internalBuffers(list.adafactor).setStepCount(iterations);
-      list.adafactor.step(encoder);
+      list.engine.record(encoder, iterations + 1);
       this.lastList = list;
       // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
       backend.ensureCommandEncoderReady();
@@ -176,7 +174,7 @@ export class WebGPUSteps {
   async stats(): Promise<AdafactorStats | undefined> {
     const list = this.lastList;
     // A list freed since (its variables' state moved elsewhere) has no stats to give.
-    return list && [...this.lists.values()].includes(list) ? list.adafactor.stats() : undefined;
+    return list && [...this.lists.values()].includes(list) ? list.engine.stats() : undefined;
   }
 
   /** The state of every variable whose state lives here, read back (for getWeights). */
@@ -189,14 +187,10 @@ export class WebGPUSteps {
     }
     const result = new Map<string, HostState>();
     for (const [list, indices] of byList) {
-      const saved = decodeSafetensors(await list.adafactor.saveState()).tensors;
+      const { values } = await list.engine.readState();
       for (const index of indices) {
         const state: HostState = {};
-        for (const [slot, entry] of list.slots[index]) {
-          const found = saved.get(entry.name);
-          if (!found) throw new Error(`internal: saved state lacks '${entry.name}'`);
-          state[slot] = { shape: [...found.shape], data: float32Values(found) };
-        }
+        for (const [slot, entry] of list.slots[index]) state[slot] = { shape: [...entry.shape], data: Float32Array.from(entryValues(entry, values)) };
         result.set(list.names[index], state);
       }
     }
@@ -204,7 +198,7 @@ export class WebGPUSteps {
   }
 
   dispose(): void {
-    for (const list of this.lists.values()) list.adafactor.destroy();
+    for (const list of this.lists.values()) list.engine.destroy();
     this.lists.clear();
     this.owners.clear();
   }
@@ -214,7 +208,7 @@ export class WebGPUSteps {
     const used = new Set([...this.owners.values()].map((o) => o.list));
     for (const [key, list] of this.lists) {
       if (used.has(list)) continue;
-      list.adafactor.destroy();
+      list.engine.destroy();
       this.lists.delete(key);
     }
   }
@@ -229,22 +223,16 @@ export class WebGPUSteps {
       throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
     }
     if (!list) {
-      const adafactor = new Adafactor(device, entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })), this.options);
-      const byName = new Map(internalBuffers(adafactor).stateEntries.map((s) => [s.name, s]));
-      const slots = names.map((name) => {
-        const found = new Map<Slot, StateEntry>();
-        for (const slot of Object.keys(SLOT_NAMES) as Slot[]) {
-          const entry = byName.get(`${name}.${SLOT_NAMES[slot]}`);
-          if (entry) found.set(slot, entry);
-        }
-        return found;
-      });
-      list = { adafactor, device, names, shapes, params, grads, slots };
+      const engine = new AdafactorEngine(device, entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })), this.options);
+      const slots = names.map(() => new Map<Slot, StateEntry>());
+      for (const entry of stateEntries(engine.plan, engine.params, engine.geometries)) slots[entry.input].set(entry.slot, entry);
+      list = { engine, device, names, shapes, params, grads, slots };
       this.lists.set(key, list);
       return list;
     }
     if (params.some((b, i) => b !== list!.params[i]) || grads.some((b, i) => b !== list!.grads[i])) {
-      list.adafactor.rebind(params.map((param, i) => ({ param, grad: grads[i] })));
+      const rebound = rebindParams(list.engine.params, list.engine.groupMembers(), params.map((param, i) => ({ param, grad: grads[i] })));
+      list.engine.rebind(rebound.params, rebound.groupBuffers);
       list.params = params;
       list.grads = grads;
     }
@@ -282,12 +270,10 @@ function gpuBuffer(backend: WebGPUBackendInternals, tensor: tf.Tensor, what: str
 
 /** Copies the state of variable `from` of one list into variable `to` of another, on the GPU. */
 function copyState(source: VariableList, from: number, target: VariableList, to: number, encoder: GPUCommandEncoder): void {
-  const sourceBuffers = internalBuffers(source.adafactor);
-  const targetBuffers = internalBuffers(target.adafactor);
   for (const [slot, t] of target.slots[to]) {
     const s = source.slots[from].get(slot);
     if (!s || s.length !== t.length) throw new Error(`internal: no matching ${slot} state for '${target.names[to]}'`);
-    encoder.copyBufferToBuffer(sourceBuffers[s.buffer], s.offset * 4, targetBuffers[t.buffer], t.offset * 4, t.length * 4);
+    encoder.copyBufferToBuffer(source.engine.state[s.buffer], s.offset * 4, target.engine.state[t.buffer], t.offset * 4, t.length * 4);
   }
 }
 
@@ -296,23 +282,23 @@ function checkShapes(list: VariableList, index: number, state: HostState): void 
   for (const slot of Object.keys(state) as Slot[]) {
     const given = state[slot]!;
     const entry = list.slots[index].get(slot);
-    if (!entry) throw new Error(`AdafactorOptimizer: '${list.names[index]}' has ${SLOT_NAMES[slot]} state, which it does not keep with these options`);
+    if (!entry) throw new Error(`AdafactorOptimizer: '${list.names[index]}' has ${STATE_SLOTS[slot].name} state, which it does not keep with these options`);
     if (given.shape.join() !== entry.shape.join() || given.data.length !== entry.length) {
-      throw new Error(`AdafactorOptimizer: the ${SLOT_NAMES[slot]} state of '${list.names[index]}' has shape [${given.shape.join(', ')}], expected [${entry.shape.join(', ')}]`);
+      throw new Error(`AdafactorOptimizer: the ${STATE_SLOTS[slot].name} state of '${list.names[index]}' has shape [${given.shape.join(', ')}], expected [${entry.shape.join(', ')}]`);
     }
   }
 }
 
 /** Writes a variable's state from the CPU (checked by checkShapes), or zeros where none is given. */
 function writeState(list: VariableList, index: number, state: HostState | undefined, encoder: GPUCommandEncoder): void {
-  const buffers = internalBuffers(list.adafactor);
+  const buffers = list.engine.state;
   for (const [slot, entry] of list.slots[index]) {
     const given = state?.[slot];
     if (!given) {
       encoder.clearBuffer(buffers[entry.buffer], entry.offset * 4, entry.length * 4);
       continue;
     }
-    const kept = entry.order ? Float32Array.from(entry.order, (at) => given.data[at]) : given.data;
+    const kept = keptValues(entry, given.data);
     list.device.queue.writeBuffer(buffers[entry.buffer], entry.offset * 4, kept.buffer, kept.byteOffset, kept.byteLength);
   }
 }

@@ -2,18 +2,18 @@
  * Adafactor for TensorFlow.js: `new AdafactorOptimizer(options)` wherever tfjs takes an optimizer
  * (`model.compile`, `minimize`, `applyGradients`). On the `webgpu` backend a step runs this
  * library's shaders on the backend's own GPUDevice, in place on the variables' own buffers (see
- * tfjs_webgpu.ts); on every other backend it computes the same update with tfjs ops. Same
+ * webgpu.ts); on every other backend it computes the same update with tfjs ops (stages.ts). Same
  * algorithm and options as the WebGPU `Adafactor` and the float64 reference (Hugging Face semantics).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdafactorStats } from './adafactor.js';
-import { type AdafactorOptions, type ResolvedOptions, beta2, oneMinusBeta2, resolveOptions, stepSize } from './options.js';
-import { type Geometry, geometry, withFactoringRule } from './shape.js';
-import { checkStateValues, stateKindOf } from './state_values.js';
-import { type HostState, SLOT_NAMES, type Slot, WebGPUSteps, webgpuBackend } from './tfjs_webgpu.js';
-
-/** A named tensor, as tfjs optimizers exchange them (not exported by tfjs-core's index). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
+import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from '../core/options.js';
+import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
+import type { AdafactorStats } from '../core/stats.js';
+import { SLOTS, STATE_SLOTS, type Slot, stateShapes } from '../state/tensors.js';
+import { type HostState, type NamedTensor, checkSlotsPresent, checkStateShapes, parseWeights, renamedRestores } from './restore.js';
+import { type NextValues, nextValues } from './stages.js';
+import { WebGPUSteps, webgpuBackend } from './webgpu.js';
 
 type SlotState = Partial<Record<Slot, tf.Variable>>;
 
@@ -58,10 +58,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const step = this.iterations + 1;
     const o = this.resolved;
     // A bad learning rate (or a step before decayOffset) throws before anything changes.
-    const rho = stepSize(o, step, 'AdafactorOptimizer');
-    const decay = beta2(o, step);
-    const rate = oneMinusBeta2(o, step, 'AdafactorOptimizer');
-    const renamed = this.renamedRestores(entries);
+    const scalars = { rho: stepSize(o, step, 'AdafactorOptimizer'), decay: beta2(o, step), rate: oneMinusBeta2(o, step, 'AdafactorOptimizer') };
+    const renamed = renamedRestores(entries, new Set(this.restored.keys()), (name) => this.slots.has(name) || this.restored.has(name) || Boolean(this.gpu?.owns(name)));
     const restoredAs = (name: string) => renamed.get(name) ?? name;
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
     if (backend && entries.length > 0) {
@@ -92,7 +90,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
       }
       const geom = this.geometryOf(name, variable.shape);
       const restored = this.slots.has(name) ? undefined : this.restored.get(restoredAs(name));
-      if (restored) checkStateShapes('AdafactorOptimizer', name, stateShapes(variable.shape, geom, o), restored);
+      if (restored) checkStateShapes('AdafactorOptimizer', name, stateShapes(variable.shape, geom, o.beta1 !== undefined), restored);
       return { name, variable, grad, geom };
     });
     // An empty tensor has nothing to update (and tf.all of nothing is false).
@@ -102,7 +100,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     let skipped: tf.Tensor | undefined;
     if (o.skipNonFinite) {
       tf.tidy(() => {
-        const next = planned.map((p) => nextValues(p, o, rho, decay, rate));
+        const next = planned.map((p) => nextValues(p.variable, p.grad, p.geom, p.slots, o, scalars));
         // One decision for the whole step, taken by tensors: nothing is read back to the CPU.
         const ok = next.reduce((all, n) => tf.logicalAnd(all, n.finite!), tf.scalar(true, 'bool'));
         planned.forEach((p, i) => assignStep(p, next[i], ok));
@@ -112,7 +110,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     } else {
       for (const p of planned) {
         tf.tidy(() => {
-          const next = nextValues(p, o, rho, decay, rate);
+          const next = nextValues(p.variable, p.grad, p.geom, p.slots, o, scalars);
           assignStep(p, next);
           stats.push({ name: p.name, values: tf.keep(next.stats) });
         });
@@ -160,11 +158,11 @@ export class AdafactorOptimizer extends tf.Optimizer {
     for (const name of this.names) {
       const slots = this.slots.get(name);
       const host = onGpu.get(name) ?? this.restored.get(name);
-      for (const slot of Object.keys(SLOT_NAMES) as Slot[]) {
+      for (const slot of SLOTS) {
         // Tensors of their own (the caller may dispose them), whichever path holds the state.
         const live = slots?.[slot];
         const tensor = live ? tf.clone(live) : host?.[slot] && tf.tensor(host[slot]!.data, host[slot]!.shape);
-        if (tensor) weights.push({ name: `${name}/${SLOT_NAMES[slot]}`, tensor });
+        if (tensor) weights.push({ name: `${name}/${STATE_SLOTS[slot].name}`, tensor });
       }
     }
     return weights;
@@ -176,38 +174,12 @@ export class AdafactorOptimizer extends tf.Optimizer {
    */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const where = 'AdafactorOptimizer.setWeights';
-    if (!Array.isArray(weightValues) || weightValues.length === 0) {
-      throw new Error(`${where}: expected a non-empty array of { name, tensor }, the step count first, as getWeights returns`);
-    }
-    weightValues.forEach((w, i) => {
-      if (typeof w?.name !== 'string' || !(w.tensor instanceof tf.Tensor)) throw new Error(`${where}: weight ${i} ('${String(w?.name)}') is not a { name, tensor }`);
-      if (w.tensor.isDisposed) throw new Error(`${where}: the tensor of '${w.name}' is disposed`);
-    });
-    const [first, ...rest] = weightValues;
-    const counts = await first.tensor.data();
-    const iterations = counts[0];
-    if (counts.length !== 1 || typeof iterations !== 'number' || !Number.isSafeInteger(iterations) || iterations < 0) {
-      const value = counts.length === 1 ? String(iterations) : `${counts.length} values`;
-      throw new Error(`${where}: the first weight ('${first.name}') is the step count and holds ${value}; it must be one integer >= 0`);
-    }
-    const given = new Map<string, HostState>();
-    for (const { name, tensor } of rest) {
-      const at = name.lastIndexOf('/');
-      const slot = (Object.keys(SLOT_NAMES) as Slot[]).find((s) => SLOT_NAMES[s] === name.slice(at + 1));
-      if (at <= 0 || !slot) throw new Error(`${where}: '${name}' is not '<variable>/<slot>' with a slot of ${Object.values(SLOT_NAMES).join(', ')}`);
-      const variableName = name.slice(0, at);
-      const state = given.get(variableName) ?? {};
-      if (state[slot]) throw new Error(`${where}: '${name}' is given twice`);
-      const data = Float32Array.from(await tensor.data());
-      checkStateValues(where, `'${name}'`, stateKindOf(SLOT_NAMES[slot]), data);
-      state[slot] = { shape: [...tensor.shape], data };
-      given.set(variableName, state);
-    }
+    const { iterations, given } = await parseWeights(where, weightValues);
     for (const [name, state] of given) {
       checkSlotsPresent(where, name, state, this.resolved.beta1 !== undefined);
       // A variable that exists already is checked now, rather than by the step that would meet it.
       const variable = tf.engine().registeredVariables[name];
-      if (variable) checkStateShapes(where, name, stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved), state);
+      if (variable) checkStateShapes(where, name, stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved.beta1 !== undefined), state);
     }
     this.iterations_ = iterations;
     for (const [name, state] of given) {
@@ -270,41 +242,6 @@ export class AdafactorOptimizer extends tf.Optimizer {
     return withFactoringRule(geometry(shape, `AdafactorOptimizer: variable '${name}'`), shape, o.factorDims, o.minDimSizeToFactor);
   }
 
-  /**
-   * Where the state of each variable of a step that has none yet was restored, when that is
-   * another name (else the variable's own name is used).
-   *
-   * tfjs-layers names a layer's variable `<layer>/<weight>`, and when that name was taken before
-   * in this page adds `_<n>` (getUniqueTensorName, tfjs-layers' common.js): a model loaded while
-   * the saved one lives has `dense_Dense1/kernel_1` where the state saved is
-   * `dense_Dense1/kernel/...`, and a model saved after such a load has it the other way round.
-   * tfjs-layers' own loadWeights matches the model's weights by the name without the suffix
-   * (`originalName`); its loadLayersModel hands the saved optimizer weights to setWeights as they
-   * are, and the optimizer sees only the engine's names. So state restored under a name that is
-   * the variable's but for that suffix is the variable's, when it is not the state of another
-   * variable of the step; where more than one could be meant, the step is refused.
-   */
-  private renamedRestores(entries: readonly { name: string }[]): Map<string, string> {
-    const renamed = new Map<string, string>();
-    if (this.restored.size === 0) return renamed;
-    const stepped = new Set(entries.map((e) => e.name));
-    const unclaimed = [...this.restored.keys()].filter((name) => !stepped.has(name));
-    const claimedBy = new Map<string, string>();
-    for (const { name } of entries) {
-      if (this.slots.has(name) || this.restored.has(name) || this.gpu?.owns(name)) continue;
-      const originals = layersOriginalNames(name);
-      const candidates = unclaimed.filter((saved) => layersOriginalNames(saved).some((n) => originals.includes(n)));
-      if (candidates.length === 0) continue;
-      const why = "tfjs-layers adds '_<n>' to the name of a variable whose name is taken; setWeights with the state under the variable's own name";
-      if (candidates.length > 1) throw new Error(`AdafactorOptimizer: the state of '${name}' could be that restored under ${candidates.map((c) => `'${c}'`).join(' or ')} (${why})`);
-      const other = claimedBy.get(candidates[0]);
-      if (other) throw new Error(`AdafactorOptimizer: the state restored under '${candidates[0]}' could be that of '${other}' or of '${name}' (${why})`);
-      claimedBy.set(candidates[0], name);
-      renamed.set(name, candidates[0]);
-    }
-    return renamed;
-  }
-
   /** State restored under `from` is the variable `to`'s now, which takes its place in getWeights' order. */
   private adoptRestored(from: string, to: string): void {
     this.restored.delete(from);
@@ -323,7 +260,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     if (!slots) {
       const restored = this.restored.get(restoredAs) ?? {};
       slots = {};
-      for (const [slot, shape] of Object.entries(stateShapes(variable.shape, geom, this.resolved)) as [Slot, number[]][]) {
+      for (const [slot, shape] of Object.entries(stateShapes(variable.shape, geom, this.resolved.beta1 !== undefined)) as [Slot, number[]][]) {
         const r = restored[slot];
         slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
       }
@@ -353,71 +290,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
 
 tf.serialization.registerClass(AdafactorOptimizer);
 
-/**
- * The names a variable may have been saved under by tfjs-layers: its own, and, for a layer's
- * `<layer>/<weight>_<n>`, the name before tfjs-layers made it unique (see renamedRestores).
- */
-function layersOriginalNames(name: string): string[] {
-  const unique = /^(.*\/[^/]+)_\d+$/.exec(name);
-  return unique ? [name, unique[1]] : [name];
-}
-
-/** The shapes of a variable's state with these options, by slot. */
-function stateShapes(shape: readonly number[], geom: Geometry, o: ResolvedOptions): Partial<Record<Slot, number[]>> {
-  const without = (dim: number) => shape.filter((_, i) => i !== dim);
-  const shapes: Partial<Record<Slot, number[]>> = geom.factored ? { row: without(geom.colDim), col: without(geom.rowDim) } : { full: [...shape] };
-  if (o.beta1 !== undefined) shapes.momentum = [...shape];
-  return shapes;
-}
-
-/**
- * Restored state must be whole: a slot left out would restart at zero, which no step produces
- * (and a lone row or column second moment cannot even be used).
- */
-function checkSlotsPresent(where: string, name: string, state: HostState, withMomentum: boolean): void {
-  const has = (slot: Slot) => state[slot] !== undefined;
-  if (has('full') && (has('row') || has('col'))) {
-    throw new Error(`${where}: '${name}' has both ${SLOT_NAMES.full} and ${has('row') ? SLOT_NAMES.row : SLOT_NAMES.col}; its second moment is factored or not, never both`);
-  }
-  if (has('row') !== has('col')) {
-    const [present, missing] = has('row') ? [SLOT_NAMES.row, SLOT_NAMES.col] : [SLOT_NAMES.col, SLOT_NAMES.row];
-    throw new Error(`${where}: '${name}' has ${present} but no ${missing}; a factored second moment needs both`);
-  }
-  if (!has('full') && !has('row')) {
-    throw new Error(`${where}: '${name}' has no second moment (${SLOT_NAMES.full}, or ${SLOT_NAMES.row} and ${SLOT_NAMES.col})`);
-  }
-  if (has('momentum') && !withMomentum) throw new Error(`${where}: '${name}' has ${SLOT_NAMES.momentum}, which these options (no beta1) do not keep`);
-  if (!has('momentum') && withMomentum) throw new Error(`${where}: '${name}' has no ${SLOT_NAMES.momentum}, which these options (beta1) keep`);
-}
-
-/** Restored state must have exactly the slots, and the shapes, that the variable's state has. */
-function checkStateShapes(where: string, name: string, expected: Partial<Record<Slot, number[]>>, state: HostState): void {
-  const slotNames = (slots: Partial<Record<Slot, unknown>>) => (Object.keys(SLOT_NAMES) as Slot[]).filter((slot) => slots[slot]).map((slot) => SLOT_NAMES[slot]).join(', ');
-  if (slotNames(state) !== slotNames(expected)) {
-    throw new Error(`${where}: the state of '${name}' has ${slotNames(state)}; with these options it keeps ${slotNames(expected)}`);
-  }
-  for (const slot of Object.keys(expected) as Slot[]) {
-    const [want, got] = [expected[slot]!, state[slot]!.shape];
-    if (want.join() !== got.join()) throw new Error(`${where}: the ${SLOT_NAMES[slot]} state of '${name}' has shape [${got.join(', ')}], expected [${want.join(', ')}]`);
-  }
-}
-
 /** A variable, its gradient and its state, checked for one step. */
 interface Planned {
   variable: tf.Variable;
-  grad: tf.Tensor;
-  geom: Geometry;
   slots: SlotState;
-}
-
-/** What one step computes for one variable. */
-interface NextValues {
-  param: tf.Tensor;
-  /** [RMS(X_{t-1}), alpha_t, RMS(U) before clipping, the clip divisor], for stats(). */
-  stats: tf.Tensor;
-  state: Partial<Record<Slot, tf.Tensor>>;
-  /** With skipNonFinite: a bool scalar, whether every number of this step is finite. */
-  finite?: tf.Tensor;
 }
 
 /** Assigns a step's new values; given `ok` (a bool scalar), only where it is true: all or nothing. */
@@ -425,56 +301,4 @@ function assignStep(p: Planned, next: NextValues, ok?: tf.Tensor): void {
   const keep = (variable: tf.Variable, value: tf.Tensor) => variable.assign(ok ? tf.where(ok, value, variable) : value);
   for (const [slot, value] of Object.entries(next.state) as [Slot, tf.Tensor][]) keep(p.slots[slot]!, value);
   keep(p.variable, next.param);
-}
-
-/**
- * One step of one variable with tfjs ops: its new value and new state, nothing assigned. With
- * skipNonFinite, also whether everything the step computed is finite, in f32 as on the GPU: the
- * gradient, the squares and their row, column and whole sums, alpha, the new state and value.
- */
-function nextValues({ variable, grad, geom, slots }: Planned, o: ResolvedOptions, rho: number, decay: number, rate: number): NextValues {
-  const x = variable as tf.Tensor;
-  const g = tf.cast(grad, 'float32');
-  const rms = (a: tf.Tensor) => tf.sqrt(tf.mean(tf.square(a)));
-  const paramRms = rms(x);
-  // Python's max(eps2, RMS), as Hugging Face: eps2 unless RMS > eps2.
-  const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
-  const floored = o.eps1Mode === 'floor';
-  const q = floored ? tf.square(g) : tf.add(tf.square(g), o.eps1);
-  const state: Partial<Record<Slot, tf.Tensor>> = {};
-  let normalized: tf.Tensor;
-  if (geom.factored) {
-    state.row = tf.add(tf.mul(slots.row!, decay), tf.mul(tf.mean(q, geom.colDim), rate));
-    state.col = tf.add(tf.mul(slots.col!, decay), tf.mul(tf.mean(q, geom.rowDim), rate));
-    const rowMean = tf.mean(state.row, geom.rowDim, true);
-    if (floored) {
-      // PyTorch: G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
-      const estimate = tf.mul(tf.expandDims(tf.div(state.row, tf.maximum(rowMean, o.eps1)), geom.colDim), tf.expandDims(state.col, geom.rowDim));
-      normalized = tf.mul(g, tf.rsqrt(tf.maximum(estimate, o.eps1 * o.eps1)));
-    } else {
-      const rowFactor = tf.rsqrt(tf.div(state.row, rowMean));
-      normalized = tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(state.col), geom.rowDim));
-    }
-  } else {
-    state.full = tf.add(tf.mul(slots.full!, decay), tf.mul(q, rate));
-    normalized = tf.mul(g, tf.rsqrt(floored ? tf.maximum(state.full, o.eps1 * o.eps1) : state.full));
-  }
-  // Clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp.
-  const updateRms = rms(normalized);
-  const ratio = tf.div(updateRms, o.clipThreshold);
-  const clipDivisor = tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1));
-  let update = tf.mul(tf.div(normalized, clipDivisor), alpha);
-  const stats = tf.stack([paramRms, alpha, updateRms, clipDivisor]);
-  if (slots.momentum) {
-    state.momentum = tf.add(tf.mul(slots.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!));
-    update = state.momentum;
-  }
-  const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
-  const param = tf.sub(tf.sub(x, tf.mul(decayFactor, x)), update);
-  if (!o.skipNonFinite) return { param, state, stats };
-  // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.
-  const squareSums = geom.factored ? [tf.sum(q, geom.colDim), tf.sum(q, geom.rowDim)] : [q];
-  const checked = [g, ...squareSums, tf.sum(tf.square(x)), tf.sum(tf.square(normalized)), alpha, param, ...Object.values(state)];
-  const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
-  return { param, state, stats, finite };
 }

@@ -1,0 +1,145 @@
+/**
+ * The stages of one Adafactor step of one tensor, in float64 (Shazeer & Stern 2018, Algorithms 4
+ * and 5, with Hugging Face transformers' choices). Each stage has one job and the same name in
+ * the tfjs ops path (src/tfjs/stages.ts); docs/internals.md maps each to the GPU passes that
+ * compute it. In order:
+ *
+ *   1. secondMoment  R, C (factored) or V take an EMA of Q = G^2 + eps1
+ *   2. normalize     U = G / sqrt(estimate of E[G^2])
+ *   3. clip          U = U / max(1, RMS(U) / d)
+ *   4. scale         U = alpha_t U, alpha_t = rho_t max(eps2, RMS(X_{t-1}))
+ *   5. momentum      M = beta1 M + (1 - beta1) U; U = M        (with beta1)
+ *   6. weightDecay   X = X - weightDecay alpha_t X              (or weightDecay X)
+ *   7. apply         X = X - U
+ */
+import type { ResolvedOptions } from './options.js';
+import { beta2, oneMinusBeta2 } from './schedules.js';
+import { type Geometry, elementIndex } from './shape.js';
+
+/** Optimizer state of one tensor, with Hugging Face's names in the comments. */
+export interface ReferenceState {
+  /** exp_avg_sq_row: R, shape [...batch, rows] (factored only). */
+  row?: Float64Array;
+  /** exp_avg_sq_col: C, shape [...batch, cols] (factored only). */
+  col?: Float64Array;
+  /** exp_avg_sq: V, the tensor's shape (unfactored only). */
+  full?: Float64Array;
+  /** exp_avg: M, the tensor's shape (with beta1 only). */
+  momentum?: Float64Array;
+}
+
+/** RMS(A) = sqrt(mean(A^2)). */
+export function rms(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
+  return values.length === 0 ? 0 : Math.sqrt(sum / values.length);
+}
+
+/** Stage 1, second moment: R, C (factored) or V (unfactored) take an EMA of Q = G^2 + eps1 (G^2 with eps1Mode 'floor'). */
+export function secondMoment(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
+  const decay = beta2(options, step);
+  const rate = oneMinusBeta2(options, step);
+  const added = options.eps1Mode === 'add' ? options.eps1 : 0;
+  const q = (i: number) => grad[i] * grad[i] + added;
+  if (!geom.factored) {
+    const v = state.full as Float64Array;
+    for (let i = 0; i < geom.numel; i++) v[i] = decay * v[i] + rate * q(i);
+    return;
+  }
+  const { batch, rows, cols } = geom;
+  const row = state.row as Float64Array;
+  const col = state.col as Float64Array;
+  for (let b = 0; b < batch; b++) {
+    const rowSums = new Float64Array(rows);
+    const colSums = new Float64Array(cols);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const value = q(elementIndex(geom, b, i, j));
+        rowSums[i] += value;
+        colSums[j] += value;
+      }
+    }
+    for (let i = 0; i < rows; i++) row[b * rows + i] = decay * row[b * rows + i] + rate * (rowSums[i] / cols);
+    for (let j = 0; j < cols; j++) col[b * cols + j] = decay * col[b * cols + j] + rate * (colSums[j] / rows);
+  }
+}
+
+/**
+ * Stage 2, normalize: U = G / sqrt(V), or U = G * rsqrt(R / mean(R)) * rsqrt(C) per matrix. With
+ * eps1Mode 'floor' (PyTorch): U = G / sqrt(max(V, eps1^2)), or
+ * U = G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
+ */
+export function normalize(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions): Float64Array {
+  const update = new Float64Array(geom.numel);
+  // A floor that keeps a NaN a NaN, as torch's clamp does.
+  const atLeast = (x: number, floor: number) => (x < floor ? floor : x);
+  const floored = options.eps1Mode === 'floor';
+  const eps1 = options.eps1;
+  if (!geom.factored) {
+    const v = state.full as Float64Array;
+    for (let i = 0; i < geom.numel; i++) update[i] = grad[i] / Math.sqrt(floored ? atLeast(v[i], eps1 * eps1) : v[i]);
+    return update;
+  }
+  const { batch, rows, cols } = geom;
+  const row = state.row as Float64Array;
+  const col = state.col as Float64Array;
+  for (let b = 0; b < batch; b++) {
+    let rowMean = 0;
+    for (let i = 0; i < rows; i++) rowMean += row[b * rows + i];
+    rowMean /= rows;
+    for (let i = 0; i < rows; i++) {
+      const rowFactor = 1 / Math.sqrt(row[b * rows + i] / rowMean);
+      for (let j = 0; j < cols; j++) {
+        const k = elementIndex(geom, b, i, j);
+        update[k] = floored
+          ? grad[k] / Math.sqrt(atLeast((row[b * rows + i] * col[b * cols + j]) / atLeast(rowMean, eps1), eps1 * eps1))
+          : grad[k] * rowFactor * (1 / Math.sqrt(col[b * cols + j]));
+      }
+    }
+  }
+  return update;
+}
+
+/**
+ * Stage 3, clip: U /= max(1, RMS(U) / clipThreshold); NaN when RMS(U) is (torch's clamp).
+ * Returns RMS(U) before clipping and the divisor.
+ */
+export function clip(update: Float64Array, options: ResolvedOptions): { updateRms: number; clipDivisor: number } {
+  const updateRms = rms(update);
+  const clipDivisor = Math.max(1, updateRms / options.clipThreshold);
+  for (let i = 0; i < update.length; i++) update[i] /= clipDivisor;
+  return { updateRms, clipDivisor };
+}
+
+/**
+ * alpha_t = rho_t * max(eps2, RMS(X_{t-1})), or rho_t without scaleParameter. The max is
+ * Python's, as in Hugging Face: eps2 unless RMS(X) > eps2, so eps2 when RMS(X) is NaN.
+ */
+export function stepSizeOf(param: ArrayLike<number>, options: ResolvedOptions, rho: number): number {
+  const paramRms = rms(param);
+  return options.scaleParameter ? rho * (paramRms > options.eps2 ? paramRms : options.eps2) : rho;
+}
+
+/** Stage 4, scale: U = alpha_t U. */
+export function scale(update: Float64Array, alpha: number): void {
+  for (let i = 0; i < update.length; i++) update[i] *= alpha;
+}
+
+/** Stage 5, momentum: with beta1, M = beta1 M + (1 - beta1) U, and the update is M; else U. */
+export function momentum(update: Float64Array, state: ReferenceState, options: ResolvedOptions): Float64Array {
+  const m = state.momentum;
+  if (options.beta1 === undefined || m === undefined) return update;
+  for (let i = 0; i < update.length; i++) m[i] = options.beta1 * m[i] + (1 - options.beta1) * update[i];
+  return m;
+}
+
+/** Stage 6, weight decay: X -= weightDecay * alpha_t * X (or weightDecay * X with weightDecayScale 'none'). */
+export function weightDecay(param: Float64Array, alpha: number, options: ResolvedOptions): void {
+  const decay = options.weightDecay * (options.weightDecayScale === 'alpha' ? alpha : 1);
+  for (let i = 0; i < param.length; i++) param[i] = param[i] - decay * param[i];
+}
+
+/** Stage 7, apply: X -= U. */
+export function apply(param: Float64Array, update: ArrayLike<number>): void {
+  for (let i = 0; i < param.length; i++) param[i] = param[i] - update[i];
+}

@@ -1,0 +1,363 @@
+/**
+ * The engine: everything an Adafactor step needs on the GPU, made once at construction (the
+ * tensor table, the state and scratch buffers, pipelines, a bind group per window), and the
+ * recording of a step as the step program's dispatches (program.ts). `Adafactor` (src/adafactor.ts)
+ * is the public facade over one engine; the tfjs entry, the benchmark and the tests use the
+ * engine directly where they need what the facade does not show: the state buffers, the program
+ * and its dispatches, the views. Not part of the public API (docs/internals.md).
+ */
+import { type AdafactorParamGroup, resolveGroups } from '../core/groups.js';
+import type { AdafactorOptions, KernelVariant, ResolvedOptions } from '../core/options.js';
+import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { type Geometry, withFactoringRule } from '../core/shape.js';
+import type { AdafactorStats } from '../core/stats.js';
+import { type GroupViews, type SharedBuffers, align, chooseViews, windowBindGroup, windowUniformData } from './bindings.js';
+import { SHADER, bindGroupLayoutEntries } from './interface.js';
+import { KERNEL_VARIANTS, type KernelName, autoVariant, checkGeometry, tileGeometry } from './kernels.js';
+import { type AdafactorParam, type CheckedParam, checkParams, checkSeparateGradients, dtypeBytes, tensorName } from './params.js';
+import { pipelineFactory } from './pipelines.js';
+import { type Plan, type PlannedGroup, type PlannedTensor, planTensors } from './plan.js';
+import { type Dispatch, programDispatches, recordDispatches } from './program.js';
+import { readStatus, readStepStats, statusBytes, statusWords } from './status.js';
+import { createHalfTable, f32Bits, recordHalves, stepHalves, wordHalves } from './step_scalars.js';
+import { BufferUsage, MapMode } from './usage.js';
+import { type PlannedWindow, planWindows } from './windows.js';
+
+/** The optimizer's state buffers: R and C of factored tensors, V of the others, M with beta1. */
+export type StateBuffer = 'factorState' | 'fullState' | 'momentum';
+export const STATE_BUFFERS: readonly StateBuffer[] = ['factorState', 'fullState', 'momentum'];
+
+/** The contents of the state buffers, with the step and skipped-step counts: what a checkpoint holds. */
+export interface StateValues {
+  values: Record<StateBuffer, Float32Array<ArrayBuffer>>;
+  step: number;
+  skippedSteps: number;
+}
+
+export class AdafactorEngine {
+  readonly kernelVariant: KernelVariant;
+  /** The optimizer-wide options, and each parameter group's. */
+  readonly options: ResolvedOptions;
+  readonly groupOptions: readonly ResolvedOptions[];
+  readonly plan: Plan<GPUBuffer>;
+  /** Each tensor's geometry under its group's factoring rule, in the caller's order. */
+  readonly geometries: readonly Geometry[];
+  readonly tensors: readonly CheckedParam[];
+  readonly state: Readonly<Record<StateBuffer, GPUBuffer>>;
+  /** The status words, every tensor's TensorScalars, and each step's temporaries (see interface.wgsl). */
+  readonly scratch: GPUBuffer;
+  /** The tensors as given (their current buffers, after rebind). */
+  params: readonly AdafactorParam[];
+  /** How each group binds its parameters and gradients. */
+  views: GroupViews[];
+  /** The dispatches of one step, in the step program's order. */
+  dispatches: Dispatch[];
+
+  private readonly windows: PlannedWindow[][];
+  private readonly windowUniforms: GPUBuffer[][];
+  private readonly ownedBuffers: GPUBuffer[] = [];
+  private readonly table: GPUBuffer;
+  /** Each group's options, and the step's scalars that each step copies in from `halfTable`. */
+  private readonly settings: GPUBuffer;
+  private readonly halfTable: GPUBuffer;
+  private readonly statusReadback: GPUBuffer;
+  /** Reads of statusReadback, one after the other (a buffer maps once at a time). */
+  private statusRead: Promise<unknown> = Promise.resolve();
+  private readonly bindGroupLayout: GPUBindGroupLayout;
+  private readonly pipelineFor: (kernel: KernelName, views: GroupViews) => GPUComputePipeline;
+  /** The number of the first step recorded since construction or writeState, if any. */
+  private firstRecordedStep: number | undefined;
+
+  constructor(
+    readonly device: GPUDevice,
+    paramsOrGroups: readonly AdafactorParam[] | readonly AdafactorParamGroup<AdafactorParam>[],
+    options: AdafactorOptions = {},
+  ) {
+    if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
+    const groups = resolveGroups<AdafactorParam>(paramsOrGroups, options);
+    const params = groups.tensors;
+    if (params.length === 0) throw new Error('Adafactor: params holds no tensor; give at least one { param, grad, shape }');
+    this.options = groups.base;
+    this.groupOptions = groups.options;
+    this.tensors = checkParams(params);
+    const f16 = this.tensors.find((t) => t.paramDtype === 'f16' || t.gradDtype === 'f16');
+    if (f16 && !device.features.has('shader-f16')) {
+      throw new Error(`${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`);
+    }
+    checkSeparateGradients(params, this.tensors);
+    this.params = [...params];
+    const adapterInfo = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    this.kernelVariant = this.options.kernelVariant === 'auto' ? autoVariant(adapterInfo) : this.options.kernelVariant;
+    checkGeometry(this.kernelVariant, KERNEL_VARIANTS[this.kernelVariant]);
+    const tiles = tileGeometry(this.kernelVariant);
+    this.geometries = this.tensors.map((t, i) => {
+      const o = this.groupOptions[groups.groupOf[i]];
+      return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
+    });
+    this.plan = planTensors(
+      this.tensors.map((t, i) => ({
+        geom: this.geometries[i],
+        paramBuffer: params[i].param,
+        gradBuffer: params[i].grad,
+        paramOffset: t.paramOffset,
+        gradOffset: t.gradOffset,
+        paramElementBytes: dtypeBytes(t.paramDtype),
+        gradElementBytes: dtypeBytes(t.gradDtype),
+        settings: groups.groupOf[i],
+        momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
+      })),
+      tiles,
+      !this.options.skipNonFinite,
+    );
+    const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
+    const alignment = device.limits.minStorageBufferOffsetAlignment;
+    const label = (input: number) => this.tensors[input].label;
+    const windows = (this.windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, tiles, label)));
+    for (const [what, length] of [['the factored state (R and C)', this.plan.factorStateLength], ['the scratch space', this.plan.scratchLength]] as const) {
+      if (length * 4 > bindingLimit) throw new Error(`Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`);
+    }
+
+    try {
+      const storage = (name: string, bytes: number, extra = 0) =>
+        this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
+      const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+      const { Tensor, GroupSettings } = SHADER.structs;
+
+      this.table = storage('tensors', this.plan.tensors.length * Tensor.size, BufferUsage.COPY_DST);
+      const tableData = new DataView(new ArrayBuffer(this.table.size));
+      this.plan.tensors.forEach((t, i) => Tensor.write(tableData, i * Tensor.size, t.fields));
+      device.queue.writeBuffer(this.table, 0, tableData.buffer);
+
+      this.settings = storage('settings', GroupSettings.size * this.groupOptions.length, BufferUsage.COPY_DST);
+      device.queue.writeBuffer(this.settings, 0, this.settingsData());
+      this.halfTable = this.own(createHalfTable(device));
+      this.state = {
+        factorState: storage('factored state', this.plan.factorStateLength * 4, keep),
+        fullState: storage('full state', this.plan.fullStateLength * 4, keep),
+        momentum: storage('momentum', this.plan.momentumLength * 4, keep),
+      };
+      this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
+      this.statusReadback = this.own(
+        device.createBuffer({ label: 'adafactor status readback', size: this.statusAndScalarsBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
+      );
+
+      this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
+      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout, this.kernelVariant, this.groupOptions);
+      this.windowUniforms = this.plan.groups.map((g, i) =>
+        windows[i].map((w, k) => {
+          const data = windowUniformData(g, w, this.plan.tensors.length);
+          const uniform = this.own(device.createBuffer({ label: `adafactor window ${i}.${k}`, size: data.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
+          device.queue.writeBuffer(uniform, 0, data);
+          return uniform;
+        }),
+      );
+      this.views = this.plan.groups.map((g, i) => chooseViews(g, this.groupTensors(g), windows[i]));
+      this.dispatches = this.makeDispatches(this.plan.groups, this.views);
+    } catch (error) {
+      // A refused optimizer leaves no GPU memory behind.
+      this.destroy();
+      throw error;
+    }
+  }
+
+  /** Bytes of GPU memory the optimizer state occupies: R and C per factored tensor, V per other tensor, and M with beta1. */
+  get stateBytes(): number {
+    return 4 * (this.plan.factorStateLength + this.plan.fullStateLength + this.plan.momentumLength);
+  }
+
+  /** Bytes of GPU memory the optimizer uses besides the state: scratch (tile partial sums) and tables. */
+  get workspaceBytes(): number {
+    const state = Object.values(this.state).reduce((sum, b) => sum + b.size, 0);
+    return this.ownedBuffers.reduce((sum, b) => sum + b.size, 0) - state;
+  }
+
+  /** The caller's indices of each group's tensors, in table order. */
+  groupMembers(): { members: number[] }[] {
+    return this.plan.groups.map((g) => ({ members: this.groupTensors(g).map((t) => t.input) }));
+  }
+
+  /**
+   * Binds other buffers: `params` are the tensors with their new buffers, and `groupBuffers` each
+   * group's new pair (both checked by the caller: see rebindParams). Remakes only bind groups.
+   */
+  rebind(params: readonly AdafactorParam[], groupBuffers: readonly { paramBuffer: GPUBuffer; gradBuffer: GPUBuffer }[]): void {
+    const groups = this.plan.groups.map((g, i) => ({ ...g, ...groupBuffers[i] }));
+    const views = groups.map((g, i) => chooseViews(g, this.groupTensors(g), this.windows[i]));
+    this.dispatches = this.makeDispatches(groups, views);
+    this.plan.groups.forEach((g, i) => Object.assign(g, groupBuffers[i]));
+    this.views = views;
+    this.params = [...params];
+  }
+
+  /**
+   * Records step `step` (t) into `encoder`, or into an encoder of its own that it submits: first
+   * the commands that copy the step's scalars into place, then its dispatches, in one compute
+   * pass, or with `passFor` each in a pass of its own (for profiling). Every lr(t) is computed
+   * before anything is made or recorded: a bad learning rate throws first.
+   */
+  record(encoder: GPUCommandEncoder | undefined, step: number, passFor?: (kernel: KernelName, index: number) => GPUComputePassDescriptor): void {
+    const scalars = this.stepScalars(step);
+    const commands = encoder ?? this.device.createCommandEncoder({ label: 'adafactor step' });
+    const { GroupSettings } = SHADER.structs;
+    scalars.forEach((halves, g) => recordHalves(commands, this.halfTable, halves, this.settings, g * GroupSettings.size + GroupSettings.offsetOf('beta2Low')));
+    recordHalves(commands, this.halfTable, stepHalves(step), this.scratch, SHADER.constants.STATUS_STEP * 4);
+    const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
+    recordDispatches(commands, this.dispatches, maxPerDimension, `adafactor step ${step}`, passFor);
+    if (!encoder) this.device.queue.submit([commands.finish()]);
+    this.firstRecordedStep ??= step;
+  }
+
+  /**
+   * rho_t of step t for each parameter group, computed on the host (lr(t) without relativeStep).
+   * `where` names the caller in errors.
+   */
+  learningRates(step: number, where: string): number[] {
+    return this.groupOptions.map((o, g) => stepSize(o, step, this.groupWhere(where, g)));
+  }
+
+  /**
+   * What the last step that ran did to each tensor with elements, in the caller's order, read back
+   * in one copy after the steps submitted so far; no tensors until a step recorded since
+   * construction or writeState has run.
+   */
+  async stats(): Promise<AdafactorStats> {
+    const words = await this.readScratch(this.statusAndScalarsBytes());
+    const { step, skipped } = readStatus(words);
+    const ran = this.firstRecordedStep !== undefined && step >= this.firstRecordedStep;
+    const tensors = !ran
+      ? []
+      : [...this.plan.tensors]
+          .sort((a, b) => a.input - b.input)
+          .map(({ input, fields }) => ({ name: tensorName(this.params[input], input), ...readStepStats(words, fields.tensorScalars) }));
+    return { step, skipped: ran && skipped, tensors };
+  }
+
+  /** Steps skipped so far because of non-finite gradients (with skipNonFinite), after the steps submitted so far. */
+  async skippedSteps(): Promise<number> {
+    return readStatus(await this.readScratch(statusBytes())).skippedSteps;
+  }
+
+  /**
+   * The state buffers and counts after the last step submitted before the call: one snapshot,
+   * copied into one staging buffer by one submit.
+   */
+  async readState(): Promise<StateValues> {
+    let end = statusBytes();
+    const placed = STATE_BUFFERS.map((name) => {
+      const start = end;
+      end += this.state[name].size;
+      return { name, start, size: this.state[name].size };
+    });
+    const staging = this.device.createBuffer({ label: 'adafactor save', size: end, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
+    encoder.copyBufferToBuffer(this.scratch, 0, staging, 0, statusBytes());
+    for (const p of placed) encoder.copyBufferToBuffer(this.state[p.name], 0, staging, p.start, p.size);
+    this.device.queue.submit([encoder.finish()]);
+    try {
+      await staging.mapAsync(MapMode.READ);
+      const bytes = staging.getMappedRange().slice(0);
+      const values = Object.fromEntries(placed.map((p) => [p.name, new Float32Array(bytes, p.start, p.size / 4)])) as StateValues['values'];
+      const { step, skippedSteps } = readStatus(bytes.slice(0, statusBytes()));
+      return { values, step, skippedSteps };
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Replaces the whole state and the counts (checked by the caller); steps recorded earlier no longer count for stats(). */
+  writeState(state: StateValues): void {
+    for (const b of STATE_BUFFERS) this.device.queue.writeBuffer(this.state[b], 0, state.values[b]);
+    this.device.queue.writeBuffer(this.scratch, 0, statusWords(state.step, state.skippedSteps));
+    this.firstRecordedStep = undefined;
+  }
+
+  /** Frees the engine's GPU buffers. */
+  destroy(): void {
+    for (const b of this.ownedBuffers.splice(0)) b.destroy();
+  }
+
+  private groupTensors(g: PlannedGroup<GPUBuffer>): PlannedTensor[] {
+    return this.plan.tensors.slice(g.firstTensor, g.firstTensor + g.tensorCount);
+  }
+
+  /** The dispatches of a step over the given groups' buffers, with a bind group per window. */
+  private makeDispatches(groups: readonly PlannedGroup<GPUBuffer>[], views: readonly GroupViews[]): Dispatch[] {
+    const shared: SharedBuffers = { table: this.table, settings: this.settings, ...this.state, scratch: this.scratch };
+    return programDispatches(
+      groups.map((g, i) => ({
+        group: g,
+        windows: this.windows[i].map((w, k) => ({
+          ...w,
+          bindGroup: windowBindGroup(this.device, this.bindGroupLayout, `adafactor window ${i}.${k}`, g, w, views[i], shared, this.windowUniforms[i][k]),
+        })),
+        pipelineFor: (kernel: KernelName) => this.pipelineFor(kernel, views[i]),
+      })),
+      this.options.skipNonFinite,
+    );
+  }
+
+  /** The first `bytes` of scratch (the status words, then the tensors' scalars), read back after the steps submitted so far. */
+  private readScratch(bytes: number): Promise<ArrayBuffer> {
+    const read = this.statusRead.then(async () => {
+      const encoder = this.device.createCommandEncoder({ label: 'adafactor status' });
+      encoder.copyBufferToBuffer(this.scratch, 0, this.statusReadback, 0, bytes);
+      this.device.queue.submit([encoder.finish()]);
+      await this.statusReadback.mapAsync(MapMode.READ, 0, bytes);
+      const words = this.statusReadback.getMappedRange(0, bytes).slice(0);
+      this.statusReadback.unmap();
+      return words;
+    });
+    this.statusRead = read.catch(() => undefined);
+    return read;
+  }
+
+  /** Bytes of the status words and every tensor's scalars at the start of scratch. */
+  private statusAndScalarsBytes(): number {
+    return statusBytes() + SHADER.structs.TensorScalars.size * this.plan.tensors.length;
+  }
+
+  /** Every group's options, as the settings buffer holds them before any step's scalars are copied in. */
+  private settingsData(): ArrayBuffer {
+    const { GroupSettings } = SHADER.structs;
+    const data = new DataView(new ArrayBuffer(GroupSettings.size * this.groupOptions.length));
+    const stepScalars = { beta2Low: 0, beta2High: 0, oneMinusBeta2Low: 0, oneMinusBeta2High: 0, rhoLow: 0, rhoHigh: 0, roundingSeedLow: 0, roundingSeedHigh: 0 };
+    this.groupOptions.forEach((o, g) => {
+      GroupSettings.write(data, g * GroupSettings.size, {
+        eps1: o.eps1,
+        eps2: o.eps2,
+        clipThreshold: o.clipThreshold,
+        beta1: o.beta1 ?? 0,
+        weightDecay: o.weightDecay,
+        scaleParameter: o.scaleParameter ? 1 : 0,
+        skipNonFinite: this.options.skipNonFinite ? 1 : 0,
+        weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
+        epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
+        ...stepScalars,
+      });
+    });
+    return data.buffer;
+  }
+
+  /**
+   * The scalars of step `step` for each group, as the 16-bit halves of the GroupSettings words
+   * from beta2Low to roundingSeedHigh; computes (and checks) every lr(t) before returning any.
+   */
+  private stepScalars(step: number): number[][] {
+    return this.groupOptions.map((o, g) => {
+      const rho = stepSize(o, step, this.groupWhere('Adafactor', g));
+      // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
+      const seed = o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING;
+      return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
+    });
+  }
+
+  /** Where an error of group g's options happened: the group is named when there are several. */
+  private groupWhere(where: string, g: number): string {
+    return this.groupOptions.length > 1 ? `${where}: parameter group ${g}` : where;
+  }
+
+  private own(buffer: GPUBuffer): GPUBuffer {
+    this.ownedBuffers.push(buffer);
+    return buffer;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * What the kernels leave for the host at the start of the scratch buffer: the status words
+ * (whether the last step was skipped, the skipped-step count, the number of the last step that
+ * ran) and, after them, every tensor's TensorScalars (see shaders/interface.wgsl).
+ */
+import type { StepStats } from '../core/stats.js';
+import { SHADER } from './interface.js';
+import { STEP_HALVES, stepHalves } from './step_scalars.js';
+
+/** Bytes of the status words at the start of scratch. */
+export function statusBytes(): number {
+  return SHADER.constants.STATUS_WORDS * 4;
+}
+
+/**
+ * The status words as the shaders keep them: whether the last step was skipped, the skipped-step
+ * count in base-2^24 digits (f32), the number of the last step that ran in 16-bit halves (u32).
+ */
+export function readStatus(words: ArrayBuffer): { step: number; skippedSteps: number; skipped: boolean } {
+  const { STATUS_SKIP, STATUS_SKIPPED_STEPS, SKIPPED_DIGITS, SKIPPED_DIGIT_BASE, STATUS_STEP } = SHADER.constants;
+  const floats = new Float32Array(words, 0, SHADER.constants.STATUS_WORDS);
+  const halves = new Uint32Array(words, 0, SHADER.constants.STATUS_WORDS);
+  let skippedSteps = 0;
+  for (let k = SKIPPED_DIGITS - 1; k >= 0; k--) skippedSteps = skippedSteps * SKIPPED_DIGIT_BASE + floats[STATUS_SKIPPED_STEPS + k];
+  let step = 0;
+  for (let k = STEP_HALVES - 1; k >= 0; k--) step = step * 65536 + halves[STATUS_STEP + k];
+  return { step, skippedSteps, skipped: floats[STATUS_SKIP] !== 0 };
+}
+
+/** Status words holding the given counts (and no pending skip), for loadState. */
+export function statusWords(step: number, skippedSteps: number): ArrayBuffer {
+  const { STATUS_WORDS, STATUS_SKIPPED_STEPS, SKIPPED_DIGITS, SKIPPED_DIGIT_BASE, STATUS_STEP } = SHADER.constants;
+  const words = new ArrayBuffer(STATUS_WORDS * 4);
+  const floats = new Float32Array(words);
+  const halves = new Uint32Array(words);
+  for (let k = 0; k < SKIPPED_DIGITS; k++) floats[STATUS_SKIPPED_STEPS + k] = Math.floor(skippedSteps / SKIPPED_DIGIT_BASE ** k) % SKIPPED_DIGIT_BASE;
+  halves.set(stepHalves(step), STATUS_STEP);
+  return words;
+}
+
+/** What a tensor's TensorScalars say of the last step that ran, read by field name. */
+export function readStepStats(words: ArrayBuffer, tensorScalars: number): StepStats {
+  const { paramRms, stepSize, updateRms, clipDivisor } = SHADER.structs.TensorScalars.read(new DataView(words), 4 * tensorScalars);
+  return { paramRms, stepSize, updateRms, clipDivisor };
+}

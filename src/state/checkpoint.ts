@@ -1,0 +1,72 @@
+/**
+ * The optimizer state as a safetensors file, and back: the file's tensors and metadata, and every
+ * check a file passes before it may replace a state. Pure CPU code: `Adafactor.saveState` and
+ * `loadState` move the bytes.
+ */
+import { STATE_BUFFERS, type StateBuffer, type StateValues } from '../gpu/engine.js';
+import { type StateEntry, entryValues, keptValues } from './entries.js';
+import { decodeSafetensors, encodeSafetensors, float32Values, type NamedTensor } from './safetensors.js';
+import { STATE_SLOTS } from './tensors.js';
+import { checkStateValues } from './values.js';
+
+/** Version written into saved state, checked on load. */
+export const STATE_FORMAT = 'webgpu-adafactor/1';
+
+/** The file `saveState` writes: every state tensor under its name, the counts and the options in `__metadata__`. */
+export function encodeCheckpoint(entries: readonly StateEntry[], checkpoint: StateValues, options: string): Uint8Array {
+  const tensors: NamedTensor[] = entries.map((e) => ({ name: e.name, shape: e.shape, data: entryValues(e, checkpoint.values) }));
+  return encodeSafetensors(tensors, {
+    format: STATE_FORMAT,
+    step: String(checkpoint.step),
+    skipped_steps: String(checkpoint.skippedSteps),
+    options,
+  });
+}
+
+/**
+ * Decodes a file for an optimizer whose state tensors are `entries` and whose state buffers hold
+ * `lengths` floats. Checks everything first (the safetensors rules, the format, the counts, every
+ * tensor's name, dtype, shape and values) and throws an Error naming the first problem.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, entries: readonly StateEntry[], lengths: Record<StateBuffer, number>, where: string): StateValues {
+  let file;
+  try {
+    file = decodeSafetensors(bytes);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`);
+  }
+  const { metadata } = file;
+  if (metadata.format !== STATE_FORMAT) {
+    throw new Error(`${where}: __metadata__.format is ${metadata.format === undefined ? 'missing' : JSON.stringify(metadata.format)}, expected '${STATE_FORMAT}'`);
+  }
+  const step = count(metadata.step, 'step', where);
+  const skippedSteps = metadata.skipped_steps === undefined ? 0 : count(metadata.skipped_steps, 'skipped_steps', where);
+  if (skippedSteps > step) throw new Error(`${where}: __metadata__.skipped_steps (${skippedSteps}) is more than step (${step})`);
+
+  const values = Object.fromEntries(STATE_BUFFERS.map((b) => [b, new Float32Array(lengths[b])])) as StateValues['values'];
+  for (const e of entries) {
+    const found = file.tensors.get(e.name);
+    if (!found) throw new Error(`${where}: the state has no tensor '${e.name}'`);
+    if (found.dtype !== 'F32') throw new Error(`${where}: tensor '${e.name}' is ${found.dtype}, expected F32`);
+    if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
+      throw new Error(`${where}: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
+    }
+    const saved = float32Values(found);
+    checkStateValues(where, `tensor '${e.name}'`, STATE_SLOTS[e.slot].kind, saved);
+    values[e.buffer].set(keptValues(e, saved), e.offset);
+  }
+  const expected = new Set(entries.map((e) => e.name));
+  for (const name of file.tensors.keys()) {
+    if (!expected.has(name)) throw new Error(`${where}: tensor '${name}' in the state belongs to no tensor of this optimizer`);
+  }
+  return { values, step, skippedSteps };
+}
+
+/** A count in the metadata: a decimal integer string, at most Number.MAX_SAFE_INTEGER. */
+function count(text: string | undefined, key: string, where: string): number {
+  const value = Number(text);
+  if (typeof text !== 'string' || !/^(0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new Error(`${where}: __metadata__.${key} is ${text === undefined ? 'missing' : JSON.stringify(text)}, not a count (a decimal integer from 0 to 2^53 - 1)`);
+  }
+  return value;
+}

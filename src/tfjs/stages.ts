@@ -1,0 +1,126 @@
+/**
+ * The tfjs-ops path: one Adafactor step of one variable with TensorFlow.js ops, on any backend,
+ * built from the same stages, with the same names and in the same order, as the float64
+ * reference (src/core/stages.ts):
+ *
+ *   1. secondMoment  2. normalize  3. clip  4. scale  5. momentum  6. weightDecay  7. apply
+ *
+ * Each returns new tensors and assigns nothing; `nextValues` composes them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ResolvedOptions } from '../core/options.js';
+import type { Geometry } from '../core/shape.js';
+import type { Slot } from '../state/tensors.js';
+
+/** A variable's state by slot: tfjs variables (old values) or tensors (new values). */
+export type SlotTensors = Partial<Record<Slot, tf.Tensor>>;
+
+const rms = (a: tf.Tensor) => tf.sqrt(tf.mean(tf.square(a)));
+
+/** Q = G^2 + eps1 (G^2 with eps1Mode 'floor'). */
+function squares(g: tf.Tensor, o: ResolvedOptions): tf.Tensor {
+  return o.eps1Mode === 'floor' ? tf.square(g) : tf.add(tf.square(g), o.eps1);
+}
+
+/** Stage 1, second moment: R, C (factored) or V take an EMA of Q with decay beta2_t (`decay`) and rate 1 - beta2_t. */
+export function secondMoment(q: tf.Tensor, geom: Geometry, old: SlotTensors, decay: number, rate: number): SlotTensors {
+  if (!geom.factored) return { full: tf.add(tf.mul(old.full!, decay), tf.mul(q, rate)) };
+  return {
+    row: tf.add(tf.mul(old.row!, decay), tf.mul(tf.mean(q, geom.colDim), rate)),
+    col: tf.add(tf.mul(old.col!, decay), tf.mul(tf.mean(q, geom.rowDim), rate)),
+  };
+}
+
+/**
+ * Stage 2, normalize: U = G / sqrt(V), or G * rsqrt(R / mean(R)) * rsqrt(C); with eps1Mode
+ * 'floor' (PyTorch) G / sqrt(max(V, eps1^2)), or G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
+ */
+export function normalize(g: tf.Tensor, geom: Geometry, state: SlotTensors, o: ResolvedOptions): tf.Tensor {
+  const floored = o.eps1Mode === 'floor';
+  if (!geom.factored) return tf.mul(g, tf.rsqrt(floored ? tf.maximum(state.full!, o.eps1 * o.eps1) : state.full!));
+  const rowMean = tf.mean(state.row!, geom.rowDim, true);
+  if (floored) {
+    const estimate = tf.mul(tf.expandDims(tf.div(state.row!, tf.maximum(rowMean, o.eps1)), geom.colDim), tf.expandDims(state.col!, geom.rowDim));
+    return tf.mul(g, tf.rsqrt(tf.maximum(estimate, o.eps1 * o.eps1)));
+  }
+  const rowFactor = tf.rsqrt(tf.div(state.row!, rowMean));
+  return tf.mul(tf.mul(g, tf.expandDims(rowFactor, geom.colDim)), tf.expandDims(tf.rsqrt(state.col!), geom.rowDim));
+}
+
+/** Stage 3, clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp; with RMS(U) before clipping and the divisor. */
+export function clip(update: tf.Tensor, o: ResolvedOptions): { clipped: tf.Tensor; updateRms: tf.Tensor; clipDivisor: tf.Tensor } {
+  const updateRms = rms(update);
+  const ratio = tf.div(updateRms, o.clipThreshold);
+  const clipDivisor = tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1));
+  return { clipped: tf.div(update, clipDivisor), updateRms, clipDivisor };
+}
+
+/** alpha_t = rho_t * max(eps2, RMS(X_{t-1})) (Python's max, as Hugging Face: eps2 unless RMS > eps2), or rho_t without scaleParameter. */
+export function stepSizeOf(x: tf.Tensor, o: ResolvedOptions, rho: number): { paramRms: tf.Tensor; alpha: tf.Tensor } {
+  const paramRms = rms(x);
+  const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
+  return { paramRms, alpha };
+}
+
+/** Stage 4, scale: U = alpha_t U. */
+export function scale(update: tf.Tensor, alpha: tf.Tensor): tf.Tensor {
+  return tf.mul(update, alpha);
+}
+
+/** Stage 5, momentum: with beta1, M = beta1 M + (1 - beta1) U, and the update is M. */
+export function momentum(update: tf.Tensor, old: SlotTensors, o: ResolvedOptions): tf.Tensor | undefined {
+  return old.momentum ? tf.add(tf.mul(old.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!)) : undefined;
+}
+
+/** Stage 6, weight decay: X - weightDecay * alpha_t * X (or weightDecay * X). */
+export function weightDecay(x: tf.Tensor, alpha: tf.Tensor, o: ResolvedOptions): tf.Tensor {
+  const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
+  return tf.sub(x, tf.mul(decayFactor, x));
+}
+
+/** Stage 7, apply: X - U. */
+export function apply(x: tf.Tensor, update: tf.Tensor): tf.Tensor {
+  return tf.sub(x, update);
+}
+
+/** What one step computes for one variable. */
+export interface NextValues {
+  param: tf.Tensor;
+  /** [RMS(X_{t-1}), alpha_t, RMS(U) before clipping, the clip divisor], for stats(). */
+  stats: tf.Tensor;
+  state: SlotTensors;
+  /** With skipNonFinite: a bool scalar, whether every number of this step is finite. */
+  finite?: tf.Tensor;
+}
+
+/** The step's schedules: rho_t, beta2_t and 1 - beta2_t. */
+export interface StepScalars {
+  rho: number;
+  decay: number;
+  rate: number;
+}
+
+/**
+ * One step of one variable: its new value and new state, nothing assigned. With skipNonFinite,
+ * also whether everything the step computed is finite, in f32 as on the GPU: the gradient, the
+ * squares and their row, column and whole sums, alpha, the new state and value.
+ */
+export function nextValues(x: tf.Tensor, grad: tf.Tensor, geom: Geometry, old: SlotTensors, o: ResolvedOptions, { rho, decay, rate }: StepScalars): NextValues {
+  const g = tf.cast(grad, 'float32');
+  const { paramRms, alpha } = stepSizeOf(x, o, rho);
+  const q = squares(g, o);
+  const state = secondMoment(q, geom, old, decay, rate);
+  const normalized = normalize(g, geom, state, o);
+  const { clipped, updateRms, clipDivisor } = clip(normalized, o);
+  let update = scale(clipped, alpha);
+  const stats = tf.stack([paramRms, alpha, updateRms, clipDivisor]);
+  const averaged = momentum(update, old, o);
+  if (averaged) update = state.momentum = averaged;
+  const param = apply(weightDecay(x, alpha, o), update);
+  if (!o.skipNonFinite) return { param, state, stats };
+  // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.
+  const squareSums = geom.factored ? [tf.sum(q, geom.colDim), tf.sum(q, geom.rowDim)] : [q];
+  const checked = [g, ...squareSums, tf.sum(tf.square(x)), tf.sum(tf.square(normalized)), alpha, param, ...Object.values(state)];
+  const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
+  return { param, state, stats, finite };
+}
