@@ -1,4 +1,4 @@
 // No browser is downloaded at install: the tests use PUPPETEER_EXECUTABLE_PATH, else the
 // system's chromium or google-chrome, else a browser already in puppeteer's cache
-// (see test/browser/launch.ts).
+// (see tools/chromium.ts).
 module.exports = { skipDownload: true };

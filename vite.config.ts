@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { reflectShader } from './src/gpu/reflect.js';
@@ -45,6 +46,12 @@ function wgslWithoutComments(): Plugin {
 
 const here = import.meta.dirname;
 
+// Mesa's lavapipe warns at every start without XDG_RUNTIME_DIR: the tests get a folder of their own.
+if (!process.env.XDG_RUNTIME_DIR) {
+  process.env.XDG_RUNTIME_DIR = join(tmpdir(), `xdg-runtime-${process.getuid?.() ?? 0}`);
+  mkdirSync(process.env.XDG_RUNTIME_DIR, { recursive: true, mode: 0o700 });
+}
+
 /** `--mode demo` serves and builds the demo pages (a static site in demo-dist/): the picture demo and the paper's claims. */
 const demoBuild = {
   outDir: resolve(here, 'demo-dist'),
@@ -83,7 +90,7 @@ const benchBuild = {
 /** `--mode paper` builds `npm run paper`'s Node driver (into node_modules/.cache/paper: a build output git ignores). */
 const paperBuild = {
   ssr: true,
-  rollupOptions: { input: { main: resolve(here, 'paper/main.ts') } },
+  rollupOptions: { input: { main: resolve(here, 'demo/paper/runner/main.ts') } },
   outDir: resolve(here, 'node_modules/.cache/paper'),
   emptyOutDir: true,
   target: 'node20',

@@ -13,16 +13,16 @@ import copyInterface from './copy.wgsl?reflect';
 import copyBlocksSource from './copy_blocks.wgsl?raw';
 import copyBlocksInterface from './copy_blocks.wgsl?reflect';
 import { type TfjsResult, formatTfjsTable } from './tfjs_result.js';
+import { BufferUsage, MapMode } from '../src/gpu/usage.js';
 
 /** Bytes an Adafactor step must move per f32 parameter: G read three times, X read twice and written once. */
 export const BYTES_PER_PARAMETER = 24;
-const STORAGE = 0x80;
-const COPY_SRC = 0x4;
-const COPY_DST = 0x8;
-const MAP_READ = 0x1;
-const QUERY_RESOLVE = 0x200;
 
-export interface Timing { medianMs: number; minMs: number; maxMs: number }
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+}
 export interface CaseResult {
   name: string;
   /** The kernel variant timed ('auto' picks one per adapter; the row names the one it picked). */
@@ -36,7 +36,12 @@ export interface CaseResult {
   /** With --profile: per kernel, the median over steps of its dispatches' summed pass times. */
   profile?: KernelProfile[];
 }
-export interface KernelProfile { kernel: string; dispatches: number; medianMs: number; minMs: number }
+export interface KernelProfile {
+  kernel: string;
+  dispatches: number;
+  medianMs: number;
+  minMs: number;
+}
 export interface BenchResult {
   adapter: { vendor: string; architecture: string; description: string };
   timer: 'timestamp-query' | 'onSubmittedWorkDone';
@@ -58,8 +63,8 @@ class Timer {
   constructor(private readonly device: GPUDevice) {
     if (device.features.has('timestamp-query')) {
       this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
-      this.resolve = device.createBuffer({ size: 16, usage: QUERY_RESOLVE | COPY_SRC });
-      this.readback = device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
+      this.resolve = device.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+      this.readback = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     }
   }
 
@@ -97,7 +102,7 @@ class Timer {
     encoder.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
     encoder.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
     this.device.queue.submit([encoder.finish()]);
-    await this.readback!.mapAsync(MAP_READ);
+    await this.readback!.mapAsync(MapMode.READ);
     const [begin, end] = new BigInt64Array(this.readback!.getMappedRange().slice(0));
     this.readback!.unmap();
     return Number(end - begin) / 1e6;
@@ -119,21 +124,28 @@ function summary(times: readonly number[]): Timing {
  * bracketed by timestamp writes (the passes' sum runs a little over a whole step, which is one
  * pass). Adds each kernel's summed time per step to `perKernel`.
  */
-async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: number, perKernel: Map<string, number[]>): Promise<void> {
+async function profileKernels(
+  device: GPUDevice,
+  optimizer: Adafactor,
+  steps: number,
+  perKernel: Map<string, number[]>,
+): Promise<void> {
   // The step program's dispatches, through the optimizer's engine (src/gpu/engine.ts).
   const engine = optimizer.engine;
   const kernels = engine.dispatches.map((d) => d.kernel);
   const count = 2 * kernels.length;
   const querySet = device.createQuerySet({ type: 'timestamp', count });
-  const resolve = device.createBuffer({ size: 8 * count, usage: QUERY_RESOLVE | COPY_SRC });
-  const readback = device.createBuffer({ size: 8 * count, usage: MAP_READ | COPY_DST });
+  const resolve = device.createBuffer({ size: 8 * count, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+  const readback = device.createBuffer({ size: 8 * count, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   for (let run = 0; run < steps + 2; run++) {
     const encoder = device.createCommandEncoder();
-    engine.record(encoder, optimizer.stepCount + 1, (_kernel, i) => ({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
+    engine.record(encoder, optimizer.stepCount + 1, (_kernel, i) => ({
+      timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    }));
     encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
     encoder.copyBufferToBuffer(resolve, 0, readback, 0, 8 * count);
     device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(MAP_READ);
+    await readback.mapAsync(MapMode.READ);
     const stamps = new BigInt64Array(readback.getMappedRange().slice(0));
     readback.unmap();
     if (run < 2) continue;
@@ -149,7 +161,12 @@ async function profileKernels(device: GPUDevice, optimizer: Adafactor, steps: nu
 /** The profile of one optimizer from its kernels' times. */
 function kernelProfile(optimizer: Adafactor, perKernel: Map<string, number[]>): KernelProfile[] {
   const kernels = optimizer.engine.dispatches.map((d) => d.kernel);
-  return [...perKernel].map(([kernel, times]) => ({ kernel, dispatches: kernels.filter((k) => k === kernel).length, medianMs: median(times), minMs: Math.min(...times) }));
+  return [...perKernel].map(([kernel, times]) => ({
+    kernel,
+    dispatches: kernels.filter((k) => k === kernel).length,
+    medianMs: median(times),
+    minMs: Math.min(...times),
+  }));
 }
 
 function grid(workgroups: number, device: GPUDevice): [number, number] {
@@ -167,9 +184,20 @@ export const COPIES = [
 ];
 
 /** A recorder of one run of a copy kernel over the whole of `source` (a multiple of 16 bytes) into `destination`. */
-export function copyRecorder(device: GPUDevice, copy: (typeof COPIES)[number], source: GPUBuffer, destination: GPUBuffer): (encoder: GPUCommandEncoder) => void {
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: copy.source }), entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })) });
+export function copyRecorder(
+  device: GPUDevice,
+  copy: (typeof COPIES)[number],
+  source: GPUBuffer,
+  destination: GPUBuffer,
+): (encoder: GPUCommandEncoder) => void {
+  const pipeline = device.createComputePipeline({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: copy.source }), entryPoint: 'main' },
+  });
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [source, destination].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
   const workgroups = grid(Math.ceil(source.size / 16 / copy.vec4sPerWorkgroup), device);
   return (encoder) => {
     const pass = encoder.beginComputePass();
@@ -181,7 +209,12 @@ export function copyRecorder(device: GPUDevice, copy: (typeof COPIES)[number], s
 }
 
 /** The tensors of `shapes`, back to back from offset 0 in one parameter and one gradient buffer. */
-export function packedTensors(shapes: readonly number[][], param: GPUBuffer, grad: GPUBuffer, prefix: string): { param: GPUBuffer; grad: GPUBuffer; shape: number[]; paramOffset: number; gradOffset: number; name: string }[] {
+export function packedTensors(
+  shapes: readonly number[][],
+  param: GPUBuffer,
+  grad: GPUBuffer,
+  prefix: string,
+): { param: GPUBuffer; grad: GPUBuffer; shape: number[]; paramOffset: number; gradOffset: number; name: string }[] {
   let offset = 0;
   return shapes.map((shape, i) => {
     const t = { param, grad, shape, paramOffset: offset * 4, gradOffset: offset * 4, name: `${prefix}.${i}` };
@@ -191,9 +224,15 @@ export function packedTensors(shapes: readonly number[][], param: GPUBuffer, gra
 }
 
 /** GB/s of a WGSL copy kernel, bytes read plus written, over `bytes`-sized buffers. */
-async function copyBandwidth(device: GPUDevice, timer: Timer, copy: (typeof COPIES)[number], bytes: number, count: number): Promise<number> {
-  const source = device.createBuffer({ size: bytes, usage: STORAGE });
-  const destination = device.createBuffer({ size: bytes, usage: STORAGE });
+async function copyBandwidth(
+  device: GPUDevice,
+  timer: Timer,
+  copy: (typeof COPIES)[number],
+  bytes: number,
+  count: number,
+): Promise<number> {
+  const source = device.createBuffer({ size: bytes, usage: BufferUsage.STORAGE });
+  const destination = device.createBuffer({ size: bytes, usage: BufferUsage.STORAGE });
   const timing = await timer.time(copyRecorder(device, copy, source, destination), count);
   source.destroy();
   destination.destroy();
@@ -225,16 +264,28 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     return at >= 0 ? Number(args[at + 1]) : undefined;
   };
   const steps = valueOf('--steps');
-  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 10)) throw new Error('--steps needs a whole number of at least 10');
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 10))
+    throw new Error('--steps needs a whole number of at least 10');
   const rounds = valueOf('--rounds');
-  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error('--rounds needs a whole number of at least 1');
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1))
+    throw new Error('--rounds needs a whole number of at least 1');
   const all = (flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
   const cases = all('--case');
   const variants = all('--variant') as BenchOptions['variants'] & string[];
-  return { steps, rounds, cases: cases.length > 0 ? cases : undefined, variants: variants.length > 0 ? variants : undefined, profile: args.includes('--profile') };
+  return {
+    steps,
+    rounds,
+    cases: cases.length > 0 ? cases : undefined,
+    variants: variants.length > 0 ? variants : undefined,
+    profile: args.includes('--profile'),
+  };
 }
 
-export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | undefined, options: BenchOptions = {}): Promise<BenchResult> {
+export async function runBench(
+  device: GPUDevice,
+  adapterInfo: GPUAdapterInfo | undefined,
+  options: BenchOptions = {},
+): Promise<BenchResult> {
   const steps = Math.max(10, options.steps ?? 10);
   const progress = options.progress ?? (() => {});
   // A GPU error (a pipeline the device refuses, say) would leave nothing to time: stop the run.
@@ -254,14 +305,17 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
   progress(`copy: ${copyGBps.toFixed(2)} GB/s; in blocks of four vec4s: ${blockCopyGBps.toFixed(2)} GB/s`);
   const known = [...CASES.map((c) => c.name), ...(options.otherCases ?? [])];
   const unknown = options.cases?.filter((name) => !known.includes(name)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
   const cases: CaseResult[] = [];
   for (const c of CASES.filter((x) => !options.cases || options.cases.includes(x.name))) {
     const params = c.shapes.reduce((sum, s) => sum + numel(s), 0);
     progress(`${c.name}: ${c.shapes.length} tensors, ${params} parameters`);
     const bytes = params * 4;
     const initial = new Float32Array(params).map(() => Math.random() - 0.5);
-    const buffers = [0, 1, 2, 3].map(() => device.createBuffer({ size: bytes, usage: STORAGE | COPY_DST }));
+    const buffers = [0, 1, 2, 3].map(() =>
+      device.createBuffer({ size: bytes, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST }),
+    );
     for (const b of buffers) device.queue.writeBuffer(b, 0, initial);
     const [param, grad, adamParam, adamGrad] = buffers;
     const tensors = packedTensors(c.shapes, param, grad, c.name);
@@ -307,7 +361,13 @@ export async function runBench(device: GPUDevice, adapterInfo: GPUAdapterInfo | 
     for (const b of buffers) b.destroy();
   }
   const info = adapterInfo ?? ({} as GPUAdapterInfo);
-  return { adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' }, timer: timer.kind, copyGBps, blockCopyGBps, cases };
+  return {
+    adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description ?? '' },
+    timer: timer.kind,
+    copyGBps,
+    blockCopyGBps,
+    cases,
+  };
 }
 
 /** The result as a Markdown table. */
@@ -331,14 +391,22 @@ export function formatTable(result: BenchResult): string {
   const profiled = result.cases.filter((c) => c.profile);
   if (profiled.length > 0) {
     const kernels = [...new Set(profiled.flatMap((c) => c.profile!.map((p) => p.kernel)))];
-    lines.push('', 'Per kernel, each dispatch in a pass of its own (median (min) ms per step):', '', `| case | variant | ${kernels.join(' | ')} | sum |`, `|---|---|${kernels.map(() => '---:|').join('')}---:|`);
+    lines.push(
+      '',
+      'Per kernel, each dispatch in a pass of its own (median (min) ms per step):',
+      '',
+      `| case | variant | ${kernels.join(' | ')} | sum |`,
+      `|---|---|${kernels.map(() => '---:|').join('')}---:|`,
+    );
     for (const c of profiled) {
       const ms = (k: string) => {
         const p = c.profile!.find((x) => x.kernel === k);
         return p ? `${p.medianMs.toFixed(2)} (${p.minMs.toFixed(2)})` : '';
       };
       const total = (key: 'medianMs' | 'minMs') => c.profile!.reduce((sum, p) => sum + p[key], 0).toFixed(2);
-      lines.push(`| ${c.name} | ${c.variant} | ${kernels.map(ms).join(' | ')} | ${total('medianMs')} (${total('minMs')}) |`);
+      lines.push(
+        `| ${c.name} | ${c.variant} | ${kernels.map(ms).join(' | ')} | ${total('medianMs')} (${total('minMs')}) |`,
+      );
     }
   }
   if (result.tfjs) lines.push('', formatTfjsTable(result.tfjs));

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createServer } from 'vite';
-import { launchChromium, watchPage } from '../test/browser/launch.js';
+import { launchChromium, watchPage } from '../tools/chromium.js';
 import { type BenchResult, formatTable, parseBenchArgs } from './bench.js';
 
 const args = process.argv.slice(2);
@@ -13,7 +13,12 @@ const pageArgs = jsonAt >= 0 ? args.filter((_, i) => i !== jsonAt && i !== jsonA
 parseBenchArgs(pageArgs); // checked here, where a mistake is easy to read
 
 const root = process.cwd();
-const server = await createServer({ configFile: resolve(root, 'vite.config.ts'), root: resolve(root, 'bench'), server: { host: '127.0.0.1', port: 0, hmr: false, watch: null }, logLevel: 'error' });
+const server = await createServer({
+  configFile: resolve(root, 'vite.config.ts'),
+  root: resolve(root, 'bench'),
+  server: { host: '127.0.0.1', port: 0, hmr: false, watch: null },
+  logLevel: 'error',
+});
 await server.listen();
 const browser = await launchChromium();
 try {

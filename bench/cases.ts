@@ -7,7 +7,10 @@ export interface BenchCase {
 
 /** Tensor shapes of a small GPT-style model: embeddings, then per layer two layer norms, attention and MLP. */
 function transformerShapes(vocab: number, context: number, width: number, layers: number): number[][] {
-  const shapes: number[][] = [[vocab, width], [context, width]];
+  const shapes: number[][] = [
+    [vocab, width],
+    [context, width],
+  ];
   for (let l = 0; l < layers; l++) {
     shapes.push([width], [width]); // ln_1
     shapes.push([width, 3 * width], [3 * width]); // attention qkv

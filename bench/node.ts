@@ -19,10 +19,16 @@ if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
 // collected while its devices live.
 export const gpu = create([]);
 const adapter = await gpu.requestAdapter();
-if (!adapter) throw new Error('No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; see .ci/install-system)');
+if (!adapter)
+  throw new Error(
+    'No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; run: sudo bash tools/install-system.sh)',
+  );
 const useTimestamps = adapter.features.has('timestamp-query') && !args.includes('--no-timestamps');
 const features: GPUFeatureName[] = useTimestamps ? ['timestamp-query'] : [];
-const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
+const device = await adapter.requestDevice({
+  requiredFeatures: features,
+  requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize },
+});
 const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress: (m) => console.error(m) });
 console.log(formatTable(result));
 if (jsonFile) {

@@ -23,7 +23,10 @@ window.bench = (async () => {
   const adapter = await navigator.gpu?.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter in this browser');
   const features: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
-  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize },
+  });
   const args = JSON.parse(new URLSearchParams(location.search).get('args') ?? '[]') as string[];
   const options = { ...parseBenchArgs(args), otherCases: [TFJS_CASE], progress };
   const result = await runBench(device, adapter.info, options);

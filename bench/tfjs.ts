@@ -16,6 +16,7 @@ import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs/webgpu.j
 import { type BenchOptions, COPIES, copyRecorder, median, packedTensors } from './bench.js';
 import { CASES, numel } from './cases.js';
 import type { TfjsCaseResult, TfjsResult } from './tfjs_result.js';
+import { BufferUsage } from '../src/gpu/usage.js';
 
 /** The benchmark's cases compared here (large-matrix is one tensor: tfjs's per-tensor costs show on these). */
 const TFJS_CASES = ['transformer', 'many-small'];
@@ -45,9 +46,18 @@ async function timeStep(backend: WebGPUBackendInternals, method: Method): Promis
 }
 
 /** A tfjs optimizer over variables of its own (from `initial`), stepped with the fixed `grads`. */
-function tfjsMethod(name: string, optimizer: tf.Optimizer, prefix: string, shapes: number[][], initial: Float32Array[], grads: tf.Tensor[]): Method {
+function tfjsMethod(
+  name: string,
+  optimizer: tf.Optimizer,
+  prefix: string,
+  shapes: number[][],
+  initial: Float32Array[],
+  grads: tf.Tensor[],
+): Method {
   // Each variable gets data of its own: tidy disposes the tensor it was made from.
-  const variables = shapes.map((shape, i) => tf.tidy(() => tf.variable(tf.tensor(initial[i], shape), true, `${prefix}/${i}`)));
+  const variables = shapes.map((shape, i) =>
+    tf.tidy(() => tf.variable(tf.tensor(initial[i], shape), true, `${prefix}/${i}`)),
+  );
   const gradients: tf.NamedTensorMap = Object.fromEntries(variables.map((v, i) => [v.name, grads[i]]));
   return {
     name,
@@ -61,13 +71,21 @@ function tfjsMethod(name: string, optimizer: tf.Optimizer, prefix: string, shape
 
 function storageBuffer(device: GPUDevice, values: Float32Array<ArrayBuffer>): GPUBuffer {
   // Whole vec4s, for the copy kernel.
-  const buffer = device.createBuffer({ size: Math.ceil(values.length / 4) * 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const buffer = device.createBuffer({
+    size: Math.ceil(values.length / 4) * 16,
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(buffer, 0, values);
   return buffer;
 }
 
 /** The raw Adafactor (default options) over one parameter and one gradient buffer holding every tensor. */
-function rawAdafactorMethod(device: GPUDevice, shapes: number[][], initial: Float32Array<ArrayBuffer>, gradient: Float32Array<ArrayBuffer>): Method {
+function rawAdafactorMethod(
+  device: GPUDevice,
+  shapes: number[][],
+  initial: Float32Array<ArrayBuffer>,
+  gradient: Float32Array<ArrayBuffer>,
+): Method {
   const param = storageBuffer(device, initial);
   const grad = storageBuffer(device, gradient);
   const optimizer = new Adafactor(device, packedTensors(shapes, param, grad, 'raw'));
@@ -105,7 +123,13 @@ function copyMethod(device: GPUDevice, initial: Float32Array<ArrayBuffer>): Meth
   };
 }
 
-async function runCase(backend: WebGPUBackendInternals, name: string, steps: number, rounds: number, progress: (message: string) => void): Promise<TfjsCaseResult> {
+async function runCase(
+  backend: WebGPUBackendInternals,
+  name: string,
+  steps: number,
+  rounds: number,
+  progress: (message: string) => void,
+): Promise<TfjsCaseResult> {
   const device = backend.device;
   const shapes = CASES.find((c) => c.name === name)!.shapes;
   const sizes = shapes.map(numel);
@@ -142,9 +166,14 @@ async function runCase(backend: WebGPUBackendInternals, name: string, steps: num
         samples[m].push(...times);
         roundMedians[m].push(median(times));
       }
-      progress(`  round ${round + 1}: ${methods.map((method, m) => `${method.name} ${roundMedians[m][round].toFixed(1)}`).join(', ')} ms`);
+      progress(
+        `  round ${round + 1}: ${methods.map((method, m) => `${method.name} ${roundMedians[m][round].toFixed(1)}`).join(', ')} ms`,
+      );
       const now = tf.memory().numTensors;
-      if (now !== numTensors) throw new Error(`tfjs case ${name}: tf.memory().numTensors went from ${numTensors} after warm-up to ${now} after round ${round + 1}; a step leaks tensors`);
+      if (now !== numTensors)
+        throw new Error(
+          `tfjs case ${name}: tf.memory().numTensors went from ${numTensors} after warm-up to ${now} after round ${round + 1}; a step leaks tensors`,
+        );
     }
     const error = await device.popErrorScope();
     if (error) throw new Error(`GPU error during the tfjs case ${name}: ${error.message}`);
@@ -168,7 +197,8 @@ async function runCase(backend: WebGPUBackendInternals, name: string, steps: num
     await finished(backend);
   }
   const left = tf.memory().numTensors - tensorsBefore;
-  if (left !== 0) throw new Error(`tfjs case ${name}: ${left} tensors left after disposing every variable, gradient and optimizer`);
+  if (left !== 0)
+    throw new Error(`tfjs case ${name}: ${left} tensors left after disposing every variable, gradient and optimizer`);
   return result;
 }
 
@@ -183,5 +213,12 @@ export async function runTfjsBench(options: BenchOptions = {}): Promise<TfjsResu
   progress(`tfjs ${tf.version_core} on its webgpu backend`);
   const cases: TfjsCaseResult[] = [];
   for (const name of TFJS_CASES) cases.push(await runCase(backend, name, steps, rounds, progress));
-  return { backend: 'webgpu', version: tf.version_core, timer: 'wall time to onSubmittedWorkDone', steps, rounds, cases };
+  return {
+    backend: 'webgpu',
+    version: tf.version_core,
+    timer: 'wall time to onSubmittedWorkDone',
+    steps,
+    rounds,
+    cases,
+  };
 }

@@ -24,15 +24,34 @@ export class FusedAdam {
   private readonly grid: [number, number];
   private readonly options: Required<AdamOptions>;
 
-  constructor(private readonly device: GPUDevice, param: GPUBuffer, grad: GPUBuffer, private readonly count: number, options: AdamOptions = {}) {
+  constructor(
+    private readonly device: GPUDevice,
+    param: GPUBuffer,
+    grad: GPUBuffer,
+    private readonly count: number,
+    options: AdamOptions = {},
+  ) {
     this.options = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, ...options };
     this.stateBytes = 2 * 4 * count;
-    this.moments = [0, 1].map(() => device.createBuffer({ label: 'adam moment', size: Math.max(16, 4 * count), usage: GPUBufferUsage.STORAGE }));
-    this.uniform = device.createBuffer({ label: 'adam', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.pipeline = device.createComputePipeline({ label: 'adam', layout: 'auto', compute: { module: device.createShaderModule({ code: adamSource }), entryPoint: 'main' } });
+    this.moments = [0, 1].map(() =>
+      device.createBuffer({ label: 'adam moment', size: Math.max(16, 4 * count), usage: GPUBufferUsage.STORAGE }),
+    );
+    this.uniform = device.createBuffer({
+      label: 'adam',
+      size: 32,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.pipeline = device.createComputePipeline({
+      label: 'adam',
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: adamSource }), entryPoint: 'main' },
+    });
     this.bindGroup = device.createBindGroup({
       layout: this.pipeline.getBindGroupLayout(0),
-      entries: [this.uniform, param, grad, ...this.moments].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [this.uniform, param, grad, ...this.moments].map((buffer, binding) => ({
+        binding,
+        resource: { buffer },
+      })),
     });
     const workgroups = Math.ceil(count / (ELEMENTS_PER_INVOCATION * WORKGROUP_SIZE));
     const x = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);

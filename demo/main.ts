@@ -71,7 +71,9 @@ export interface DemoState {
 }
 
 declare global {
-  interface Window { demo: DemoState }
+  interface Window {
+    demo: DemoState;
+  }
 }
 
 window.demo = {
@@ -141,7 +143,8 @@ function setPending(text: string | null): void {
   });
 }
 
-const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const formatBytes = (n: number) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 const formatPercent = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 2 : 1)}%`;
 
 /** The headline: both optimizers' state bytes as read from them, as a sentence and as bars. */
@@ -171,7 +174,12 @@ class Run {
   private readonly readback: GPUBuffer;
   private readonly renderReadback: GPUBuffer;
 
-  constructor(private readonly device: GPUDevice, kernels: Kernels, private readonly shared: Shared, options: AdafactorOptions) {
+  constructor(
+    private readonly device: GPUDevice,
+    kernels: Kernels,
+    private readonly shared: Shared,
+    options: AdafactorOptions,
+  ) {
     const layout = modelLayout(42);
     this.adafactorModel = new Model(kernels, shared.data, layout);
     this.adamModel = new Model(kernels, shared.data, layout);
@@ -181,7 +189,14 @@ class Run {
     try {
       this.adafactor = new Adafactor(
         device,
-        m.tensors.map((t) => ({ param: m.params, grad: m.grads, shape: t.shape, paramOffset: t.offset * 4, gradOffset: t.offset * 4, name: t.name })),
+        m.tensors.map((t) => ({
+          param: m.params,
+          grad: m.grads,
+          shape: t.shape,
+          paramOffset: t.offset * 4,
+          gradOffset: t.offset * 4,
+          name: t.name,
+        })),
         options,
       );
     } catch (error) {
@@ -190,9 +205,14 @@ class Run {
       this.adamModel.destroy();
       throw error;
     }
-    this.adam = new FusedAdam(device, this.adamModel.params, this.adamModel.grads, this.adamModel.parameterCount, { lr: 1e-3 });
+    this.adam = new FusedAdam(device, this.adamModel.params, this.adamModel.grads, this.adamModel.parameterCount, {
+      lr: 1e-3,
+    });
     this.readback = device.createBuffer({ size: 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.renderReadback = device.createBuffer({ size: 2 * PIXELS * 3 * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.renderReadback = device.createBuffer({
+      size: 2 * PIXELS * 3 * 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** One training step of both models on the same minibatch; returns their losses. */
@@ -216,7 +236,15 @@ class Run {
   async watchedStats(): Promise<StepPoint | null> {
     const stats = await this.adafactor.stats();
     const tensor = stats.tensors.find((t) => t.name === this.watched.name);
-    return tensor ? { step: stats.step, paramRms: tensor.paramRms, stepSize: tensor.stepSize, updateRms: tensor.updateRms, clipDivisor: tensor.clipDivisor } : null;
+    return tensor
+      ? {
+          step: stats.step,
+          paramRms: tensor.paramRms,
+          stepSize: tensor.stepSize,
+          updateRms: tensor.updateRms,
+          clipDivisor: tensor.clipDivisor,
+        }
+      : null;
   }
 
   /** Both models' pictures of the whole image. */
@@ -252,7 +280,10 @@ class Shared {
   private readonly gatherGroup: GPUBindGroup;
   private readonly order = new Uint32Array(BATCH);
 
-  constructor(private readonly device: GPUDevice, target: Float32Array<ArrayBuffer>) {
+  constructor(
+    private readonly device: GPUDevice,
+    target: Float32Array<ArrayBuffer>,
+  ) {
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
     const upload = (data: Float32Array<ArrayBuffer>) => {
       const b = device.createBuffer({ size: data.byteLength, usage: storage });
@@ -271,10 +302,16 @@ class Shared {
     this.pixelIndices = device.createBuffer({ size: BATCH * 4, usage: storage });
     const sizes = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(sizes, 0, new Uint32Array([BATCH, FEATURES, 0, 0]));
-    this.gather = device.createComputePipeline({ label: 'gather', layout: 'auto', compute: { module: device.createShaderModule({ code: gatherSource }), entryPoint: 'main' } });
+    this.gather = device.createComputePipeline({
+      label: 'gather',
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code: gatherSource }), entryPoint: 'main' },
+    });
     this.gatherGroup = device.createBindGroup({
       layout: this.gather.getBindGroupLayout(0),
-      entries: [sizes, this.pixelIndices, allFeatures, allTargets, this.data.batchFeatures, this.data.batchTargets].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [sizes, this.pixelIndices, allFeatures, allTargets, this.data.batchFeatures, this.data.batchTargets].map(
+        (buffer, binding) => ({ binding, resource: { buffer } }),
+      ),
     });
   }
 
@@ -291,7 +328,10 @@ class Shared {
 }
 
 /** Step numbers on an x axis: whole steps, also while there are only a few. */
-const STEP_AXIS: uPlot.Axis = { label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000] };
+const STEP_AXIS: uPlot.Axis = {
+  label: 'step',
+  incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
+};
 
 /**
  * A chart of series over the steps that grows as values come in; the legend shows the latest
@@ -313,7 +353,8 @@ function liveChart(
     element,
   );
   new ResizeObserver(() => {
-    if (element.clientWidth !== plot.width) plot.setSize({ width: element.clientWidth, height: height(element.clientWidth) });
+    if (element.clientWidth !== plot.width)
+      plot.setSize({ width: element.clientWidth, height: height(element.clientWidth) });
   }).observe(element);
   return {
     add(step, ...values) {
@@ -353,7 +394,14 @@ const SMALL_STEP_AXIS: uPlot.Axis = { ...STEP_AXIS, label: undefined };
 function stepSizeChart(element: HTMLElement) {
   return liveChart(element, stepChartHeight, {
     scales: { x: { time: false }, y: { distr: 3 } },
-    axes: [SMALL_STEP_AXIS, { label: 'αₜ (log scale)', size: 56, values: (_u, splits) => splits.map((v) => (v == null ? '' : v.toExponential(0))) }],
+    axes: [
+      SMALL_STEP_AXIS,
+      {
+        label: 'αₜ (log scale)',
+        size: 56,
+        values: (_u, splits) => splits.map((v) => (v == null ? '' : v.toExponential(0))),
+      },
+    ],
     series: [{ label: 'step' }, { label: 'αₜ', stroke: '#e76f51', width: 2, value: exponential }],
   });
 }
@@ -363,7 +411,10 @@ function clipChart(element: HTMLElement) {
   return liveChart(element, stepChartHeight, {
     scales: { x: { time: false }, y: { range: (_u, _min, max) => [0.9, Math.max(2, max + 0.1 * (max - 1))] } },
     axes: [SMALL_STEP_AXIS, { label: 'clip divisor', size: 56 }],
-    series: [{ label: 'step' }, { label: 'clip divisor', stroke: '#2a9d8f', width: 2, value: (_u, v) => (v == null ? '--' : v.toFixed(3)) }],
+    series: [
+      { label: 'step' },
+      { label: 'clip divisor', stroke: '#2a9d8f', width: 2, value: (_u, v) => (v == null ? '--' : v.toFixed(3)) },
+    ],
   });
 }
 
@@ -401,7 +452,9 @@ async function main(): Promise<void> {
     setStatus(message, 'error');
     console.error(message);
   });
-  device.lost.then((info) => setStatus(`The GPU device was lost: ${info.message}. Reload the page to start again.`, 'error'));
+  device.lost.then((info) =>
+    setStatus(`The GPU device was lost: ${info.message}. Reload the page to start again.`, 'error'),
+  );
   const target = targetImage();
   drawImage($('target'), target);
   const kernels = new Kernels(device);
@@ -470,7 +523,8 @@ async function main(): Promise<void> {
   }
 
   const redrawDue = () =>
-    d.renderedStep === 0 || performance.now() - lastRedraw >= Math.max(REDRAW_MS, Math.min(d.redraws, TRAIN_PER_RENDER) * d.renderMs);
+    d.renderedStep === 0 ||
+    performance.now() - lastRedraw >= Math.max(REDRAW_MS, Math.min(d.redraws, TRAIN_PER_RENDER) * d.renderMs);
 
   function showProgress(): void {
     if (!running) return; // "Pausing…" stays until the loop stops
@@ -513,7 +567,8 @@ async function main(): Promise<void> {
       d.running = false;
     }
     if (mine !== generation) return;
-    if (running) start(); // Start was pressed again while the last step finished
+    if (running)
+      start(); // Start was pressed again while the last step finished
     else setStatus(`Paused at step ${d.step}. Press Start to go on.`, 'paused');
   }
 
@@ -534,7 +589,8 @@ async function main(): Promise<void> {
     if (running) start();
     else setStatus('Pausing after the step under way…', 'busy');
   };
-  $<HTMLInputElement>('relativeStep').onchange = (e) => ($<HTMLInputElement>('lr').disabled = (e.target as HTMLInputElement).checked);
+  $<HTMLInputElement>('relativeStep').onchange = (e) =>
+    ($<HTMLInputElement>('lr').disabled = (e.target as HTMLInputElement).checked);
   reset.onclick = async () => {
     let next: Run;
     const nextOptions = readOptions();
@@ -552,13 +608,21 @@ async function main(): Promise<void> {
     await loopDone; // the old run's last step may still be on the GPU
     run.destroy();
     run = next;
-    Object.assign(d, { step: 0, renderedStep: 0, stepsPerSecond: 0, loss: { adafactor: NaN, adam: NaN }, firstLoss: { adafactor: NaN, adam: NaN }, adafactorStats: [] });
+    Object.assign(d, {
+      step: 0,
+      renderedStep: 0,
+      stepsPerSecond: 0,
+      loss: { adafactor: NaN, adam: NaN },
+      firstLoss: { adafactor: NaN, adam: NaN },
+      adafactorStats: [],
+    });
     chart.clear();
     stepSizes.clear();
     clipDivisors.clear();
     lastStats = -Infinity;
     showMemory(run, options);
-    for (const id of ['adafactorImage', 'adamImage']) $<HTMLCanvasElement>(id).getContext('2d')!.clearRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
+    for (const id of ['adafactorImage', 'adamImage'])
+      $<HTMLCanvasElement>(id).getContext('2d')!.clearRect(0, 0, IMAGE_SIZE, IMAGE_SIZE);
     setPending('waiting for the first step');
     $('adafactorCaption').textContent = $('adamCaption').textContent = '\u00a0';
     reset.disabled = false;

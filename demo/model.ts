@@ -11,12 +11,25 @@ import { normal, random } from './image.js';
 
 export const LAYER_SIZES = [64, 320, 256, 3];
 
-interface Layer { inputs: number; outputs: number; weight: number; bias: number }
+interface Layer {
+  inputs: number;
+  outputs: number;
+  weight: number;
+  bias: number;
+}
 
-export interface ModelTensor { name: string; shape: number[]; offset: number }
+export interface ModelTensor {
+  name: string;
+  shape: number[];
+  offset: number;
+}
 
 /** Where each tensor lies in the parameter buffer (f32 elements), and the initial weights (He init). */
-export function modelLayout(seed: number): { layers: Layer[]; tensors: ModelTensor[]; initial: Float32Array<ArrayBuffer> } {
+export function modelLayout(seed: number): {
+  layers: Layer[];
+  tensors: ModelTensor[];
+  initial: Float32Array<ArrayBuffer>;
+} {
   const layers: Layer[] = [];
   const tensors: ModelTensor[] = [];
   let offset = 0;
@@ -46,7 +59,12 @@ export class Kernels {
   readonly backwardWeight: GPUComputePipeline;
   readonly loss: GPUComputePipeline;
   constructor(readonly device: GPUDevice) {
-    const make = (code: string, label: string) => device.createComputePipeline({ label, layout: 'auto', compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' } });
+    const make = (code: string, label: string) =>
+      device.createComputePipeline({
+        label,
+        layout: 'auto',
+        compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' },
+      });
     this.forward = make(denseForward, 'dense forward');
     this.backwardInput = make(denseBackwardInput, 'dense backward input');
     this.backwardWeight = make(denseBackwardWeight, 'dense backward weight');
@@ -55,7 +73,13 @@ export class Kernels {
 }
 
 /** Buffers both models read: the minibatch (features and targets) and the whole image's features. */
-export interface SharedData { batchFeatures: GPUBuffer; batchTargets: GPUBuffer; batchSize: number; allFeatures: GPUBuffer; pixelCount: number }
+export interface SharedData {
+  batchFeatures: GPUBuffer;
+  batchTargets: GPUBuffer;
+  batchSize: number;
+  allFeatures: GPUBuffer;
+  pixelCount: number;
+}
 
 /** Workgroups of 64 for one invocation per 4 x 4 block of a rows x cols result. */
 const blockWorkgroups = (rows: number, cols: number) => Math.ceil((Math.ceil(rows / 4) * Math.ceil(cols / 4)) / 64);
@@ -95,27 +119,73 @@ export class Model {
       return b;
     };
     const group = (pipeline: GPUComputePipeline, buffers: GPUBuffer[]) =>
-      device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((b, binding) => ({ binding, resource: { buffer: b } })) });
-    const dims = (l: Layer, batch: number, relu: boolean) => uniform([batch, l.inputs, l.outputs, relu ? 1 : 0, l.weight, l.bias, 0, 0]);
+      device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: buffers.map((b, binding) => ({ binding, resource: { buffer: b } })),
+      });
+    const dims = (l: Layer, batch: number, relu: boolean) =>
+      uniform([batch, l.inputs, l.outputs, relu ? 1 : 0, l.weight, l.bias, 0, 0]);
 
     // Training: forward on the minibatch, loss, then backward layer by layer.
     const batch = data.batchSize;
     const activations = [data.batchFeatures, ...layers.map((l) => buffer(batch * l.outputs, 'activation'))];
     const gradients = [undefined, ...layers.map((l) => buffer(batch * l.outputs, 'activation gradient'))];
     const layerDims = layers.map((l, i) => dims(l, batch, i + 1 < layers.length));
-    layers.forEach((l, i) => this.training.push({ pipeline: kernels.forward, bindGroup: group(kernels.forward, [layerDims[i], activations[i], this.params, activations[i + 1]]), workgroups: blockWorkgroups(batch, l.outputs) }));
+    layers.forEach((l, i) =>
+      this.training.push({
+        pipeline: kernels.forward,
+        bindGroup: group(kernels.forward, [layerDims[i], activations[i], this.params, activations[i + 1]]),
+        workgroups: blockWorkgroups(batch, l.outputs),
+      }),
+    );
     const outputs = batch * 3;
-    this.training.push({ pipeline: kernels.loss, bindGroup: group(kernels.loss, [uniform([outputs, 0, 0, 0]), activations[layers.length], data.batchTargets, gradients[layers.length]!, this.loss]), workgroups: 1 });
+    this.training.push({
+      pipeline: kernels.loss,
+      bindGroup: group(kernels.loss, [
+        uniform([outputs, 0, 0, 0]),
+        activations[layers.length],
+        data.batchTargets,
+        gradients[layers.length]!,
+        this.loss,
+      ]),
+      workgroups: 1,
+    });
     for (let i = layers.length - 1; i >= 0; i--) {
       const l = layers[i];
-      this.training.push({ pipeline: kernels.backwardWeight, bindGroup: group(kernels.backwardWeight, [layerDims[i], activations[i], gradients[i + 1]!, this.grads]), workgroups: blockWorkgroups(l.inputs + 1, l.outputs) });
-      if (i > 0) this.training.push({ pipeline: kernels.backwardInput, bindGroup: group(kernels.backwardInput, [layerDims[i], gradients[i + 1]!, this.params, activations[i], gradients[i]!]), workgroups: blockWorkgroups(batch, l.inputs) });
+      this.training.push({
+        pipeline: kernels.backwardWeight,
+        bindGroup: group(kernels.backwardWeight, [layerDims[i], activations[i], gradients[i + 1]!, this.grads]),
+        workgroups: blockWorkgroups(l.inputs + 1, l.outputs),
+      });
+      if (i > 0)
+        this.training.push({
+          pipeline: kernels.backwardInput,
+          bindGroup: group(kernels.backwardInput, [
+            layerDims[i],
+            gradients[i + 1]!,
+            this.params,
+            activations[i],
+            gradients[i]!,
+          ]),
+          workgroups: blockWorkgroups(batch, l.inputs),
+        });
     }
 
     // Rendering: forward on every pixel.
     const pixels = data.pixelCount;
     const renderActivations = [data.allFeatures, ...layers.map((l) => buffer(pixels * l.outputs, 'render activation'))];
-    layers.forEach((l, i) => this.rendering.push({ pipeline: kernels.forward, bindGroup: group(kernels.forward, [dims(l, pixels, i + 1 < layers.length), renderActivations[i], this.params, renderActivations[i + 1]]), workgroups: blockWorkgroups(pixels, l.outputs) }));
+    layers.forEach((l, i) =>
+      this.rendering.push({
+        pipeline: kernels.forward,
+        bindGroup: group(kernels.forward, [
+          dims(l, pixels, i + 1 < layers.length),
+          renderActivations[i],
+          this.params,
+          renderActivations[i + 1],
+        ]),
+        workgroups: blockWorkgroups(pixels, l.outputs),
+      }),
+    );
     this.rendered = renderActivations[layers.length];
   }
 

@@ -44,9 +44,12 @@ export class Adafactor {
     this.engine = new AdafactorEngine(device, paramsOrGroups, options);
     this.kernelVariant = this.engine.kernelVariant;
     this.stateEntries = stateEntries(this.engine.plan, this.engine.params, this.engine.geometries);
-    const groupOverrides = paramsOrGroups.some((g) => 'params' in g) ? paramsOrGroups.map((g) => ({ ...g, params: undefined })) : [];
-    this.savedOptions = JSON.stringify(groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options, (key, value) =>
-      key === 'lr' && typeof value === 'function' ? 'function' : value,
+    const groupOverrides = paramsOrGroups.some((g) => 'params' in g)
+      ? paramsOrGroups.map((g) => ({ ...g, params: undefined }))
+      : [];
+    this.savedOptions = JSON.stringify(
+      groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options,
+      (key, value) => (key === 'lr' && typeof value === 'function' ? 'function' : value),
     );
     void device.lost?.then((info) => {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';
@@ -75,7 +78,8 @@ export class Adafactor {
    */
   step(encoder?: GPUCommandEncoder): void {
     this.checkUsable();
-    if (this.stepCount >= Number.MAX_SAFE_INTEGER) throw new Error(`Adafactor: the step count ${this.stepCount} cannot grow past 2^53 - 1`);
+    if (this.stepCount >= Number.MAX_SAFE_INTEGER)
+      throw new Error(`Adafactor: the step count ${this.stepCount} cannot grow past 2^53 - 1`);
     const step = this.stepCount + 1;
     this.engine.record(encoder, step);
     this.recordedSteps = step;
@@ -101,7 +105,8 @@ export class Adafactor {
    * see stats().
    */
   learningRate(step = Math.max(1, this.stepCount)): number[] {
-    if (!Number.isSafeInteger(step) || step < 1) throw new Error(`Adafactor.learningRate: step must be an integer >= 1, got ${String(step)}`);
+    if (!Number.isSafeInteger(step) || step < 1)
+      throw new Error(`Adafactor.learningRate: step must be an integer >= 1, got ${String(step)}`);
     return this.engine.learningRates(step, 'Adafactor.learningRate');
   }
 
@@ -147,7 +152,10 @@ export class Adafactor {
    */
   loadState(bytes: Uint8Array): void {
     this.checkUsable('loadState()');
-    const lengths = Object.fromEntries(STATE_BUFFERS.map((b) => [b, this.engine.state[b].size / 4])) as Record<StateBuffer, number>;
+    const lengths = Object.fromEntries(STATE_BUFFERS.map((b) => [b, this.engine.state[b].size / 4])) as Record<
+      StateBuffer,
+      number
+    >;
     const checkpoint = decodeCheckpoint(bytes, this.stateEntries, lengths, 'Adafactor.loadState');
     this.engine.writeState(checkpoint);
     this.recordedSteps = checkpoint.step;
@@ -162,6 +170,9 @@ export class Adafactor {
 
   private checkUsable(what = 'step()'): void {
     if (this.destroyed) throw new Error(`Adafactor: ${what} after destroy(); make a new optimizer`);
-    if (this.deviceLostReason !== undefined) throw new Error(`Adafactor: ${what} after the GPUDevice was lost (${this.deviceLostReason}); make a new device and optimizer`);
+    if (this.deviceLostReason !== undefined)
+      throw new Error(
+        `Adafactor: ${what} after the GPUDevice was lost (${this.deviceLostReason}); make a new device and optimizer`,
+      );
   }
 }

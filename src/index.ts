@@ -7,5 +7,16 @@ export { ReferenceAdafactor, type ReferenceParam, type ReferenceState, reference
 export { rms } from './core/stages.js';
 export type { StepStats } from './core/stats.js';
 export { type Geometry, geometry } from './core/shape.js';
-export { presets, type HuggingFaceAdafactorArgs, type OptaxAdafactorArgs, type TorchAdafactorArgs } from './core/presets.js';
-export { encodeSafetensors, decodeSafetensors, float32Values, type NamedTensor, type Safetensors } from './state/safetensors.js';
+export {
+  presets,
+  type HuggingFaceAdafactorArgs,
+  type OptaxAdafactorArgs,
+  type TorchAdafactorArgs,
+} from './core/presets.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  float32Values,
+  type NamedTensor,
+  type Safetensors,
+} from './state/safetensors.js';

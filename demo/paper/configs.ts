@@ -47,12 +47,14 @@ export interface PaperConfig {
 export const CONFIGS: PaperConfig[] = [
   {
     name: 'adam',
-    description: 'tf.train.adam (beta1 0.9, beta2 0.999), lr warm-up to 2e-3 over the first tenth of the steps: the baseline',
+    description:
+      'tf.train.adam (beta1 0.9, beta2 0.999), lr warm-up to 2e-3 over the first tenth of the steps: the baseline',
     make: (steps) => new ScheduledAdam(adamSchedule(steps)),
   },
   {
     name: 'adafactor',
-    description: 'Adafactor defaults: relative step, parameter scaling, clipping d = 1, beta2_t = 1 - t^-0.8, no momentum',
+    description:
+      'Adafactor defaults: relative step, parameter scaling, clipping d = 1, beta2_t = 1 - t^-0.8, no momentum',
     make: () => new AdafactorOptimizer(),
   },
   {
@@ -83,6 +85,7 @@ export const CONFIGS: PaperConfig[] = [
   {
     name: 'external-lr',
     description: 'no relative step, no parameter scaling: lr warm-up to 2e-3, then 1/sqrt(t) (claim 4, the other half)',
-    make: (steps) => new AdafactorOptimizer({ relativeStep: false, scaleParameter: false, lr: inverseSqrtSchedule(steps) }),
+    make: (steps) =>
+      new AdafactorOptimizer({ relativeStep: false, scaleParameter: false, lr: inverseSqrtSchedule(steps) }),
   },
 ];

@@ -27,7 +27,12 @@ export { random };
  * The minibatches, the same for every configuration: `batch` windows of `context + 1` tokens at
  * seeded random offsets; inputs are the first `context`, targets the last `context`.
  */
-export function* batches(corpus: Corpus, batch: number, context: number, seed: number): Generator<{ inputs: Int32Array; targets: Int32Array }> {
+export function* batches(
+  corpus: Corpus,
+  batch: number,
+  context: number,
+  seed: number,
+): Generator<{ inputs: Int32Array; targets: Int32Array }> {
   const rand = random(seed);
   const n = corpus.tokens.length - context - 1;
   for (;;) {

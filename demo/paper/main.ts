@@ -34,7 +34,12 @@ export interface PaperResult {
 
 declare global {
   interface Window {
-    paper: { ready: boolean; running: boolean; error: string | null; run: (options: PaperRunOptions) => Promise<PaperResult> };
+    paper: {
+      ready: boolean;
+      running: boolean;
+      error: string | null;
+      run: (options: PaperRunOptions) => Promise<PaperResult>;
+    };
     /** Set by a driver (puppeteer's exposeFunction) to receive progress lines. */
     paperProgress?: (line: string) => void;
     /** Set by a driver to receive the result of a run it started, or its error. */
@@ -72,8 +77,24 @@ function configChart(element: HTMLElement, yLabel: string, height: number) {
       width: element.clientWidth,
       height,
       scales: { x: { time: false }, y: { distr: 3 } },
-      axes: [{ label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000] }, { label: yLabel, size: 60, values: (_u, splits) => splits.map((v) => (v == null ? '' : Number(v.toPrecision(2)).toString())) }],
-      series: [{ label: 'step' }, ...CONFIGS.map((c, i) => ({ label: c.name, stroke: COLORS[i], width: 1.5, spanGaps: true, value: (_: uPlot, v: number | null) => (v == null ? '--' : v.toPrecision(4)) }))],
+      axes: [
+        { label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000] },
+        {
+          label: yLabel,
+          size: 60,
+          values: (_u, splits) => splits.map((v) => (v == null ? '' : Number(v.toPrecision(2)).toString())),
+        },
+      ],
+      series: [
+        { label: 'step' },
+        ...CONFIGS.map((c, i) => ({
+          label: c.name,
+          stroke: COLORS[i],
+          width: 1.5,
+          spanGaps: true,
+          value: (_: uPlot, v: number | null) => (v == null ? '--' : v.toPrecision(4)),
+        })),
+      ],
     },
     data as uPlot.AlignedData,
     element,
@@ -177,7 +198,10 @@ async function run(options: PaperRunOptions): Promise<PaperResult> {
             lastDraw = now;
             for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
             const rate = step > 1 ? ((step - 1) * 1000) / (now - started) : 0;
-            status(`Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: step ${step} of ${options.steps} · loss ${loss.toFixed(3)}${rate ? ` · ${rate.toFixed(2)} steps/s` : ''}`, 'running');
+            status(
+              `Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: step ${step} of ${options.steps} · loss ${loss.toFixed(3)}${rate ? ` · ${rate.toFixed(2)} steps/s` : ''}`,
+              'running',
+            );
           }
           if (now - lastProgress > 10_000) {
             lastProgress = now;
@@ -191,12 +215,17 @@ async function run(options: PaperRunOptions): Promise<PaperResult> {
       });
       for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
       const r = results[i]!;
-      progress(`${i + 1}/${CONFIGS.length} ${config.name}: final loss ${r.finalLoss.toFixed(4)}, state ${r.stateBytes} bytes, ${r.stepsPerSecond.toFixed(2)} steps/s, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      progress(
+        `${i + 1}/${CONFIGS.length} ${config.name}: final loss ${r.finalLoss.toFixed(4)}, state ${r.stateBytes} bytes, ${r.stepsPerSecond.toFixed(2)} steps/s, ${((performance.now() - started) / 1000).toFixed(0)} s`,
+      );
       showResults(results);
       if (stopRequested) break;
     }
     const done = results.filter((r): r is RunResult => r !== undefined);
-    status(`${stopRequested ? 'Stopped' : 'Done'}: ${done.length} configuration${done.length === 1 ? '' : 's'} of ${options.steps} steps`, 'idle');
+    status(
+      `${stopRequested ? 'Stopped' : 'Done'}: ${done.length} configuration${done.length === 1 ? '' : 's'} of ${options.steps} steps`,
+      'idle',
+    );
     return {
       parameters,
       shape: { ...setup.shape, batch: setup.batch, textCharacters: setup.corpus.tokens.length },
@@ -232,7 +261,10 @@ pauseButton.addEventListener('click', () => setPaused(!paused));
 
 async function start() {
   if (!navigator.gpu) {
-    status('This browser has no WebGPU (navigator.gpu is missing): try a recent Chrome or Edge, or Safari or Firefox with WebGPU enabled.', 'error');
+    status(
+      'This browser has no WebGPU (navigator.gpu is missing): try a recent Chrome or Edge, or Safari or Firefox with WebGPU enabled.',
+      'error',
+    );
     window.paper.error = 'no WebGPU';
     return;
   }

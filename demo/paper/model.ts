@@ -71,12 +71,23 @@ export class TransformerLM {
   private readonly positions: tf.Tensor1D;
 
   /** Variables named `<prefix>/<name>` (tfjs needs variable names unique while they live). */
-  constructor(readonly shape: ModelShape, readonly batch: number, weights: InitialTensor[], prefix: string) {
+  constructor(
+    readonly shape: ModelShape,
+    readonly batch: number,
+    weights: InitialTensor[],
+    prefix: string,
+  ) {
     this.variables = weights.map((w) => tf.variable(tf.tensor(w.values, w.shape), true, `${prefix}/${w.name}`));
     this.byName = new Map(weights.map((w, i) => [w.name, this.variables[i]]));
     const t = shape.context;
-    this.mask = tf.tensor2d(Float32Array.from({ length: t * t }, (_, i) => (i % t > Math.floor(i / t) ? -1e9 : 0)), [t, t]);
-    this.positions = tf.tensor1d(Int32Array.from({ length: batch * t }, (_, i) => i % t), 'int32');
+    this.mask = tf.tensor2d(
+      Float32Array.from({ length: t * t }, (_, i) => (i % t > Math.floor(i / t) ? -1e9 : 0)),
+      [t, t],
+    );
+    this.positions = tf.tensor1d(
+      Int32Array.from({ length: batch * t }, (_, i) => i % t),
+      'int32',
+    );
   }
 
   private p(name: string): tf.Variable {
@@ -85,7 +96,10 @@ export class TransformerLM {
 
   private layerNorm(x: tf.Tensor2D, name: string): tf.Tensor2D {
     const { mean, variance } = tf.moments(x, 1, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(`${name}/gain`)), this.p(`${name}/bias`));
+    return tf.add(
+      tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), this.p(`${name}/gain`)),
+      this.p(`${name}/bias`),
+    );
   }
 
   /** [batch * context, width] to [batch, heads, context, width / heads]. */
@@ -108,7 +122,10 @@ export class TransformerLM {
 
   /** Logits [batch * context, vocabulary] for inputs [batch * context] of token ids. */
   logits(inputs: tf.Tensor1D): tf.Tensor2D {
-    let x: tf.Tensor2D = tf.add(tf.gather(this.p('token_embedding'), inputs), tf.gather(this.p('position_embedding'), this.positions));
+    let x: tf.Tensor2D = tf.add(
+      tf.gather(this.p('token_embedding'), inputs),
+      tf.gather(this.p('position_embedding'), this.positions),
+    );
     for (let l = 0; l < this.shape.layers; l++) {
       x = tf.add(x, this.attention(this.layerNorm(x, `block${l}/ln1`), l));
       const hidden = tf.relu(tf.matMul(this.layerNorm(x, `block${l}/ln2`), this.p(`block${l}/mlp/in`)));

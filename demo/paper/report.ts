@@ -13,7 +13,8 @@ export interface ReportRow {
   stats?: StatsPoint[];
 }
 
-export const formatBytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+export const formatBytes = (n: number) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
 
 /** The table in Markdown: final loss, its ratio to Adam's, state bytes and their share of Adam's, steps/s. */
@@ -52,7 +53,12 @@ const peakLoss = (row: ReportRow) => Math.max(...row.losses.slice(1));
 export function claims(rows: ReportRow[]): string[] {
   const get = (name: string) => rows.find((r) => r.name === name && r.losses.length > 0);
   const [adam, factored, full, momentum] = ['adam', 'adafactor', 'full-second-moment', 'momentum'].map(get);
-  const [slow, slowClip, increasing, external] = ['slow-decay', 'slow-decay+clip', 'increasing-decay', 'external-lr'].map(get);
+  const [slow, slowClip, increasing, external] = [
+    'slow-decay',
+    'slow-decay+clip',
+    'increasing-decay',
+    'external-lr',
+  ].map(get);
   const out: string[] = [];
   const missing = (what: string) => `not run (needs ${what})`;
 
@@ -66,7 +72,9 @@ export function claims(rows: ReportRow[]): string[] {
 
   if (slow && slowClip && increasing) {
     const worse = (r: ReportRow) => !finite(r) || r.finalLoss > slow.finalLoss;
-    const fixes = [slowClip, increasing].filter((r) => (finite(r) && relative(slow.finalLoss, r.finalLoss) > SIMILAR) || (!finite(slow) && finite(r)));
+    const fixes = [slowClip, increasing].filter(
+      (r) => (finite(r) && relative(slow.finalLoss, r.finalLoss) > SIMILAR) || (!finite(slow) && finite(r)),
+    );
     const large = maxUpdateRms(slow) > 2 * Math.max(1, maxUpdateRms(increasing));
     out.push(
       `Claim 2 (slow decay makes updates too large; clipping or an increasing decay fixes it): with beta2 = 0.999 and no clipping RMS(U) reached ${maxUpdateRms(slow).toFixed(2)} ` +

@@ -14,6 +14,13 @@ export const DEFAULT_STEPS = 24;
  */
 export function makeSetup(): Setup {
   const corpus = makeCorpus();
-  const shape: ModelShape = { vocabulary: corpus.vocabulary.length, context: 16, width: 128, heads: 4, layers: 5, mlp: 4 * 128 };
+  const shape: ModelShape = {
+    vocabulary: corpus.vocabulary.length,
+    context: 16,
+    width: 128,
+    heads: 4,
+    layers: 5,
+    mlp: 4 * 128,
+  };
   return { shape, batch: 4, weights: initialWeights(shape, 17), corpus, batchSeed: 2018 };
 }

@@ -60,14 +60,21 @@ export const finalLoss = (losses: number[]) => {
  * Whether this is an AdafactorOptimizer. Not `instanceof`: tf.Optimizer's Symbol.hasInstance
  * answers true for any optimizer.
  */
-const isAdafactor = (optimizer: tf.Optimizer): optimizer is AdafactorOptimizer => optimizer.getClassName() === AdafactorOptimizer.className;
+const isAdafactor = (optimizer: tf.Optimizer): optimizer is AdafactorOptimizer =>
+  optimizer.getClassName() === AdafactorOptimizer.className;
 
 /** Optimizer state bytes: Adafactor's own count; for Adam, two f32 slots per parameter. */
 function stateBytes(optimizer: tf.Optimizer, parameters: number): number {
   return isAdafactor(optimizer) ? optimizer.stateBytes : 2 * 4 * parameters;
 }
 
-export async function train(setup: Setup, config: PaperConfig, index: number, steps: number, hooks: RunHooks = {}): Promise<RunResult> {
+export async function train(
+  setup: Setup,
+  config: PaperConfig,
+  index: number,
+  steps: number,
+  hooks: RunHooks = {},
+): Promise<RunResult> {
   const model = new TransformerLM(setup.shape, setup.batch, setup.weights, `run${index}`);
   const optimizer = config.make(steps);
   const data = batches(setup.corpus, setup.batch, setup.shape.context, setup.batchSeed);
@@ -111,5 +118,7 @@ export async function train(setup: Setup, config: PaperConfig, index: number, st
 
 function watched(s: AdafactorStats): StatsPoint | undefined {
   const tensor = s.tensors.find((t) => t.name.endsWith(`/${WATCHED}`));
-  return tensor && { step: s.step, stepSize: tensor.stepSize, updateRms: tensor.updateRms, clipDivisor: tensor.clipDivisor };
+  return (
+    tensor && { step: s.step, stepSize: tensor.stepSize, updateRms: tensor.updateRms, clipDivisor: tensor.clipDivisor }
+  );
 }

@@ -28,17 +28,25 @@ function isGroup<P>(entry: P | AdafactorParamGroup<P>): entry is AdafactorParamG
   return typeof entry === 'object' && entry !== null && Array.isArray((entry as { params?: unknown }).params);
 }
 
-export function resolveGroups<P>(params: readonly (P | AdafactorParamGroup<P>)[], options: AdafactorOptions, where = 'Adafactor'): ResolvedGroups<P> {
+export function resolveGroups<P>(
+  params: readonly (P | AdafactorParamGroup<P>)[],
+  options: AdafactorOptions,
+  where = 'Adafactor',
+): ResolvedGroups<P> {
   if (!Array.isArray(params)) throw new Error(`${where}: params must be an array of tensors or of parameter groups`);
   const base = resolveOptions(options, where);
   const groupCount = params.filter((p) => isGroup(p)).length;
   if (groupCount === 0) return { tensors: [...(params as P[])], groupOf: params.map(() => 0), options: [base], base };
-  if (groupCount !== params.length) throw new Error(`${where}: params mixes tensors and parameter groups; put every tensor in a group`);
+  if (groupCount !== params.length)
+    throw new Error(`${where}: params mixes tensors and parameter groups; put every tensor in a group`);
   const result: ResolvedGroups<P> = { tensors: [], groupOf: [], options: [], base };
   (params as AdafactorParamGroup<P>[]).forEach((group, g) => {
     const { params: members, ...overrides } = group;
     for (const key of OPTIMIZER_WIDE) {
-      if (key in overrides) throw new Error(`${where}: parameter group ${g} sets ${key}, which applies to the whole optimizer; set it in the options`);
+      if (key in overrides)
+        throw new Error(
+          `${where}: parameter group ${g} sets ${key}, which applies to the whole optimizer; set it in the options`,
+        );
     }
     result.options.push(resolveOptions({ ...options, ...overrides }, `${where}: parameter group ${g}`));
     for (const tensor of members) {

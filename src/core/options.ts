@@ -155,15 +155,19 @@ export const F32_MIN_NORMAL = 2 ** -126;
  */
 export function f32Problem(value: number, positive: boolean): string | undefined {
   const rounded = Math.fround(value);
-  if (!Number.isFinite(rounded)) return `rounds to ${rounded} in f32, the GPU's precision (the largest f32 is about 3.4e38)`;
-  if (positive && rounded < F32_MIN_NORMAL) return `is 0 or a denormal in f32, the GPU's precision (the smallest normal f32 is about 1.18e-38)`;
+  if (!Number.isFinite(rounded))
+    return `rounds to ${rounded} in f32, the GPU's precision (the largest f32 is about 3.4e38)`;
+  if (positive && rounded < F32_MIN_NORMAL)
+    return `is 0 or a denormal in f32, the GPU's precision (the smallest normal f32 is about 1.18e-38)`;
   return undefined;
 }
 
 /** Fills in defaults and checks every option; throws an Error naming the option and the problem. */
 export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafactor'): ResolvedOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new Error(`${where}: options must be an object of option values, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new Error(
+      `${where}: options must be an object of option values, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
@@ -177,19 +181,28 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
     // Checked in the precision the GPU computes in, for the options the shaders use.
-    const hostOnly = name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor' || name === 'beta2';
+    const hostOnly =
+      name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor' || name === 'beta2';
     const problem = hostOnly ? undefined : f32Problem(value, domain.startsWith('> 0'));
     if (problem) throw new Error(`${where}: option ${name} is ${value}, which ${problem}`);
     return value;
   };
-  const flag = (name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding'): boolean => {
+  const flag = (
+    name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding',
+  ): boolean => {
     const value = merged[name] as unknown;
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
-  const oneOf = <T extends string>(name: 'weightDecayScale' | 'factorDims' | 'eps1Mode' | 'kernelVariant', values: readonly T[]): T => {
+  const oneOf = <T extends string>(
+    name: 'weightDecayScale' | 'factorDims' | 'eps1Mode' | 'kernelVariant',
+    values: readonly T[],
+  ): T => {
     const value = merged[name] as unknown;
-    if (!values.includes(value as T)) throw new Error(`${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`);
+    if (!values.includes(value as T))
+      throw new Error(
+        `${where}: option ${name} must be one of ${values.map((v) => `'${v}'`).join(', ')}, got ${String(value)}`,
+      );
     return value as T;
   };
   const resolved: ResolvedOptions = {
@@ -198,11 +211,18 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     eps1Mode: oneOf('eps1Mode', ['add', 'floor'] as const),
     eps2: number('eps2', (v) => v > 0, '> 0'),
     // Infinity is allowed here, and means no clipping (optax's clipping_threshold=None).
-    clipThreshold: merged.clipThreshold === Infinity ? Infinity : number('clipThreshold', (v) => v > 0, '> 0 (or Infinity)'),
+    clipThreshold:
+      merged.clipThreshold === Infinity ? Infinity : number('clipThreshold', (v) => v > 0, '> 0 (or Infinity)'),
     decayRate: number('decayRate', (v) => v < 0, '< 0'),
-    beta2: merged.beta2 === undefined ? undefined : number('beta2', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
+    beta2:
+      merged.beta2 === undefined
+        ? undefined
+        : number('beta2', (v) => v >= 0 && Math.fround(v) < 1, "in [0, 1) (and below 1 in f32, the GPU's precision)"),
     decayOffset: number('decayOffset', (v) => Number.isSafeInteger(v) && v >= 0, 'and an integer >= 0'),
-    beta1: merged.beta1 === undefined ? undefined : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1) (and below 1 in f32, the GPU\'s precision)'),
+    beta1:
+      merged.beta1 === undefined
+        ? undefined
+        : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, "in [0, 1) (and below 1 in f32, the GPU's precision)"),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
@@ -218,10 +238,13 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   const lr = options.lr;
   if (lr !== undefined) {
     if (resolved.relativeStep) {
-      throw new Error(`${where}: option lr is given while relativeStep is true (the default); pass relativeStep: false to use an external learning rate`);
+      throw new Error(
+        `${where}: option lr is given while relativeStep is true (the default); pass relativeStep: false to use an external learning rate`,
+      );
     }
     if (typeof lr === 'number') {
-      if (!Number.isFinite(lr) || lr < 0) throw new Error(`${where}: option lr must be a finite number >= 0, got ${lr}`);
+      if (!Number.isFinite(lr) || lr < 0)
+        throw new Error(`${where}: option lr must be a finite number >= 0, got ${lr}`);
       const problem = f32Problem(lr, false);
       if (problem) throw new Error(`${where}: option lr is ${lr}, which ${problem}`);
       resolved.lr = () => lr;
@@ -234,14 +257,18 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     throw new Error(`${where}: relativeStep is false but no lr is given; pass lr (a number or a function of the step)`);
   }
   if (resolved.beta2 !== undefined && (options.decayRate !== undefined || options.decayOffset !== undefined)) {
-    throw new Error(`${where}: option beta2 fixes the second-moment decay; it cannot be given with ${options.decayRate !== undefined ? 'decayRate' : 'decayOffset'}, which shape the schedule it replaces`);
+    throw new Error(
+      `${where}: option beta2 fixes the second-moment decay; it cannot be given with ${options.decayRate !== undefined ? 'decayRate' : 'decayOffset'}, which shape the schedule it replaces`,
+    );
   }
   if (resolved.warmupInit && !resolved.relativeStep) {
     throw new Error(`${where}: option warmupInit needs relativeStep: true`);
   }
   // With the floor, eps1^2 floors the estimate in f32: it must not be 0 or a denormal there.
   if (resolved.eps1Mode === 'floor' && Math.fround(resolved.eps1 * resolved.eps1) < F32_MIN_NORMAL) {
-    throw new Error(`${where}: option eps1 is ${resolved.eps1}, too small for eps1Mode 'floor': its square must be a normal f32 (eps1 >= about 1.1e-19)`);
+    throw new Error(
+      `${where}: option eps1 is ${resolved.eps1}, too small for eps1Mode 'floor': its square must be a normal f32 (eps1 >= about 1.1e-19)`,
+    );
   }
   return resolved;
 }
@@ -250,7 +277,8 @@ function resolveLimits(limits: AdafactorLimits | undefined, where: string): Adaf
   if (limits === undefined) return {};
   if (typeof limits !== 'object' || limits === null) throw new Error(`${where}: option limits must be an object`);
   for (const [key, value] of Object.entries(limits)) {
-    if (key !== 'maxWorkgroupsPerDimension' && key !== 'maxBindingBytes') throw new Error(`${where}: unknown limit '${key}'`);
+    if (key !== 'maxWorkgroupsPerDimension' && key !== 'maxBindingBytes')
+      throw new Error(`${where}: unknown limit '${key}'`);
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new Error(`${where}: limit ${key} must be an integer >= 1, got ${String(value)}`);
     }

@@ -56,16 +56,19 @@ export interface HuggingFaceAdafactorArgs {
 /** The given arguments over the library's defaults; refuses names the library does not have. */
 function withDefaults<T extends object>(library: string, defaults: Required<T>, args: T | undefined): Required<T> {
   if (args === undefined) return { ...defaults };
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new Error(`${library}: arguments must be an object of its keyword arguments`);
+  if (typeof args !== 'object' || args === null || Array.isArray(args))
+    throw new Error(`${library}: arguments must be an object of its keyword arguments`);
   for (const key of Object.keys(args)) {
-    if (!(key in defaults)) throw new Error(`${library}: unknown argument '${key}' (it takes ${Object.keys(defaults).join(', ')})`);
+    if (!(key in defaults))
+      throw new Error(`${library}: unknown argument '${key}' (it takes ${Object.keys(defaults).join(', ')})`);
   }
   const given = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
   return { ...defaults, ...given } as Required<T>;
 }
 
 function pair(library: string, name: string, value: unknown): [unknown, unknown] {
-  if (!Array.isArray(value) || value.length !== 2) throw new Error(`${library}: ${name} must be a pair [eps1, eps2], got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || value.length !== 2)
+    throw new Error(`${library}: ${name} must be a pair [eps1, eps2], got ${JSON.stringify(value)}`);
   return [value[0], value[1]];
 }
 
@@ -77,15 +80,24 @@ function pair(library: string, name: string, value: unknown): [unknown, unknown]
  */
 function torch(args?: TorchAdafactorArgs): AdafactorOptions {
   const library = 'presets.torch (torch.optim.Adafactor)';
-  const a = withDefaults<TorchAdafactorArgs>(library, { lr: 1e-2, beta2_decay: -0.8, eps: [null, 1e-3], d: 1.0, weight_decay: 0.0, foreach: null, maximize: false }, args);
-  if (a.maximize !== false) throw new Error(`${library}: maximize=True is not reproduced; negate your gradients instead`);
-  if (a.foreach !== null && a.foreach !== false) throw new Error(`${library}: foreach selects PyTorch's multi-tensor kernels and means nothing here; leave it out`);
-  if (typeof a.lr !== 'number' || !(a.lr >= 0)) throw new Error(`${library}: lr must be a number >= 0, got ${String(a.lr)}`);
+  const a = withDefaults<TorchAdafactorArgs>(
+    library,
+    { lr: 1e-2, beta2_decay: -0.8, eps: [null, 1e-3], d: 1.0, weight_decay: 0.0, foreach: null, maximize: false },
+    args,
+  );
+  if (a.maximize !== false)
+    throw new Error(`${library}: maximize=True is not reproduced; negate your gradients instead`);
+  if (a.foreach !== null && a.foreach !== false)
+    throw new Error(`${library}: foreach selects PyTorch's multi-tensor kernels and means nothing here; leave it out`);
+  if (typeof a.lr !== 'number' || !(a.lr >= 0))
+    throw new Error(`${library}: lr must be a number >= 0, got ${String(a.lr)}`);
   const [eps1, eps2] = pair(library, 'eps', a.eps);
   const lr = a.lr;
   return {
     // min(1e-2, 1/sqrt(t)) is Hugging Face's relative step: the default lr is exactly it.
-    ...(lr === 1e-2 ? { relativeStep: true } : { relativeStep: false, lr: (t: number) => Math.min(lr, 1 / Math.sqrt(t)) }),
+    ...(lr === 1e-2
+      ? { relativeStep: true }
+      : { relativeStep: false, lr: (t: number) => Math.min(lr, 1 / Math.sqrt(t)) }),
     eps1Mode: 'floor',
     eps1: eps1 === null ? FLOAT32_EPS : (eps1 as number),
     eps2: eps2 as number,
@@ -127,10 +139,16 @@ function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
     args,
   );
   if (a.weight_decay_mask !== null) {
-    throw new Error(`${library}: weight_decay_mask is not reproduced; put the tensors it masks out in a parameter group with weightDecay: 0`);
+    throw new Error(
+      `${library}: weight_decay_mask is not reproduced; put the tensors it masks out in a parameter group with weightDecay: 0`,
+    );
   }
-  if (a.dtype_momentum !== 'float32') throw new Error(`${library}: dtype_momentum '${a.dtype_momentum}' is not reproduced; the first moment is kept in float32`);
-  if (typeof a.decay_rate !== 'number') throw new Error(`${library}: decay_rate must be a number, got ${String(a.decay_rate)}`);
+  if (a.dtype_momentum !== 'float32')
+    throw new Error(
+      `${library}: dtype_momentum '${a.dtype_momentum}' is not reproduced; the first moment is kept in float32`,
+    );
+  if (typeof a.decay_rate !== 'number')
+    throw new Error(`${library}: decay_rate must be a number, got ${String(a.decay_rate)}`);
   const rate = a.learning_rate;
   const lr = rate === null ? 1 : typeof rate === 'function' ? (t: number) => rate(t - 1) : rate;
   return {
@@ -161,7 +179,17 @@ function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
   const library = 'presets.huggingFace (transformers Adafactor)';
   const a = withDefaults<HuggingFaceAdafactorArgs>(
     library,
-    { lr: null, eps: [1e-30, 1e-3], clip_threshold: 1.0, decay_rate: -0.8, beta1: null, weight_decay: 0.0, scale_parameter: true, relative_step: true, warmup_init: false },
+    {
+      lr: null,
+      eps: [1e-30, 1e-3],
+      clip_threshold: 1.0,
+      decay_rate: -0.8,
+      beta1: null,
+      weight_decay: 0.0,
+      scale_parameter: true,
+      relative_step: true,
+      warmup_init: false,
+    },
     args,
   );
   const [eps1, eps2] = pair(library, 'eps', a.eps);

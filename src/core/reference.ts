@@ -5,7 +5,18 @@
 import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { stepSize } from './schedules.js';
 import { type Geometry, geometry, withFactoringRule } from './shape.js';
-import { type ReferenceState, apply, clip, momentum, normalize, rms, scale, secondMoment, stepSizeOf, weightDecay } from './stages.js';
+import {
+  type ReferenceState,
+  apply,
+  clip,
+  momentum,
+  normalize,
+  rms,
+  scale,
+  secondMoment,
+  stepSizeOf,
+  weightDecay,
+} from './stages.js';
 import type { StepStats } from './stats.js';
 
 export type { ReferenceState } from './stages.js';
@@ -74,7 +85,12 @@ export class ReferenceAdafactor {
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
     this.options = resolveOptions(options, 'ReferenceAdafactor');
     this.geometries = params.map((p, i) =>
-      withFactoringRule(geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`), p.shape, this.options.factorDims, this.options.minDimSizeToFactor),
+      withFactoringRule(
+        geometry(p.shape, `ReferenceAdafactor: tensor ${p.name ?? i}`),
+        p.shape,
+        this.options.factorDims,
+        this.options.minDimSizeToFactor,
+      ),
     );
     this.params = params.map((p) => Float64Array.from(p.data));
     this.states = this.geometries.map((g) => initialState(g, this.options));
@@ -87,7 +103,9 @@ export class ReferenceAdafactor {
     }
     grads.forEach((g, i) => {
       if (g.length !== this.params[i].length) {
-        throw new Error(`ReferenceAdafactor: gradient ${i} has ${g.length} elements, its parameter ${this.params[i].length}`);
+        throw new Error(
+          `ReferenceAdafactor: gradient ${i} has ${g.length} elements, its parameter ${this.params[i].length}`,
+        );
       }
     });
     const step = this.stepCount + 1;
@@ -97,6 +115,8 @@ export class ReferenceAdafactor {
       this.skippedSteps++;
       return;
     }
-    this.lastStats = this.params.map((p, i) => referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho));
+    this.lastStats = this.params.map((p, i) =>
+      referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho),
+    );
   }
 }

@@ -11,7 +11,9 @@ import { type ResolvedOptions, f32Problem } from './options.js';
 export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
   if (options.beta2 !== undefined) return 1 - options.beta2;
   if (step <= options.decayOffset) {
-    throw new Error(`${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`);
+    throw new Error(
+      `${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`,
+    );
   }
   return Math.pow(step - options.decayOffset, options.decayRate);
 }

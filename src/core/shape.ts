@@ -24,7 +24,10 @@ export interface Geometry {
 }
 
 /** Where matrix `matrix` of a tensor starts, in elements. */
-export function matrixOffset(g: Pick<Geometry, 'rows' | 'cols' | 'middle' | 'inner' | 'rowStride' | 'colStride'>, matrix: number): number {
+export function matrixOffset(
+  g: Pick<Geometry, 'rows' | 'cols' | 'middle' | 'inner' | 'rowStride' | 'colStride'>,
+  matrix: number,
+): number {
   const inner = matrix % g.inner;
   const middle = Math.floor(matrix / g.inner) % g.middle;
   const outer = Math.floor(matrix / (g.inner * g.middle));
@@ -60,7 +63,19 @@ export function factoredGeometry(shape: readonly number[], rowDim: number, colDi
 }
 
 function vectorGeometry(numel: number): Geometry {
-  return { factored: false, batch: 1, rows: 1, cols: numel, numel, rowDim: 0, colDim: 0, middle: 1, inner: 1, rowStride: numel, colStride: 1 };
+  return {
+    factored: false,
+    batch: 1,
+    rows: 1,
+    cols: numel,
+    numel,
+    rowDim: 0,
+    colDim: 0,
+    middle: 1,
+    inner: 1,
+    rowStride: numel,
+    colStride: 1,
+  };
 }
 
 /** Checks a shape (throws naming `label`) and returns its geometry. */
@@ -68,11 +83,14 @@ export function geometry(shape: readonly number[], label: string): Geometry {
   if (!Array.isArray(shape)) throw new Error(`${label}: shape must be an array of dims, got ${String(shape)}`);
   for (const dim of shape) {
     if (typeof dim !== 'number' || !Number.isFinite(dim) || !Number.isInteger(dim) || dim < 0) {
-      throw new Error(`${label}: shape [${shape.join(', ')}] has an invalid dim ${String(dim)}; dims must be integers >= 0`);
+      throw new Error(
+        `${label}: shape [${shape.join(', ')}] has an invalid dim ${String(dim)}; dims must be integers >= 0`,
+      );
     }
   }
   const numel = shape.reduce((a, b) => a * b, 1);
-  if (numel > 2 ** 32 - 1) throw new Error(`${label}: shape [${shape.join(', ')}] has ${numel} elements, more than 2^32 - 1`);
+  if (numel > 2 ** 32 - 1)
+    throw new Error(`${label}: shape [${shape.join(', ')}] has ${numel} elements, more than 2^32 - 1`);
   if (shape.length < 2) return vectorGeometry(numel);
   return factoredGeometry(shape, shape.length - 2, shape.length - 1);
 }
@@ -84,7 +102,12 @@ export type FactorDims = 'last2' | 'largest2';
  * last two dims, 'largest2' (optax, t5x) the two largest (the later one on a tie); a tensor
  * whose factored dims are not both at least `minDimSizeToFactor` keeps a full second moment.
  */
-export function withFactoringRule(geom: Geometry, shape: readonly number[], factorDims: FactorDims, minDimSizeToFactor: number): Geometry {
+export function withFactoringRule(
+  geom: Geometry,
+  shape: readonly number[],
+  factorDims: FactorDims,
+  minDimSizeToFactor: number,
+): Geometry {
   if (!geom.factored) return geom;
   let factored = geom;
   if (factorDims === 'largest2') {

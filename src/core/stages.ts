@@ -36,7 +36,13 @@ export function rms(values: ArrayLike<number>): number {
 }
 
 /** Stage 1, second moment: R, C (factored) or V (unfactored) take an EMA of Q = G^2 + eps1 (G^2 with eps1Mode 'floor'). */
-export function secondMoment(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions, step: number): void {
+export function secondMoment(
+  grad: ArrayLike<number>,
+  geom: Geometry,
+  state: ReferenceState,
+  options: ResolvedOptions,
+  step: number,
+): void {
   const decay = beta2(options, step);
   const rate = oneMinusBeta2(options, step);
   const added = options.eps1Mode === 'add' ? options.eps1 : 0;
@@ -69,7 +75,12 @@ export function secondMoment(grad: ArrayLike<number>, geom: Geometry, state: Ref
  * eps1Mode 'floor' (PyTorch): U = G / sqrt(max(V, eps1^2)), or
  * U = G / sqrt(max(R C / max(mean(R), eps1), eps1^2)).
  */
-export function normalize(grad: ArrayLike<number>, geom: Geometry, state: ReferenceState, options: ResolvedOptions): Float64Array {
+export function normalize(
+  grad: ArrayLike<number>,
+  geom: Geometry,
+  state: ReferenceState,
+  options: ResolvedOptions,
+): Float64Array {
   const update = new Float64Array(geom.numel);
   // A floor that keeps a NaN a NaN, as torch's clamp does.
   const atLeast = (x: number, floor: number) => (x < floor ? floor : x);

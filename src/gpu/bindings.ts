@@ -32,13 +32,18 @@ function widenedRange(buffer: GPUBuffer, range: BindingRange | undefined, multip
 function viewRange(buffer: GPUBuffer, range: BindingRange | undefined, view: ViewName): BindingRange | undefined {
   if (!range) return undefined;
   const widened = widenedRange(buffer, range, view === 'f32x4' || view === 'quads' ? 16 : 4);
-  if (!widened) throw new Error(`Adafactor: a ${buffer.size}-byte buffer ends inside a 4-byte word that an f16 tensor uses; make its size a multiple of 4`);
+  if (!widened)
+    throw new Error(
+      `Adafactor: a ${buffer.size}-byte buffer ends inside a 4-byte word that an f16 tensor uses; make its size a multiple of 4`,
+    );
   return widened;
 }
 
 /** A buffer range as a binding; a range a window does not touch binds the buffer's first bytes. */
 function windowed(buffer: GPUBuffer, range: BindingRange | undefined): GPUBufferBinding {
-  return range ? { buffer, offset: range.offset, size: range.size } : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
+  return range
+    ? { buffer, offset: range.offset, size: range.size }
+    : { buffer, offset: 0, size: Math.min(buffer.size, 16) };
 }
 
 /**
@@ -46,15 +51,34 @@ function windowed(buffer: GPUBuffer, range: BindingRange | undefined): GPUBuffer
  * multiple of 16 bytes without passing the end of its buffer (quads with no per-element test when
  * every tensor's quads are whole and aligned), single floats otherwise.
  */
-export function chooseViews(g: PlannedGroup<GPUBuffer>, members: readonly PlannedTensor[], windows: readonly PlannedWindow[]): GroupViews {
-  const view = (buffer: GPUBuffer, elementBytes: number, ranges: (BindingRange | undefined)[], aligned: boolean): ViewName => {
+export function chooseViews(
+  g: PlannedGroup<GPUBuffer>,
+  members: readonly PlannedTensor[],
+  windows: readonly PlannedWindow[],
+): GroupViews {
+  const view = (
+    buffer: GPUBuffer,
+    elementBytes: number,
+    ranges: (BindingRange | undefined)[],
+    aligned: boolean,
+  ): ViewName => {
     if (elementBytes === 2) return 'f16';
     if (!ranges.every((r) => widenedRange(buffer, r, 16))) return 'f32';
     return aligned ? 'quads' : 'f32x4';
   };
   return {
-    param: view(g.paramBuffer, g.paramElementBytes, windows.map((w) => w.param), members.every((t) => t.paramQuads)),
-    grad: view(g.gradBuffer, g.gradElementBytes, windows.map((w) => w.grad), members.every((t) => t.gradQuads)),
+    param: view(
+      g.paramBuffer,
+      g.paramElementBytes,
+      windows.map((w) => w.param),
+      members.every((t) => t.paramQuads),
+    ),
+    grad: view(
+      g.gradBuffer,
+      g.gradElementBytes,
+      windows.map((w) => w.grad),
+      members.every((t) => t.gradQuads),
+    ),
   };
 }
 

@@ -8,18 +8,41 @@
  */
 import { type AdafactorParamGroup, resolveGroups } from '../core/groups.js';
 import type { AdafactorOptions, KernelVariant, ResolvedOptions } from '../core/options.js';
-import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { stepSize } from '../core/schedules.js';
 import { type Geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
-import { type GroupViews, type SharedBuffers, align, chooseViews, windowBindGroup, windowUniformData } from './bindings.js';
+import {
+  type GroupViews,
+  type SharedBuffers,
+  align,
+  chooseViews,
+  windowBindGroup,
+  windowUniformData,
+} from './bindings.js';
 import { SHADER, bindGroupLayoutEntries } from './interface.js';
 import { KERNEL_VARIANTS, type KernelName, autoVariant, checkGeometry, tileGeometry } from './kernels.js';
-import { type AdafactorParam, type CheckedParam, checkParams, checkSeparateGradients, dtypeBytes, tensorName } from './params.js';
+import {
+  type AdafactorParam,
+  type CheckedParam,
+  checkParams,
+  checkSeparateGradients,
+  dtypeBytes,
+  tensorName,
+} from './params.js';
 import { pipelineFactory } from './pipelines.js';
 import { type Plan, type PlannedGroup, type PlannedTensor, planTensors } from './plan.js';
 import { type Dispatch, programDispatches, recordDispatches } from './program.js';
-import { readStatus, readStepStats, statusBytes, statusWords } from './status.js';
-import { createHalfTable, f32Bits, recordHalves, stepHalves, wordHalves } from './step_scalars.js';
+import {
+  ScratchReader,
+  readStatus,
+  readStepStats,
+  scratchReadback,
+  statusAndScalarsBytes,
+  statusBytes,
+  statusWords,
+} from './status.js';
+import { groupWhere, settingsData, stepScalarHalves } from './settings.js';
+import { createHalfTable, recordHalves, stepHalves } from './step_scalars.js';
 import { BufferUsage, MapMode } from './usage.js';
 import { type PlannedWindow, planWindows } from './windows.js';
 
@@ -60,9 +83,7 @@ export class AdafactorEngine {
   /** Each group's options, and the step's scalars that each step copies in from `halfTable`. */
   private readonly settings: GPUBuffer;
   private readonly halfTable: GPUBuffer;
-  private readonly statusReadback: GPUBuffer;
-  /** Reads of statusReadback, one after the other (a buffer maps once at a time). */
-  private statusRead: Promise<unknown> = Promise.resolve();
+  private readonly statusReader: ScratchReader;
   private readonly bindGroupLayout: GPUBindGroupLayout;
   private readonly pipelineFor: (kernel: KernelName, views: GroupViews) => GPUComputePipeline;
   /** The number of the first step recorded since construction or writeState, if any. */
@@ -73,16 +94,20 @@ export class AdafactorEngine {
     paramsOrGroups: readonly AdafactorParam[] | readonly AdafactorParamGroup<AdafactorParam>[],
     options: AdafactorOptions = {},
   ) {
-    if (!device || typeof device.createBuffer !== 'function') throw new Error('Adafactor: the first argument must be a GPUDevice');
+    if (!device || typeof device.createBuffer !== 'function')
+      throw new Error('Adafactor: the first argument must be a GPUDevice');
     const groups = resolveGroups<AdafactorParam>(paramsOrGroups, options);
     const params = groups.tensors;
-    if (params.length === 0) throw new Error('Adafactor: params holds no tensor; give at least one { param, grad, shape }');
+    if (params.length === 0)
+      throw new Error('Adafactor: params holds no tensor; give at least one { param, grad, shape }');
     this.options = groups.base;
     this.groupOptions = groups.options;
     this.tensors = checkParams(params);
     const f16 = this.tensors.find((t) => t.paramDtype === 'f16' || t.gradDtype === 'f16');
     if (f16 && !device.features.has('shader-f16')) {
-      throw new Error(`${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`);
+      throw new Error(
+        `${f16.label}: f16 needs the device feature 'shader-f16'; request it with adapter.requestDevice({ requiredFeatures: ['shader-f16'] }) where the adapter has it, or use f32`,
+      );
     }
     checkSeparateGradients(params, this.tensors);
     this.params = [...params];
@@ -109,17 +134,34 @@ export class AdafactorEngine {
       tiles,
       !this.options.skipNonFinite,
     );
-    const bindingLimit = Math.min(device.limits.maxStorageBufferBindingSize, this.options.limits.maxBindingBytes ?? Infinity);
+    const bindingLimit = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      this.options.limits.maxBindingBytes ?? Infinity,
+    );
     const alignment = device.limits.minStorageBufferOffsetAlignment;
     const label = (input: number) => this.tensors[input].label;
-    const windows = (this.windows = this.plan.groups.map((g) => planWindows(this.plan, g, bindingLimit, alignment, tiles, label)));
-    for (const [what, length] of [['the factored state (R and C)', this.plan.factorStateLength], ['the scratch space', this.plan.scratchLength]] as const) {
-      if (length * 4 > bindingLimit) throw new Error(`Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`);
+    const windows = (this.windows = this.plan.groups.map((g) =>
+      planWindows(this.plan, g, bindingLimit, alignment, tiles, label),
+    ));
+    for (const [what, length] of [
+      ['the factored state (R and C)', this.plan.factorStateLength],
+      ['the scratch space', this.plan.scratchLength],
+    ] as const) {
+      if (length * 4 > bindingLimit)
+        throw new Error(
+          `Adafactor: ${what} needs ${length * 4} bytes in one binding, more than the limit of ${bindingLimit}`,
+        );
     }
 
     try {
       const storage = (name: string, bytes: number, extra = 0) =>
-        this.own(device.createBuffer({ label: `adafactor ${name}`, size: Math.max(16, align(bytes, 4)), usage: BufferUsage.STORAGE | extra }));
+        this.own(
+          device.createBuffer({
+            label: `adafactor ${name}`,
+            size: Math.max(16, align(bytes, 4)),
+            usage: BufferUsage.STORAGE | extra,
+          }),
+        );
       const keep = BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
       const { Tensor, GroupSettings } = SHADER.structs;
 
@@ -129,7 +171,7 @@ export class AdafactorEngine {
       device.queue.writeBuffer(this.table, 0, tableData.buffer);
 
       this.settings = storage('settings', GroupSettings.size * this.groupOptions.length, BufferUsage.COPY_DST);
-      device.queue.writeBuffer(this.settings, 0, this.settingsData());
+      device.queue.writeBuffer(this.settings, 0, settingsData(this.groupOptions, this.options.skipNonFinite));
       this.halfTable = this.own(createHalfTable(device));
       this.state = {
         factorState: storage('factored state', this.plan.factorStateLength * 4, keep),
@@ -137,8 +179,10 @@ export class AdafactorEngine {
         momentum: storage('momentum', this.plan.momentumLength * 4, keep),
       };
       this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
-      this.statusReadback = this.own(
-        device.createBuffer({ label: 'adafactor status readback', size: this.statusAndScalarsBytes(), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
+      this.statusReader = new ScratchReader(
+        device,
+        this.scratch,
+        this.own(scratchReadback(device, this.plan.tensors.length)),
       );
 
       this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
@@ -146,7 +190,13 @@ export class AdafactorEngine {
       this.windowUniforms = this.plan.groups.map((g, i) =>
         windows[i].map((w, k) => {
           const data = windowUniformData(g, w, this.plan.tensors.length);
-          const uniform = this.own(device.createBuffer({ label: `adafactor window ${i}.${k}`, size: data.byteLength, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }));
+          const uniform = this.own(
+            device.createBuffer({
+              label: `adafactor window ${i}.${k}`,
+              size: data.byteLength,
+              usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+            }),
+          );
           device.queue.writeBuffer(uniform, 0, data);
           return uniform;
         }),
@@ -180,7 +230,10 @@ export class AdafactorEngine {
    * Binds other buffers: `params` are the tensors with their new buffers, and `groupBuffers` each
    * group's new pair (both checked by the caller: see rebindParams). Remakes only bind groups.
    */
-  rebind(params: readonly AdafactorParam[], groupBuffers: readonly { paramBuffer: GPUBuffer; gradBuffer: GPUBuffer }[]): void {
+  rebind(
+    params: readonly AdafactorParam[],
+    groupBuffers: readonly { paramBuffer: GPUBuffer; gradBuffer: GPUBuffer }[],
+  ): void {
     const groups = this.plan.groups.map((g, i) => ({ ...g, ...groupBuffers[i] }));
     const views = groups.map((g, i) => chooseViews(g, this.groupTensors(g), this.windows[i]));
     this.dispatches = this.makeDispatches(groups, views);
@@ -195,13 +248,28 @@ export class AdafactorEngine {
    * pass, or with `passFor` each in a pass of its own (for profiling). Every lr(t) is computed
    * before anything is made or recorded: a bad learning rate throws first.
    */
-  record(encoder: GPUCommandEncoder | undefined, step: number, passFor?: (kernel: KernelName, index: number) => GPUComputePassDescriptor): void {
-    const scalars = this.stepScalars(step);
+  record(
+    encoder: GPUCommandEncoder | undefined,
+    step: number,
+    passFor?: (kernel: KernelName, index: number) => GPUComputePassDescriptor,
+  ): void {
+    const scalars = stepScalarHalves(this.groupOptions, step);
     const commands = encoder ?? this.device.createCommandEncoder({ label: 'adafactor step' });
     const { GroupSettings } = SHADER.structs;
-    scalars.forEach((halves, g) => recordHalves(commands, this.halfTable, halves, this.settings, g * GroupSettings.size + GroupSettings.offsetOf('beta2Low')));
+    scalars.forEach((halves, g) =>
+      recordHalves(
+        commands,
+        this.halfTable,
+        halves,
+        this.settings,
+        g * GroupSettings.size + GroupSettings.offsetOf('beta2Low'),
+      ),
+    );
     recordHalves(commands, this.halfTable, stepHalves(step), this.scratch, SHADER.constants.STATUS_STEP * 4);
-    const maxPerDimension = Math.min(this.device.limits.maxComputeWorkgroupsPerDimension, this.options.limits.maxWorkgroupsPerDimension ?? Infinity);
+    const maxPerDimension = Math.min(
+      this.device.limits.maxComputeWorkgroupsPerDimension,
+      this.options.limits.maxWorkgroupsPerDimension ?? Infinity,
+    );
     recordDispatches(commands, this.dispatches, maxPerDimension, `adafactor step ${step}`, passFor);
     if (!encoder) this.device.queue.submit([commands.finish()]);
     this.firstRecordedStep ??= step;
@@ -212,7 +280,7 @@ export class AdafactorEngine {
    * `where` names the caller in errors.
    */
   learningRates(step: number, where: string): number[] {
-    return this.groupOptions.map((o, g) => stepSize(o, step, this.groupWhere(where, g)));
+    return this.groupOptions.map((o, g) => stepSize(o, step, groupWhere(where, g, this.groupOptions.length)));
   }
 
   /**
@@ -221,20 +289,23 @@ export class AdafactorEngine {
    * construction or writeState has run.
    */
   async stats(): Promise<AdafactorStats> {
-    const words = await this.readScratch(this.statusAndScalarsBytes());
+    const words = await this.statusReader.read(statusAndScalarsBytes(this.plan.tensors.length));
     const { step, skipped } = readStatus(words);
     const ran = this.firstRecordedStep !== undefined && step >= this.firstRecordedStep;
     const tensors = !ran
       ? []
       : [...this.plan.tensors]
           .sort((a, b) => a.input - b.input)
-          .map(({ input, fields }) => ({ name: tensorName(this.params[input], input), ...readStepStats(words, fields.tensorScalars) }));
+          .map(({ input, fields }) => ({
+            name: tensorName(this.params[input], input),
+            ...readStepStats(words, fields.tensorScalars),
+          }));
     return { step, skipped: ran && skipped, tensors };
   }
 
   /** Steps skipped so far because of non-finite gradients (with skipNonFinite), after the steps submitted so far. */
   async skippedSteps(): Promise<number> {
-    return readStatus(await this.readScratch(statusBytes())).skippedSteps;
+    return readStatus(await this.statusReader.read(statusBytes())).skippedSteps;
   }
 
   /**
@@ -248,7 +319,11 @@ export class AdafactorEngine {
       end += this.state[name].size;
       return { name, start, size: this.state[name].size };
     });
-    const staging = this.device.createBuffer({ label: 'adafactor save', size: end, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const staging = this.device.createBuffer({
+      label: 'adafactor save',
+      size: end,
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+    });
     const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
     encoder.copyBufferToBuffer(this.scratch, 0, staging, 0, statusBytes());
     for (const p of placed) encoder.copyBufferToBuffer(this.state[p.name], 0, staging, p.start, p.size);
@@ -256,7 +331,9 @@ export class AdafactorEngine {
     try {
       await staging.mapAsync(MapMode.READ);
       const bytes = staging.getMappedRange().slice(0);
-      const values = Object.fromEntries(placed.map((p) => [p.name, new Float32Array(bytes, p.start, p.size / 4)])) as StateValues['values'];
+      const values = Object.fromEntries(
+        placed.map((p) => [p.name, new Float32Array(bytes, p.start, p.size / 4)]),
+      ) as StateValues['values'];
       const { step, skippedSteps } = readStatus(bytes.slice(0, statusBytes()));
       return { values, step, skippedSteps };
     } finally {
@@ -288,72 +365,21 @@ export class AdafactorEngine {
         group: g,
         windows: this.windows[i].map((w, k) => ({
           ...w,
-          bindGroup: windowBindGroup(this.device, this.bindGroupLayout, `adafactor window ${i}.${k}`, g, w, views[i], shared, this.windowUniforms[i][k]),
+          bindGroup: windowBindGroup(
+            this.device,
+            this.bindGroupLayout,
+            `adafactor window ${i}.${k}`,
+            g,
+            w,
+            views[i],
+            shared,
+            this.windowUniforms[i][k],
+          ),
         })),
         pipelineFor: (kernel: KernelName) => this.pipelineFor(kernel, views[i]),
       })),
       this.options.skipNonFinite,
     );
-  }
-
-  /** The first `bytes` of scratch (the status words, then the tensors' scalars), read back after the steps submitted so far. */
-  private readScratch(bytes: number): Promise<ArrayBuffer> {
-    const read = this.statusRead.then(async () => {
-      const encoder = this.device.createCommandEncoder({ label: 'adafactor status' });
-      encoder.copyBufferToBuffer(this.scratch, 0, this.statusReadback, 0, bytes);
-      this.device.queue.submit([encoder.finish()]);
-      await this.statusReadback.mapAsync(MapMode.READ, 0, bytes);
-      const words = this.statusReadback.getMappedRange(0, bytes).slice(0);
-      this.statusReadback.unmap();
-      return words;
-    });
-    this.statusRead = read.catch(() => undefined);
-    return read;
-  }
-
-  /** Bytes of the status words and every tensor's scalars at the start of scratch. */
-  private statusAndScalarsBytes(): number {
-    return statusBytes() + SHADER.structs.TensorScalars.size * this.plan.tensors.length;
-  }
-
-  /** Every group's options, as the settings buffer holds them before any step's scalars are copied in. */
-  private settingsData(): ArrayBuffer {
-    const { GroupSettings } = SHADER.structs;
-    const data = new DataView(new ArrayBuffer(GroupSettings.size * this.groupOptions.length));
-    const stepScalars = { beta2Low: 0, beta2High: 0, oneMinusBeta2Low: 0, oneMinusBeta2High: 0, rhoLow: 0, rhoHigh: 0, roundingSeedLow: 0, roundingSeedHigh: 0 };
-    this.groupOptions.forEach((o, g) => {
-      GroupSettings.write(data, g * GroupSettings.size, {
-        eps1: o.eps1,
-        eps2: o.eps2,
-        clipThreshold: o.clipThreshold,
-        beta1: o.beta1 ?? 0,
-        weightDecay: o.weightDecay,
-        scaleParameter: o.scaleParameter ? 1 : 0,
-        skipNonFinite: this.options.skipNonFinite ? 1 : 0,
-        weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
-        epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
-        ...stepScalars,
-      });
-    });
-    return data.buffer;
-  }
-
-  /**
-   * The scalars of step `step` for each group, as the 16-bit halves of the GroupSettings words
-   * from beta2Low to roundingSeedHigh; computes (and checks) every lr(t) before returning any.
-   */
-  private stepScalars(step: number): number[][] {
-    return this.groupOptions.map((o, g) => {
-      const rho = stepSize(o, step, this.groupWhere('Adafactor', g));
-      // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
-      const seed = o.stochasticRounding ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING : SHADER.constants.NO_STOCHASTIC_ROUNDING;
-      return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
-    });
-  }
-
-  /** Where an error of group g's options happened: the group is named when there are several. */
-  private groupWhere(where: string, g: number): string {
-    return this.groupOptions.length > 1 ? `${where}: parameter group ${g}` : where;
   }
 
   private own(buffer: GPUBuffer): GPUBuffer {

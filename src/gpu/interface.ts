@@ -72,7 +72,11 @@ function struct(info: ShaderInterface, name: string): StructLayout {
 
 /** What the host knows of the kernels (shaders/interface.wgsl). */
 export const SHADER = {
-  bindings: [...paramInterface.bindings, ...gradInterface.bindings, ...kernelInterface.bindings] as readonly BindingInfo[],
+  bindings: [
+    ...paramInterface.bindings,
+    ...gradInterface.bindings,
+    ...kernelInterface.bindings,
+  ] as readonly BindingInfo[],
   structs: {
     Tensor: struct(kernelInterface, 'Tensor'),
     GroupSettings: struct(kernelInterface, 'GroupSettings'),
@@ -100,7 +104,8 @@ export const SHADER = {
 /** The bind group layout of every kernel, from the declared bindings. */
 export function bindGroupLayoutEntries(): GPUBindGroupLayoutEntry[] {
   return SHADER.bindings.map((b) => {
-    if (b.group !== 0) throw new Error(`internal: binding ${b.name} is in group ${b.group}; the kernels use group 0 only`);
+    if (b.group !== 0)
+      throw new Error(`internal: binding ${b.name} is in group ${b.group}; the kernels use group 0 only`);
     return { binding: b.binding, visibility: ShaderStage.COMPUTE, buffer: { type: b.kind } };
   });
 }

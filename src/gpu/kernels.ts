@@ -24,7 +24,6 @@ import decideSkip from '../../shaders/decide_skip.wgsl?raw';
 import apply from '../../shaders/apply.wgsl?raw';
 import wholeTensor from '../../shaders/whole_tensor.wgsl?raw';
 
-
 /**
  * How parameters (binding 0) and gradients (binding 1) are bound: as quads of f32 (when the
  * binding's size is a multiple of 16 bytes), as quads with no per-element test (when, besides,
@@ -56,7 +55,14 @@ export type KernelName = keyof typeof KERNEL_SOURCES;
 /** The WGSL of the shader module for the given views and variant: the interface, the shared math, the views and every kernel. */
 export function moduleSource(param: ViewName, grad: ViewName, variant: KernelVariant = 'wide'): string {
   const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
-  return f16 + interfaceSource(KERNEL_VARIANTS[variant]) + common + PARAM_VIEWS[param] + GRAD_VIEWS[grad] + Object.values(KERNEL_SOURCES).join('');
+  return (
+    f16 +
+    interfaceSource(KERNEL_VARIANTS[variant]) +
+    common +
+    PARAM_VIEWS[param] +
+    GRAD_VIEWS[grad] +
+    Object.values(KERNEL_SOURCES).join('')
+  );
 }
 
 /**
@@ -92,8 +98,22 @@ export interface VariantGeometry {
  * 96 x 256 tiles, and the tile passes sum over the workgroup.
  */
 export const KERNEL_VARIANTS = {
-  wide: { WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, QUADS_PER_INVOCATION: 2, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 0 },
-  unsynced: { WORKGROUP_SIZE: 16, TILE_ROWS: 256, TILE_COLS: 64, QUADS_PER_INVOCATION: 4, VECTOR_TILE: 4096, INVOCATION_PARTIALS: 1 },
+  wide: {
+    WORKGROUP_SIZE: 64,
+    TILE_ROWS: 96,
+    TILE_COLS: 256,
+    QUADS_PER_INVOCATION: 2,
+    VECTOR_TILE: 4096,
+    INVOCATION_PARTIALS: 0,
+  },
+  unsynced: {
+    WORKGROUP_SIZE: 16,
+    TILE_ROWS: 256,
+    TILE_COLS: 64,
+    QUADS_PER_INVOCATION: 4,
+    VECTOR_TILE: 4096,
+    INVOCATION_PARTIALS: 1,
+  },
 } as const satisfies Record<KernelVariant, VariantGeometry>;
 
 /** How a variant's tile passes split a tile (COL_GROUPS and ROW_LANES in interface.wgsl): blocks of quads across, lanes down. */
@@ -103,7 +123,15 @@ function blockLayout(g: VariantGeometry): { colGroups: number; rowLanes: number 
 }
 
 /** The tile geometry the planner needs (see plan.ts), with the partial counts the variant implies. */
-export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS: number; VECTOR_TILE: number; LINE_BLOCK: number; ROW_PARTS: number; COL_PARTS: number; TILE_PARTS: number } {
+export function variantTiles(g: VariantGeometry): {
+  TILE_ROWS: number;
+  TILE_COLS: number;
+  VECTOR_TILE: number;
+  LINE_BLOCK: number;
+  ROW_PARTS: number;
+  COL_PARTS: number;
+  TILE_PARTS: number;
+} {
   const { colGroups, rowLanes } = blockLayout(g);
   const each = g.INVOCATION_PARTIALS === 1;
   return {
@@ -119,7 +147,11 @@ export function variantTiles(g: VariantGeometry): { TILE_ROWS: number; TILE_COLS
 
 /** Everything the planner needs of a variant's tiles (plan.ts): the shaders' constants with the variant's geometry. */
 export function tileGeometry(variant: KernelVariant): TileGeometry {
-  return { ...SHADER.constants, ...variantTiles(KERNEL_VARIANTS[variant]), TENSOR_SCALARS: SHADER.structs.TensorScalars.size / 4 };
+  return {
+    ...SHADER.constants,
+    ...variantTiles(KERNEL_VARIANTS[variant]),
+    TENSOR_SCALARS: SHADER.structs.TensorScalars.size / 4,
+  };
 }
 
 /** Bytes of workgroup memory a variant's kernels declare (stats' `lines` and the reduction): at most 16 KiB. */
@@ -134,9 +166,14 @@ export function checkGeometry(name: string, g: VariantGeometry): void {
   const { colGroups } = blockLayout(g);
   const blocks = [1, 2, 4]; // the quads of a block the tile passes take (see blockCounts in common.wgsl)
   const ok =
-    blocks.includes(g.QUADS_PER_INVOCATION) && Number.isInteger(colGroups) && g.WORKGROUP_SIZE % colGroups === 0 && g.WORKGROUP_SIZE % 8 === 0 && g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
+    blocks.includes(g.QUADS_PER_INVOCATION) &&
+    Number.isInteger(colGroups) &&
+    g.WORKGROUP_SIZE % colGroups === 0 &&
+    g.WORKGROUP_SIZE % 8 === 0 &&
+    g.VECTOR_TILE % (4 * g.WORKGROUP_SIZE) === 0;
   if (!ok) throw new Error(`internal: kernel variant ${name} has a geometry the kernels cannot use`);
-  if (workgroupBytes(g) > 16384) throw new Error(`internal: kernel variant ${name} needs more than 16 KiB of workgroup memory`);
+  if (workgroupBytes(g) > 16384)
+    throw new Error(`internal: kernel variant ${name} needs more than 16 KiB of workgroup memory`);
 }
 
 /** interface.wgsl with a variant's constants in place of its own (each declared once, as `const NAME = ...;`). */
@@ -159,7 +196,9 @@ const CPU_ADAPTERS = ['swiftshader', 'llvmpipe', 'lavapipe'];
  * architecture 'swiftshader'; lavapipe: vendor 'mesa', description 'llvmpipe ...') take 'unsynced',
  * which was the faster on both in every benchmark case; everything else 'wide' (no GPU measured yet).
  */
-export function autoVariant(info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'>> | undefined): KernelVariant {
+export function autoVariant(
+  info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'description'>> | undefined,
+): KernelVariant {
   const words = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''}`.toLowerCase();
   return CPU_ADAPTERS.some((name) => words.includes(name)) ? 'unsynced' : 'wide';
 }

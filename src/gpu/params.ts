@@ -66,9 +66,15 @@ export function checkParams(params: readonly AdafactorParam[], where = 'Adafacto
     const geom = geometry(p.shape, label);
     const paramDtype = checkDtype(p.dtype ?? 'f32', `${label}: dtype`);
     const gradDtype = checkDtype(p.gradDtype ?? paramDtype, `${label}: gradDtype`);
-    for (const [buffer, dtype, what] of [[p.param, paramDtype, 'param'], [p.grad, gradDtype, 'grad']] as const) {
+    for (const [buffer, dtype, what] of [
+      [p.param, paramDtype, 'param'],
+      [p.grad, gradDtype, 'grad'],
+    ] as const) {
       const other = bufferDtypes.get(buffer);
-      if (other && other.dtype !== dtype) throw new Error(`${label}: its ${what} buffer holds ${dtype} here and ${other.dtype} for ${other.label.replace(/^.*?: /, '')}; one buffer holds one dtype`);
+      if (other && other.dtype !== dtype)
+        throw new Error(
+          `${label}: its ${what} buffer holds ${dtype} here and ${other.dtype} for ${other.label.replace(/^.*?: /, '')}; one buffer holds one dtype`,
+        );
       bufferDtypes.set(buffer, { dtype, label });
     }
     const paramBytes = geom.numel * DTYPE_BYTES[paramDtype];
@@ -94,7 +100,10 @@ export function checkParams(params: readonly AdafactorParam[], where = 'Adafacto
   params.forEach((p, index) => {
     const name = tensorName(p, index);
     const earlier = seen.get(name);
-    if (earlier !== undefined) throw new Error(`${where}: ${tensorLabel(p, index)} has the name of tensor ${earlier}; names must be unique (they name the saved state)`);
+    if (earlier !== undefined)
+      throw new Error(
+        `${where}: ${tensorLabel(p, index)} has the name of tensor ${earlier}; names must be unique (they name the saved state)`,
+      );
     seen.set(name, index);
   });
   return checked;
@@ -109,11 +118,21 @@ function checkDtype(dtype: unknown, label: string): Dtype {
   return dtype;
 }
 
-function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: number, label: string, elementSize: number): number {
+function checkBuffer(
+  buffer: GPUBuffer,
+  offset: number | undefined,
+  byteLength: number,
+  label: string,
+  elementSize: number,
+): number {
   // Where the global GPUBuffer exists (browsers; Node with the webgpu package's globals), only a
   // real one passes: an object that merely looks like one would fail later, inside WebGPU.
   const GPUBufferClass = (globalThis as { GPUBuffer?: abstract new () => unknown }).GPUBuffer;
-  const looksLikeOne = typeof buffer === 'object' && buffer !== null && typeof buffer.size === 'number' && typeof buffer.usage === 'number';
+  const looksLikeOne =
+    typeof buffer === 'object' &&
+    buffer !== null &&
+    typeof buffer.size === 'number' &&
+    typeof buffer.usage === 'number';
   if (!looksLikeOne || (typeof GPUBufferClass === 'function' && !(buffer instanceof GPUBufferClass))) {
     throw new Error(`${label} is not a GPUBuffer`);
   }
@@ -133,7 +152,9 @@ function checkBuffer(buffer: GPUBuffer, offset: number | undefined, byteLength: 
   // Bindings cover whole 4-byte words: an f16 tensor that ends inside a word needs that word.
   const wordEnd = Math.ceil((start + byteLength) / 4) * 4;
   if (byteLength > 0 && wordEnd > buffer.size) {
-    throw new Error(`${label} ends inside the last 4-byte word of its ${buffer.size}-byte buffer; make the buffer's size a multiple of 4`);
+    throw new Error(
+      `${label} ends inside the last 4-byte word of its ${buffer.size}-byte buffer; make the buffer's size a multiple of 4`,
+    );
   }
   return start;
 }
@@ -163,7 +184,9 @@ function checkOverlaps(ranges: Range[]): void {
 export function checkSeparateGradients(params: readonly AdafactorParam[], checked: readonly CheckedParam[]): void {
   params.forEach((p, i) => {
     if (p.param === p.grad && !checked[i].empty) {
-      throw new Error(`${checked[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`);
+      throw new Error(
+        `${checked[i].label}: param and grad are the same GPUBuffer; give gradients a buffer of their own`,
+      );
     }
   });
 }
@@ -186,12 +209,16 @@ export function rebindParams(
   where = 'Adafactor.rebind',
 ): { params: AdafactorParam[]; groupBuffers: { paramBuffer: GPUBuffer; gradBuffer: GPUBuffer }[] } {
   if (!Array.isArray(buffers) || buffers.length !== current.length) {
-    throw new Error(`${where}: needs one entry per tensor (${current.length}), got ${Array.isArray(buffers) ? buffers.length : String(buffers)}`);
+    throw new Error(
+      `${where}: needs one entry per tensor (${current.length}), got ${Array.isArray(buffers) ? buffers.length : String(buffers)}`,
+    );
   }
   buffers.forEach((b, i) => {
-    if (typeof b !== 'object' || b === null) throw new Error(`${where}: entry ${i} is ${String(b)}, not { param?, grad? }`);
+    if (typeof b !== 'object' || b === null)
+      throw new Error(`${where}: entry ${i} is ${String(b)}, not { param?, grad? }`);
     const unknown = Object.keys(b).find((key) => key !== 'param' && key !== 'grad');
-    if (unknown !== undefined) throw new Error(`${where}: entry ${i} has the unknown key '${unknown}'; it takes param and grad`);
+    if (unknown !== undefined)
+      throw new Error(`${where}: entry ${i} has the unknown key '${unknown}'; it takes param and grad`);
   });
   const params = current.map((p, i) => ({ ...p, param: buffers[i].param ?? p.param, grad: buffers[i].grad ?? p.grad }));
   const checked = checkParams(params, where);
@@ -200,7 +227,9 @@ export function rebindParams(
     const first = params[members[0]];
     for (const input of members) {
       if (params[input].param !== first.param || params[input].grad !== first.grad) {
-        throw new Error(`${where}: ${tensorLabel(params[input], input)} shared its buffers with ${tensorLabel(first, members[0])} and no longer does; make a new optimizer for a new layout`);
+        throw new Error(
+          `${where}: ${tensorLabel(params[input], input)} shared its buffers with ${tensorLabel(first, members[0])} and no longer does; make a new optimizer for a new layout`,
+        );
       }
     }
     return { paramBuffer: first.param, gradBuffer: first.grad };
@@ -208,7 +237,10 @@ export function rebindParams(
   const pairs = new Map<GPUBuffer, Set<GPUBuffer>>();
   for (const g of groupBuffers) {
     const grads = pairs.get(g.paramBuffer) ?? new Set();
-    if (grads.has(g.gradBuffer)) throw new Error(`${where}: tensors that had buffers of their own would now share them; make a new optimizer for a new layout`);
+    if (grads.has(g.gradBuffer))
+      throw new Error(
+        `${where}: tensors that had buffers of their own would now share them; make a new optimizer for a new layout`,
+      );
     pairs.set(g.paramBuffer, grads.add(g.gradBuffer));
   }
   return { params, groupBuffers };

@@ -10,7 +10,10 @@ interface PipelineFeatures {
 }
 
 function pipelineFeatures(groups: readonly ResolvedOptions[]): PipelineFeatures {
-  return { USES_MOMENTUM: Number(groups.some((o) => o.beta1 !== undefined)), USES_EPS_FLOOR: Number(groups.some((o) => o.eps1Mode === 'floor')) };
+  return {
+    USES_MOMENTUM: Number(groups.some((o) => o.beta1 !== undefined)),
+    USES_EPS_FLOOR: Number(groups.some((o) => o.eps1Mode === 'floor')),
+  };
 }
 
 /** Makes each shader module (per views) and each pipeline (per kernel and views) once, on first use. */
@@ -31,10 +34,17 @@ export function pipelineFactory(
     if (!found) {
       let module = modules.get(viewKey);
       if (!module) {
-        module = device.createShaderModule({ label: `adafactor ${variant} ${viewKey}`, code: moduleSource(views.param, views.grad, variant) });
+        module = device.createShaderModule({
+          label: `adafactor ${variant} ${viewKey}`,
+          code: moduleSource(views.param, views.grad, variant),
+        });
         modules.set(viewKey, module);
       }
-      found = device.createComputePipeline({ label: `adafactor ${key}`, layout: pipelineLayout, compute: { module, entryPoint: kernel, constants: { ...features } } });
+      found = device.createComputePipeline({
+        label: `adafactor ${key}`,
+        layout: pipelineLayout,
+        compute: { module, entryPoint: kernel, constants: { ...features } },
+      });
       made.set(key, found);
     }
     return found;

@@ -41,9 +41,36 @@ export interface PlanInput<B> {
 
 /** One row of the WGSL `Tensor` table; the field names are the struct's. */
 export type TensorFields = Record<
-  | 'paramOffset' | 'gradOffset' | 'batch' | 'rows' | 'cols' | 'factored' | 'middle' | 'inner' | 'rowStride' | 'colStride' | 'tileRowCount' | 'tileColCount'
-  | 'tileCount' | 'firstTile' | 'firstLineBlock' | 'settings' | 'rowState' | 'colState' | 'fullState' | 'momentum'
-  | 'rowPartials' | 'colPartials' | 'newRow' | 'newCol' | 'rowFactors' | 'colFactors' | 'meanRows' | 'tilePartials' | 'matrixFactors' | 'tensorScalars',
+  | 'paramOffset'
+  | 'gradOffset'
+  | 'batch'
+  | 'rows'
+  | 'cols'
+  | 'factored'
+  | 'middle'
+  | 'inner'
+  | 'rowStride'
+  | 'colStride'
+  | 'tileRowCount'
+  | 'tileColCount'
+  | 'tileCount'
+  | 'firstTile'
+  | 'firstLineBlock'
+  | 'settings'
+  | 'rowState'
+  | 'colState'
+  | 'fullState'
+  | 'momentum'
+  | 'rowPartials'
+  | 'colPartials'
+  | 'newRow'
+  | 'newCol'
+  | 'rowFactors'
+  | 'colFactors'
+  | 'meanRows'
+  | 'tilePartials'
+  | 'matrixFactors'
+  | 'tensorScalars',
   number
 >;
 
@@ -91,7 +118,9 @@ export interface Plan<B> {
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
 function tileCountOf(geom: Geometry, tiles: TileGeometry): number {
-  return geom.factored ? geom.batch * ceilDiv(geom.rows, tiles.TILE_ROWS) * ceilDiv(geom.cols, tiles.TILE_COLS) : ceilDiv(geom.numel, tiles.VECTOR_TILE);
+  return geom.factored
+    ? geom.batch * ceilDiv(geom.rows, tiles.TILE_ROWS) * ceilDiv(geom.cols, tiles.TILE_COLS)
+    : ceilDiv(geom.numel, tiles.VECTOR_TILE);
 }
 
 /**
@@ -115,7 +144,11 @@ function interleave(a: readonly number[], b: readonly number[]): number[] {
  * The table. With `wholeSmallTensors`, tensors of one tile are stepped whole by one workgroup
  * each (whole_tensor.wgsl) instead of by the passes.
  */
-export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeometry, wholeSmallTensors = true): Plan<B> {
+export function planTensors<B>(
+  inputs: readonly PlanInput<B>[],
+  tiles: TileGeometry,
+  wholeSmallTensors = true,
+): Plan<B> {
   const byBuffers = new Map<B, Map<B, number[]>>();
   inputs.forEach((t, i) => {
     if (t.geom.numel === 0) return;
@@ -127,8 +160,18 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
 
   // Scratch opens with the status words and every tensor's scalars, in table order (see interface.wgsl).
   const tensorCount = inputs.filter((t) => t.geom.numel > 0).length;
-  const plan: Plan<B> = { tensors: [], groups: [], factorStateLength: 0, fullStateLength: 0, momentumLength: 0, scratchLength: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * tensorCount };
-  const allocate = (key: 'factorStateLength' | 'fullStateLength' | 'momentumLength' | 'scratchLength', length: number) => {
+  const plan: Plan<B> = {
+    tensors: [],
+    groups: [],
+    factorStateLength: 0,
+    fullStateLength: 0,
+    momentumLength: 0,
+    scratchLength: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * tensorCount,
+  };
+  const allocate = (
+    key: 'factorStateLength' | 'fullStateLength' | 'momentumLength' | 'scratchLength',
+    length: number,
+  ) => {
     const offset = plan[key];
     plan[key] += length;
     return offset;
@@ -145,7 +188,10 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
       const members = [
         ...passed.filter((i) => inputs[i].geom.factored),
         ...passed.filter((i) => !inputs[i].geom.factored),
-        ...interleave(wholeOnes.filter((i) => inputs[i].geom.factored), wholeOnes.filter((i) => !inputs[i].geom.factored)),
+        ...interleave(
+          wholeOnes.filter((i) => inputs[i].geom.factored),
+          wholeOnes.filter((i) => !inputs[i].geom.factored),
+        ),
       ];
       const first = inputs[members[0]];
       const group: PlannedGroup<B> = {
@@ -209,7 +255,13 @@ export function planTensors<B>(inputs: readonly PlanInput<B>[], tiles: TileGeome
         group.tileCount += tileCount;
         group.lineBlockCount += lineBlocks;
         if (factored && !whole(input)) group.factoredTensorCount += 1;
-        plan.tensors.push({ input, whole: whole(input), paramQuads: wholeQuads && t.paramOffset % 4 === 0, gradQuads: wholeQuads && t.gradOffset % 4 === 0, fields });
+        plan.tensors.push({
+          input,
+          whole: whole(input),
+          paramQuads: wholeQuads && t.paramOffset % 4 === 0,
+          gradQuads: wholeQuads && t.gradOffset % 4 === 0,
+          fields,
+        });
       }
       plan.groups.push(group);
     }

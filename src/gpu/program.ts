@@ -65,12 +65,14 @@ export interface ProgramGroup {
 export function programDispatches(groups: readonly ProgramGroup[], skipNonFinite: boolean): Dispatch[] {
   const dispatches: Dispatch[] = [];
   const add = (pass: Pass, g: ProgramGroup, bindGroup: GPUBindGroup, workgroups: number) => {
-    if (workgroups > 0) dispatches.push({ kernel: pass.kernel, pipeline: g.pipelineFor(pass.kernel), bindGroup, workgroups });
+    if (workgroups > 0)
+      dispatches.push({ kernel: pass.kernel, pipeline: g.pipelineFor(pass.kernel), bindGroup, workgroups });
   };
   for (const pass of STEP_PROGRAM) {
     if (pass.onlyWithSkipNonFinite && !skipNonFinite) continue;
     if (pass.scope === 'optimizer') {
-      if (groups.length > 0) add(pass, groups[0], groups[0].windows[0].bindGroup, pass.workgroups(groups[0].group, groups[0].windows[0]));
+      if (groups.length > 0)
+        add(pass, groups[0], groups[0].windows[0].bindGroup, pass.workgroups(groups[0].group, groups[0].windows[0]));
       continue;
     }
     for (const g of groups) {

@@ -3,7 +3,14 @@
  * are read from the WGSL, never restated by hand. The Vite plugin in vite.config.ts runs this on
  * `*.wgsl?reflect` imports, so the library ships plain data and no WGSL parser.
  */
-import { ResourceType, type StructInfo, type VariableInfo, WgslExec, WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import {
+  ResourceType,
+  type StructInfo,
+  type VariableInfo,
+  WgslExec,
+  WgslParser,
+  WgslReflect,
+} from 'wgsl_reflect/wgsl_reflect.module.js';
 
 export interface BindingInfo {
   name: string;
@@ -43,12 +50,15 @@ export function reflectShader(source: string): ShaderInterface {
     const value = exec.getVariableValue(name);
     if (typeof value === 'number') constants[name] = value;
   }
-  const entryPoints = Object.fromEntries(reflect.entry.compute.map((f): [string, [number, number, number]] => [f.name, f.workgroupSize ?? [1, 1, 1]]));
+  const entryPoints = Object.fromEntries(
+    reflect.entry.compute.map((f): [string, [number, number, number]] => [f.name, f.workgroupSize ?? [1, 1, 1]]),
+  );
   return { bindings, structs, constants, entryPoints };
 }
 
 function bindingInfo(v: VariableInfo): BindingInfo {
-  const kind = v.resourceType === ResourceType.Uniform ? 'uniform' : v.access === 'read' ? 'read-only-storage' : 'storage';
+  const kind =
+    v.resourceType === ResourceType.Uniform ? 'uniform' : v.access === 'read' ? 'read-only-storage' : 'storage';
   if (v.resourceType !== ResourceType.Uniform && v.resourceType !== ResourceType.Storage) {
     throw new Error(`WGSL binding ${v.name}: only buffers are supported`);
   }
@@ -63,5 +73,8 @@ function bindingInfo(v: VariableInfo): BindingInfo {
 }
 
 function structData(s: StructInfo): StructData {
-  return { size: s.size, fields: Object.fromEntries(s.members.map((m) => [m.name, { offset: m.offset, type: m.type.name }])) };
+  return {
+    size: s.size,
+    fields: Object.fromEntries(s.members.map((m) => [m.name, { offset: m.offset, type: m.type.name }])),
+  };
 }

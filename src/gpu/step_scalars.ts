@@ -15,7 +15,12 @@ const HALF_VALUES = 65536;
 
 /** The table of halves (256 KiB), made once per optimizer; the caller owns and destroys it. */
 export function createHalfTable(device: GPUDevice): GPUBuffer {
-  const table = device.createBuffer({ label: 'adafactor halves', size: HALF_VALUES * 4, usage: BufferUsage.COPY_SRC, mappedAtCreation: true });
+  const table = device.createBuffer({
+    label: 'adafactor halves',
+    size: HALF_VALUES * 4,
+    usage: BufferUsage.COPY_SRC,
+    mappedAtCreation: true,
+  });
   const words = new Uint32Array(table.getMappedRange());
   for (let k = 0; k < HALF_VALUES; k++) words[k] = k;
   table.unmap();
@@ -43,6 +48,12 @@ export function stepHalves(step: number): number[] {
 }
 
 /** Records copies that write `values` (each < 2^16) into consecutive u32 words of `target` from `byteOffset` on. */
-export function recordHalves(encoder: GPUCommandEncoder, table: GPUBuffer, values: readonly number[], target: GPUBuffer, byteOffset: number): void {
+export function recordHalves(
+  encoder: GPUCommandEncoder,
+  table: GPUBuffer,
+  values: readonly number[],
+  target: GPUBuffer,
+  byteOffset: number,
+): void {
   values.forEach((half, k) => encoder.copyBufferToBuffer(table, half * 4, target, byteOffset + 4 * k, 4));
 }

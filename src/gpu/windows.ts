@@ -35,12 +35,33 @@ const SPACES: Space[] = ['param', 'grad', 'fullState', 'momentum'];
  * `limitBytes` when bound from an offset aligned to `offsetAlignment` (and to 16 bytes). Tiles are taken in order; a
  * band of factored tiles (the same rows of one matrix) always stays in one window.
  */
-export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes: number, offsetAlignment: number, tiles: TileGeometry, label: (input: number) => string): PlannedWindow[] {
+export function planWindows<B>(
+  plan: Plan<B>,
+  group: PlannedGroup<B>,
+  limitBytes: number,
+  offsetAlignment: number,
+  tiles: TileGeometry,
+  label: (input: number) => string,
+): PlannedWindow[] {
   // Bases on a multiple of 16 bytes keep every tensor's quads where the table says (paramQuads).
   const alignBytes = Math.max(offsetAlignment, 16);
   const windows: PlannedWindow[] = [];
-  let current: { firstTile: number; tileCount: number; factoredTileCount: number; wholeTensorCount: number; lo: Record<Space, number>; hi: Record<Space, number> } | undefined;
-  const elementBytes: Record<Space, number> = { param: group.paramElementBytes, grad: group.gradElementBytes, fullState: 4, momentum: 4 };
+  let current:
+    | {
+        firstTile: number;
+        tileCount: number;
+        factoredTileCount: number;
+        wholeTensorCount: number;
+        lo: Record<Space, number>;
+        hi: Record<Space, number>;
+      }
+    | undefined;
+  const elementBytes: Record<Space, number> = {
+    param: group.paramElementBytes,
+    grad: group.gradElementBytes,
+    fullState: 4,
+    momentum: 4,
+  };
   const span = (space: Space, lo: number, hi: number) => {
     const bytes = elementBytes[space];
     return hi === -Infinity ? 0 : hi * bytes - Math.floor((lo * bytes) / alignBytes) * alignBytes;
@@ -102,9 +123,18 @@ export function planWindows<B>(plan: Plan<B>, group: PlannedGroup<B>, limitBytes
         });
       if (current && !fits(current)) close();
       if (!current) {
-        current = { firstTile: f.firstTile + band * tilesPerBand, tileCount: 0, factoredTileCount: 0, wholeTensorCount: 0, lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity }, hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity } };
+        current = {
+          firstTile: f.firstTile + band * tilesPerBand,
+          tileCount: 0,
+          factoredTileCount: 0,
+          wholeTensorCount: 0,
+          lo: { param: Infinity, grad: Infinity, fullState: Infinity, momentum: Infinity },
+          hi: { param: -Infinity, grad: -Infinity, fullState: -Infinity, momentum: -Infinity },
+        };
         if (!fits(current)) {
-          throw new Error(`${label(planned.input)}: ${unit} needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`);
+          throw new Error(
+            `${label(planned.input)}: ${unit} needs more than the ${limitBytes}-byte binding limit; it cannot be windowed`,
+          );
         }
       }
       for (const space of SPACES) {

@@ -14,7 +14,11 @@ export const STATE_FORMAT = 'webgpu-adafactor/1';
 
 /** The file `saveState` writes: every state tensor under its name, the counts and the options in `__metadata__`. */
 export function encodeCheckpoint(entries: readonly StateEntry[], checkpoint: StateValues, options: string): Uint8Array {
-  const tensors: NamedTensor[] = entries.map((e) => ({ name: e.name, shape: e.shape, data: entryValues(e, checkpoint.values) }));
+  const tensors: NamedTensor[] = entries.map((e) => ({
+    name: e.name,
+    shape: e.shape,
+    data: entryValues(e, checkpoint.values),
+  }));
   return encodeSafetensors(tensors, {
     format: STATE_FORMAT,
     step: String(checkpoint.step),
@@ -28,7 +32,12 @@ export function encodeCheckpoint(entries: readonly StateEntry[], checkpoint: Sta
  * `lengths` floats. Checks everything first (the safetensors rules, the format, the counts, every
  * tensor's name, dtype, shape and values) and throws an Error naming the first problem.
  */
-export function decodeCheckpoint(bytes: Uint8Array, entries: readonly StateEntry[], lengths: Record<StateBuffer, number>, where: string): StateValues {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  entries: readonly StateEntry[],
+  lengths: Record<StateBuffer, number>,
+  where: string,
+): StateValues {
   let file;
   try {
     file = decodeSafetensors(bytes);
@@ -37,19 +46,26 @@ export function decodeCheckpoint(bytes: Uint8Array, entries: readonly StateEntry
   }
   const { metadata } = file;
   if (metadata.format !== STATE_FORMAT) {
-    throw new Error(`${where}: __metadata__.format is ${metadata.format === undefined ? 'missing' : JSON.stringify(metadata.format)}, expected '${STATE_FORMAT}'`);
+    throw new Error(
+      `${where}: __metadata__.format is ${metadata.format === undefined ? 'missing' : JSON.stringify(metadata.format)}, expected '${STATE_FORMAT}'`,
+    );
   }
   const step = count(metadata.step, 'step', where);
   const skippedSteps = metadata.skipped_steps === undefined ? 0 : count(metadata.skipped_steps, 'skipped_steps', where);
-  if (skippedSteps > step) throw new Error(`${where}: __metadata__.skipped_steps (${skippedSteps}) is more than step (${step})`);
+  if (skippedSteps > step)
+    throw new Error(`${where}: __metadata__.skipped_steps (${skippedSteps}) is more than step (${step})`);
 
-  const values = Object.fromEntries(STATE_BUFFERS.map((b) => [b, new Float32Array(lengths[b])])) as StateValues['values'];
+  const values = Object.fromEntries(
+    STATE_BUFFERS.map((b) => [b, new Float32Array(lengths[b])]),
+  ) as StateValues['values'];
   for (const e of entries) {
     const found = file.tensors.get(e.name);
     if (!found) throw new Error(`${where}: the state has no tensor '${e.name}'`);
     if (found.dtype !== 'F32') throw new Error(`${where}: tensor '${e.name}' is ${found.dtype}, expected F32`);
     if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
-      throw new Error(`${where}: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
+      throw new Error(
+        `${where}: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`,
+      );
     }
     const saved = float32Values(found);
     checkStateValues(where, `tensor '${e.name}'`, STATE_SLOTS[e.slot].kind, saved);
@@ -57,7 +73,8 @@ export function decodeCheckpoint(bytes: Uint8Array, entries: readonly StateEntry
   }
   const expected = new Set(entries.map((e) => e.name));
   for (const name of file.tensors.keys()) {
-    if (!expected.has(name)) throw new Error(`${where}: tensor '${name}' in the state belongs to no tensor of this optimizer`);
+    if (!expected.has(name))
+      throw new Error(`${where}: tensor '${name}' in the state belongs to no tensor of this optimizer`);
   }
   return { values, step, skippedSteps };
 }
@@ -66,7 +83,9 @@ export function decodeCheckpoint(bytes: Uint8Array, entries: readonly StateEntry
 function count(text: string | undefined, key: string, where: string): number {
   const value = Number(text);
   if (typeof text !== 'string' || !/^(0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(value)) {
-    throw new Error(`${where}: __metadata__.${key} is ${text === undefined ? 'missing' : JSON.stringify(text)}, not a count (a decimal integer from 0 to 2^53 - 1)`);
+    throw new Error(
+      `${where}: __metadata__.${key} is ${text === undefined ? 'missing' : JSON.stringify(text)}, not a count (a decimal integer from 0 to 2^53 - 1)`,
+    );
   }
   return value;
 }

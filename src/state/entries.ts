@@ -27,7 +27,11 @@ export interface StateEntry {
   order?: Uint32Array;
 }
 
-export function stateEntries<B>(plan: Plan<B>, params: readonly { name?: string; shape: readonly number[] }[], geometries: readonly Geometry[]): StateEntry[] {
+export function stateEntries<B>(
+  plan: Plan<B>,
+  params: readonly { name?: string; shape: readonly number[] }[],
+  geometries: readonly Geometry[],
+): StateEntry[] {
   const entries: StateEntry[] = [];
   const byInput = [...plan.tensors].sort((a, b) => a.input - b.input);
   for (const { input, fields: f } of byInput) {
@@ -72,7 +76,9 @@ function stateOrder(g: Geometry, which: 'row' | 'col'): Uint32Array {
     const outer = Math.floor(matrix / (g.inner * g.middle));
     for (let k = 0; k < lines; k++) {
       order[matrix * lines + k] =
-        which === 'row' ? ((outer * g.rows + k) * g.middle + middle) * g.inner + inner : ((outer * g.middle + middle) * g.cols + k) * g.inner + inner;
+        which === 'row'
+          ? ((outer * g.rows + k) * g.middle + middle) * g.inner + inner
+          : ((outer * g.middle + middle) * g.cols + k) * g.inner + inner;
     }
   }
   return order;

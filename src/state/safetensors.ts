@@ -26,10 +26,21 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Bytes per element of each dtype the format defines. */
 const DTYPE_SIZES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 const ENTRY_KEYS = ['data_offsets', 'dtype', 'shape'];
@@ -38,14 +49,21 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   const names = new Set<string>(['__metadata__']);
   const entries: [string, unknown][] = [['__metadata__', metadata]];
   for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== 'string') throw new Error(`safetensors: __metadata__ '${key}' is ${describe(value)}, not a string`);
+    if (typeof value !== 'string')
+      throw new Error(`safetensors: __metadata__ '${key}' is ${describe(value)}, not a string`);
   }
   let offset = 0;
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`safetensors: duplicate or reserved tensor name '${t.name}'`);
     names.add(t.name);
-    if (!isShape(t.shape)) throw new Error(`safetensors: tensor '${t.name}' has shape ${JSON.stringify(t.shape)}; dimensions must be whole numbers >= 0`);
-    if (product(t.shape) !== t.data.length) throw new Error(`safetensors: tensor '${t.name}' has ${t.data.length} values; shape [${t.shape.join(', ')}] holds ${product(t.shape)}`);
+    if (!isShape(t.shape))
+      throw new Error(
+        `safetensors: tensor '${t.name}' has shape ${JSON.stringify(t.shape)}; dimensions must be whole numbers >= 0`,
+      );
+    if (product(t.shape) !== t.data.length)
+      throw new Error(
+        `safetensors: tensor '${t.name}' has ${t.data.length} values; shape [${t.shape.join(', ')}] holds ${product(t.shape)}`,
+      );
     entries.push([t.name, { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] }]);
     offset += t.data.byteLength;
   }
@@ -79,8 +97,13 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   if (bytes.byteLength < 8) throw new Error(`safetensors: ${bytes.byteLength} bytes is too short for a header`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
   if (headerLength > BigInt(bytes.byteLength - 8)) {
-    const hint = headerLength > BigInt(Number.MAX_SAFE_INTEGER) ? ' (the first 8 bytes are not a header length: is this a safetensors file?)' : '';
-    throw new Error(`safetensors: header of ${headerLength} bytes runs past the end of the ${bytes.byteLength}-byte file${hint}`);
+    const hint =
+      headerLength > BigInt(Number.MAX_SAFE_INTEGER)
+        ? ' (the first 8 bytes are not a header length: is this a safetensors file?)'
+        : '';
+    throw new Error(
+      `safetensors: header of ${headerLength} bytes runs past the end of the ${bytes.byteLength}-byte file${hint}`,
+    );
   }
   const dataStart = 8 + Number(headerLength);
   const headerBytes = bytes.subarray(8, dataStart);
@@ -103,48 +126,91 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   const names = headerKeys(text);
 
   const metadata = Object.hasOwn(header, '__metadata__') ? header.__metadata__ : {};
-  if (!isObject(metadata)) throw new Error(`safetensors: __metadata__ is ${describe(metadata)}, not an object of strings`);
+  if (!isObject(metadata))
+    throw new Error(`safetensors: __metadata__ is ${describe(metadata)}, not an object of strings`);
   for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== 'string') throw new Error(`safetensors: __metadata__ '${key}' is ${describe(value)}, not a string`);
+    if (typeof value !== 'string')
+      throw new Error(`safetensors: __metadata__ '${key}' is ${describe(value)}, not a string`);
   }
 
   const dataLength = bytes.byteLength - dataStart;
-  const ranges = names.filter((name) => name !== '__metadata__').map((name) => ({ name, ...checkEntry(name, header[name], dataLength) }));
+  const ranges = names
+    .filter((name) => name !== '__metadata__')
+    .map((name) => ({ name, ...checkEntry(name, header[name], dataLength) }));
   // Data order; for equal ranges (zero-size tensors), the order written in the header.
   ranges.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   for (const [i, r] of ranges.entries()) {
-    if (r.begin > covered) throw new Error(`safetensors: bytes [${covered}, ${r.begin}) of the data belong to no tensor (a gap before tensor '${r.name}')`);
+    if (r.begin > covered)
+      throw new Error(
+        `safetensors: bytes [${covered}, ${r.begin}) of the data belong to no tensor (a gap before tensor '${r.name}')`,
+      );
     if (r.begin < covered) {
       const previous = ranges[i - 1];
-      throw new Error(`safetensors: tensor '${r.name}' at [${r.begin}, ${r.end}] overlaps tensor '${previous.name}' at [${previous.begin}, ${previous.end}]`);
+      throw new Error(
+        `safetensors: tensor '${r.name}' at [${r.begin}, ${r.end}] overlaps tensor '${previous.name}' at [${previous.begin}, ${previous.end}]`,
+      );
     }
     covered = r.end;
   }
-  if (covered !== dataLength) throw new Error(`safetensors: the last ${dataLength - covered} of the ${dataLength} bytes of data belong to no tensor`);
+  if (covered !== dataLength)
+    throw new Error(
+      `safetensors: the last ${dataLength - covered} of the ${dataLength} bytes of data belong to no tensor`,
+    );
 
   const tensors = new Map<string, DecodedTensor>();
-  for (const r of ranges) tensors.set(r.name, { dtype: r.dtype, shape: r.shape, bytes: bytes.subarray(dataStart + r.begin, dataStart + r.end) });
+  for (const r of ranges)
+    tensors.set(r.name, {
+      dtype: r.dtype,
+      shape: r.shape,
+      bytes: bytes.subarray(dataStart + r.begin, dataStart + r.end),
+    });
   return { metadata: metadata as Record<string, string>, tensors };
 }
 
 /** One tensor's header entry, checked against the format and against the data area's length. */
-function checkEntry(name: string, entry: unknown, dataLength: number): { dtype: string; shape: number[]; begin: number; end: number } {
-  if (!isObject(entry)) throw new Error(`safetensors: tensor '${name}' is ${describe(entry)}, not an object { dtype, shape, data_offsets }`);
-  for (const key of ENTRY_KEYS) if (!Object.hasOwn(entry, key)) throw new Error(`safetensors: tensor '${name}' has no '${key}'`);
-  for (const key of Object.keys(entry)) if (!ENTRY_KEYS.includes(key)) throw new Error(`safetensors: tensor '${name}' has an unexpected key '${key}'`);
+function checkEntry(
+  name: string,
+  entry: unknown,
+  dataLength: number,
+): { dtype: string; shape: number[]; begin: number; end: number } {
+  if (!isObject(entry))
+    throw new Error(
+      `safetensors: tensor '${name}' is ${describe(entry)}, not an object { dtype, shape, data_offsets }`,
+    );
+  for (const key of ENTRY_KEYS)
+    if (!Object.hasOwn(entry, key)) throw new Error(`safetensors: tensor '${name}' has no '${key}'`);
+  for (const key of Object.keys(entry))
+    if (!ENTRY_KEYS.includes(key)) throw new Error(`safetensors: tensor '${name}' has an unexpected key '${key}'`);
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZES, dtype)) throw new Error(`safetensors: tensor '${name}' has unknown dtype ${describe(dtype)}`);
-  if (!isShape(shape)) throw new Error(`safetensors: tensor '${name}' has shape ${JSON.stringify(shape)}; dimensions must be whole numbers >= 0`);
-  if (!(Array.isArray(offsets) && offsets.length === 2 && offsets.every((o) => Number.isSafeInteger(o)) && 0 <= offsets[0] && offsets[0] <= offsets[1])) {
-    throw new Error(`safetensors: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end`);
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZES, dtype))
+    throw new Error(`safetensors: tensor '${name}' has unknown dtype ${describe(dtype)}`);
+  if (!isShape(shape))
+    throw new Error(
+      `safetensors: tensor '${name}' has shape ${JSON.stringify(shape)}; dimensions must be whole numbers >= 0`,
+    );
+  if (!(
+    Array.isArray(offsets) &&
+    offsets.length === 2 &&
+    offsets.every((o) => Number.isSafeInteger(o)) &&
+    0 <= offsets[0] &&
+    offsets[0] <= offsets[1]
+  )) {
+    throw new Error(
+      `safetensors: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end`,
+    );
   }
   const [begin, end] = offsets as number[];
   const needed = product(shape) * DTYPE_SIZES[dtype];
   if (end - begin !== needed) {
-    throw new Error(`safetensors: tensor '${name}' has ${end - begin} bytes of data; shape [${shape.join(', ')}] of ${dtype} needs ${needed}`);
+    throw new Error(
+      `safetensors: tensor '${name}' has ${end - begin} bytes of data; shape [${shape.join(', ')}] of ${dtype} needs ${needed}`,
+    );
   }
-  if (end > dataLength) throw new Error(`safetensors: tensor '${name}' at [${begin}, ${end}] runs past the end of the ${dataLength} bytes of data`);
+  if (end > dataLength)
+    throw new Error(
+      `safetensors: tensor '${name}' at [${begin}, ${end}] runs past the end of the ${dataLength} bytes of data`,
+    );
   return { dtype, shape, begin, end };
 }
 
@@ -169,7 +235,10 @@ function headerKeys(json: string): string[] {
       if (json[next] === ':') {
         const key: string = JSON.parse(json.slice(i, end + 1));
         const { keys, within } = open[open.length - 1];
-        if (keys.has(key)) throw new Error(`safetensors: the header names '${key}' twice${within === undefined ? '' : ` in '${within}'`}`);
+        if (keys.has(key))
+          throw new Error(
+            `safetensors: the header names '${key}' twice${within === undefined ? '' : ` in '${within}'`}`,
+          );
         keys.add(key);
         if (open.length === 1) topLevel.push(key);
         lastKey = key;

@@ -32,9 +32,15 @@ export function slotNamed(name: string): Slot | undefined {
  * The shapes of a tensor's state, by slot: R has the tensor's shape without its column dim, C
  * without its row dim (Hugging Face's layout); V and M have the tensor's shape.
  */
-export function stateShapes(shape: readonly number[], geom: Geometry, momentum: boolean): Partial<Record<Slot, number[]>> {
+export function stateShapes(
+  shape: readonly number[],
+  geom: Geometry,
+  momentum: boolean,
+): Partial<Record<Slot, number[]>> {
   const without = (dim: number) => shape.filter((_, i) => i !== dim);
-  const shapes: Partial<Record<Slot, number[]>> = geom.factored ? { row: without(geom.colDim), col: without(geom.rowDim) } : { full: [...shape] };
+  const shapes: Partial<Record<Slot, number[]>> = geom.factored
+    ? { row: without(geom.colDim), col: without(geom.rowDim) }
+    : { full: [...shape] };
   if (momentum) shapes.momentum = [...shape];
   return shapes;
 }

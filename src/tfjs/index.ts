@@ -11,7 +11,14 @@ import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
 import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
 import { SLOTS, STATE_SLOTS, type Slot, stateShapes } from '../state/tensors.js';
-import { type HostState, type NamedTensor, checkSlotsPresent, checkStateShapes, parseWeights, renamedRestores } from './restore.js';
+import {
+  type HostState,
+  type NamedTensor,
+  checkSlotsPresent,
+  checkStateShapes,
+  parseWeights,
+  renamedRestores,
+} from './restore.js';
 import { type NextValues, nextValues } from './stages.js';
 import { WebGPUSteps, webgpuBackend } from './webgpu.js';
 
@@ -31,7 +38,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
   private readonly restored = new Map<string, HostState>();
   private gpu: WebGPUSteps | undefined;
   /** What the last step on the tfjs-ops path did, as tensors kept until the next step (see stats()). */
-  private lastOpsStats: { step: number; skipped?: tf.Tensor; tensors: { name: string; values: tf.Tensor }[] } | undefined;
+  private lastOpsStats:
+    { step: number; skipped?: tf.Tensor; tensors: { name: string; values: tf.Tensor }[] } | undefined;
   /** Which path took the last step. */
   private lastPath: 'webgpu' | 'ops' | undefined;
   /** Variable names in the order their state first appeared, the order of getWeights. */
@@ -47,9 +55,11 @@ export class AdafactorOptimizer extends tf.Optimizer {
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const named = (Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }))).filter(
-      (g) => g.tensor != null,
-    );
+    const named = (
+      Array.isArray(variableGradients)
+        ? variableGradients
+        : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }))
+    ).filter((g) => g.tensor != null);
     const entries = named.map(({ name, tensor }) => {
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`AdafactorOptimizer: no variable named '${name}'`);
@@ -58,8 +68,16 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const step = this.iterations + 1;
     const o = this.resolved;
     // A bad learning rate (or a step before decayOffset) throws before anything changes.
-    const scalars = { rho: stepSize(o, step, 'AdafactorOptimizer'), decay: beta2(o, step), rate: oneMinusBeta2(o, step, 'AdafactorOptimizer') };
-    const renamed = renamedRestores(entries, new Set(this.restored.keys()), (name) => this.slots.has(name) || this.restored.has(name) || Boolean(this.gpu?.owns(name)));
+    const scalars = {
+      rho: stepSize(o, step, 'AdafactorOptimizer'),
+      decay: beta2(o, step),
+      rate: oneMinusBeta2(o, step, 'AdafactorOptimizer'),
+    };
+    const renamed = renamedRestores(
+      entries,
+      new Set(this.restored.keys()),
+      (name) => this.slots.has(name) || this.restored.has(name) || Boolean(this.gpu?.owns(name)),
+    );
     const restoredAs = (name: string) => renamed.get(name) ?? name;
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
     if (backend && entries.length > 0) {
@@ -78,23 +96,38 @@ export class AdafactorOptimizer extends tf.Optimizer {
     }
     const onGpu = entries.find((e) => this.gpu?.owns(e.name));
     if (onGpu) {
-      throw new Error(`AdafactorOptimizer: the state of '${onGpu.name}' lives on the webgpu backend; move it to '${tf.getBackend()}' with setWeights(await getWeights())`);
+      throw new Error(
+        `AdafactorOptimizer: the state of '${onGpu.name}' lives on the webgpu backend; move it to '${tf.getBackend()}' with setWeights(await getWeights())`,
+      );
     }
     // Every check before any state is made or changes, so that a refused step changes nothing.
     const checked = entries.map(({ name, variable, grad }) => {
-      for (const [what, t] of [['variable', variable], ['gradient', grad]] as const) {
+      for (const [what, t] of [
+        ['variable', variable],
+        ['gradient', grad],
+      ] as const) {
         if (t.isDisposed) throw new Error(`AdafactorOptimizer: the ${what} of '${name}' is disposed`);
       }
       if (grad.shape.join() !== variable.shape.join()) {
-        throw new Error(`AdafactorOptimizer: the gradient of '${name}' has shape [${grad.shape.join(', ')}], its variable [${variable.shape.join(', ')}]`);
+        throw new Error(
+          `AdafactorOptimizer: the gradient of '${name}' has shape [${grad.shape.join(', ')}], its variable [${variable.shape.join(', ')}]`,
+        );
       }
       const geom = this.geometryOf(name, variable.shape);
       const restored = this.slots.has(name) ? undefined : this.restored.get(restoredAs(name));
-      if (restored) checkStateShapes('AdafactorOptimizer', name, stateShapes(variable.shape, geom, o.beta1 !== undefined), restored);
+      if (restored)
+        checkStateShapes(
+          'AdafactorOptimizer',
+          name,
+          stateShapes(variable.shape, geom, o.beta1 !== undefined),
+          restored,
+        );
       return { name, variable, grad, geom };
     });
     // An empty tensor has nothing to update (and tf.all of nothing is false).
-    const planned = checked.map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom, restoredAs(c.name)) })).filter((p) => p.variable.size > 0);
+    const planned = checked
+      .map((c) => ({ ...c, slots: this.slotsOf(c.name, c.variable, c.geom, restoredAs(c.name)) }))
+      .filter((p) => p.variable.size > 0);
     this.disposeStats();
     const stats: { name: string; values: tf.Tensor }[] = [];
     let skipped: tf.Tensor | undefined;
@@ -126,7 +159,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
    * 1/sqrt(t))), or lr(t) without relativeStep. t defaults to the last step taken (1 before any).
    */
   learningRate(step = Math.max(1, this.iterations)): number {
-    if (!Number.isSafeInteger(step) || step < 1) throw new Error(`AdafactorOptimizer.learningRate: step must be an integer >= 1, got ${String(step)}`);
+    if (!Number.isSafeInteger(step) || step < 1)
+      throw new Error(`AdafactorOptimizer.learningRate: step must be an integer >= 1, got ${String(step)}`);
     return stepSize(this.resolved, step, 'AdafactorOptimizer.learningRate');
   }
 
@@ -179,7 +213,13 @@ export class AdafactorOptimizer extends tf.Optimizer {
       checkSlotsPresent(where, name, state, this.resolved.beta1 !== undefined);
       // A variable that exists already is checked now, rather than by the step that would meet it.
       const variable = tf.engine().registeredVariables[name];
-      if (variable) checkStateShapes(where, name, stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved.beta1 !== undefined), state);
+      if (variable)
+        checkStateShapes(
+          where,
+          name,
+          stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved.beta1 !== undefined),
+          state,
+        );
     }
     this.iterations_ = iterations;
     for (const [name, state] of given) {
@@ -201,7 +241,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
   /** Frees the tensors that hold the last ops-path step's stats. */
   private disposeStats(): void {
     if (!this.lastOpsStats) return;
-    tf.dispose([...this.lastOpsStats.tensors.map((t) => t.values), ...(this.lastOpsStats.skipped ? [this.lastOpsStats.skipped] : [])]);
+    tf.dispose([
+      ...this.lastOpsStats.tensors.map((t) => t.values),
+      ...(this.lastOpsStats.skipped ? [this.lastOpsStats.skipped] : []),
+    ]);
     this.lastOpsStats = undefined;
   }
 
@@ -220,9 +263,12 @@ export class AdafactorOptimizer extends tf.Optimizer {
    * `limits` is left out too: it describes the device it was tested on, not the optimizer.
    */
   getConfig(): tf.serialization.ConfigDict {
-    if (typeof this.options.lr === 'function') throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
+    if (typeof this.options.lr === 'function')
+      throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
     const { limits: _limits, ...options } = this.options;
-    return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as tf.serialization.ConfigDict;
+    return Object.fromEntries(
+      Object.entries(options).filter(([, value]) => value !== undefined),
+    ) as tf.serialization.ConfigDict;
   }
 
   /**
@@ -231,7 +277,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
    * (the custom classes in scope, for configs that nest objects) to the config: it is dropped
    * here; every other key must be an option.
    */
-  static fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     const { customObjects: _customObjects, ...options } = config;
     return new (cls as unknown as new (options: AdafactorOptions) => T)(options as AdafactorOptions);
   }
@@ -239,7 +288,12 @@ export class AdafactorOptimizer extends tf.Optimizer {
   /** How Adafactor sees a variable with these options: factored or not, and along which dims. */
   private geometryOf(name: string, shape: readonly number[]): Geometry {
     const o = this.resolved;
-    return withFactoringRule(geometry(shape, `AdafactorOptimizer: variable '${name}'`), shape, o.factorDims, o.minDimSizeToFactor);
+    return withFactoringRule(
+      geometry(shape, `AdafactorOptimizer: variable '${name}'`),
+      shape,
+      o.factorDims,
+      o.minDimSizeToFactor,
+    );
   }
 
   /** State restored under `from` is the variable `to`'s now, which takes its place in getWeights' order. */
@@ -260,7 +314,9 @@ export class AdafactorOptimizer extends tf.Optimizer {
     if (!slots) {
       const restored = this.restored.get(restoredAs) ?? {};
       slots = {};
-      for (const [slot, shape] of Object.entries(stateShapes(variable.shape, geom, this.resolved.beta1 !== undefined)) as [Slot, number[]][]) {
+      for (const [slot, shape] of Object.entries(
+        stateShapes(variable.shape, geom, this.resolved.beta1 !== undefined),
+      ) as [Slot, number[]][]) {
         const r = restored[slot];
         slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
       }
@@ -276,7 +332,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const slots = this.slots.get(name);
     if (!slots) return undefined;
     const state: HostState = {};
-    for (const [slot, v] of Object.entries(slots) as [Slot, tf.Variable][]) state[slot] = { shape: [...v.shape], data: Float32Array.from(v.dataSync()) };
+    for (const [slot, v] of Object.entries(slots) as [Slot, tf.Variable][])
+      state[slot] = { shape: [...v.shape], data: Float32Array.from(v.dataSync()) };
     return state;
   }
 

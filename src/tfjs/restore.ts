@@ -16,12 +16,18 @@ export type NamedTensor = { name: string; tensor: tf.Tensor };
  * The step count and each variable's state from setWeights' argument: the step count first,
  * then every slot as `<variable>/<Hugging Face name>`. Checks each weight and its values.
  */
-export async function parseWeights(where: string, weightValues: NamedTensor[]): Promise<{ iterations: number; given: Map<string, HostState> }> {
+export async function parseWeights(
+  where: string,
+  weightValues: NamedTensor[],
+): Promise<{ iterations: number; given: Map<string, HostState> }> {
   if (!Array.isArray(weightValues) || weightValues.length === 0) {
-    throw new Error(`${where}: expected a non-empty array of { name, tensor }, the step count first, as getWeights returns`);
+    throw new Error(
+      `${where}: expected a non-empty array of { name, tensor }, the step count first, as getWeights returns`,
+    );
   }
   weightValues.forEach((w, i) => {
-    if (typeof w?.name !== 'string' || !(w.tensor instanceof tf.Tensor)) throw new Error(`${where}: weight ${i} ('${String(w?.name)}') is not a { name, tensor }`);
+    if (typeof w?.name !== 'string' || !(w.tensor instanceof tf.Tensor))
+      throw new Error(`${where}: weight ${i} ('${String(w?.name)}') is not a { name, tensor }`);
     if (w.tensor.isDisposed) throw new Error(`${where}: the tensor of '${w.name}' is disposed`);
   });
   const [first, ...rest] = weightValues;
@@ -29,13 +35,18 @@ export async function parseWeights(where: string, weightValues: NamedTensor[]): 
   const iterations = counts[0];
   if (counts.length !== 1 || typeof iterations !== 'number' || !Number.isSafeInteger(iterations) || iterations < 0) {
     const value = counts.length === 1 ? String(iterations) : `${counts.length} values`;
-    throw new Error(`${where}: the first weight ('${first.name}') is the step count and holds ${value}; it must be one integer >= 0`);
+    throw new Error(
+      `${where}: the first weight ('${first.name}') is the step count and holds ${value}; it must be one integer >= 0`,
+    );
   }
   const given = new Map<string, HostState>();
   for (const { name, tensor } of rest) {
     const at = name.lastIndexOf('/');
     const slot = slotNamed(name.slice(at + 1));
-    if (at <= 0 || !slot) throw new Error(`${where}: '${name}' is not '<variable>/<slot>' with a slot of ${SLOTS.map((s) => STATE_SLOTS[s].name).join(', ')}`);
+    if (at <= 0 || !slot)
+      throw new Error(
+        `${where}: '${name}' is not '<variable>/<slot>' with a slot of ${SLOTS.map((s) => STATE_SLOTS[s].name).join(', ')}`,
+      );
     const variableName = name.slice(0, at);
     const state = given.get(variableName) ?? {};
     if (state[slot]) throw new Error(`${where}: '${name}' is given twice`);
@@ -55,31 +66,47 @@ export function checkSlotsPresent(where: string, name: string, state: HostState,
   const has = (slot: Slot) => state[slot] !== undefined;
   const slotName = (slot: Slot) => STATE_SLOTS[slot].name;
   if (has('full') && (has('row') || has('col'))) {
-    throw new Error(`${where}: '${name}' has both ${slotName('full')} and ${has('row') ? slotName('row') : slotName('col')}; its second moment is factored or not, never both`);
+    throw new Error(
+      `${where}: '${name}' has both ${slotName('full')} and ${has('row') ? slotName('row') : slotName('col')}; its second moment is factored or not, never both`,
+    );
   }
   if (has('row') !== has('col')) {
     const [present, missing] = has('row') ? [slotName('row'), slotName('col')] : [slotName('col'), slotName('row')];
     throw new Error(`${where}: '${name}' has ${present} but no ${missing}; a factored second moment needs both`);
   }
   if (!has('full') && !has('row')) {
-    throw new Error(`${where}: '${name}' has no second moment (${slotName('full')}, or ${slotName('row')} and ${slotName('col')})`);
+    throw new Error(
+      `${where}: '${name}' has no second moment (${slotName('full')}, or ${slotName('row')} and ${slotName('col')})`,
+    );
   }
-  if (has('momentum') && !withMomentum) throw new Error(`${where}: '${name}' has ${slotName('momentum')}, which these options (no beta1) do not keep`);
-  if (!has('momentum') && withMomentum) throw new Error(`${where}: '${name}' has no ${slotName('momentum')}, which these options (beta1) keep`);
+  if (has('momentum') && !withMomentum)
+    throw new Error(`${where}: '${name}' has ${slotName('momentum')}, which these options (no beta1) do not keep`);
+  if (!has('momentum') && withMomentum)
+    throw new Error(`${where}: '${name}' has no ${slotName('momentum')}, which these options (beta1) keep`);
 }
 
 /** Restored state must have exactly the slots, and the shapes, that the variable's state has. */
-export function checkStateShapes(where: string, name: string, expected: Partial<Record<Slot, number[]>>, state: HostState): void {
+export function checkStateShapes(
+  where: string,
+  name: string,
+  expected: Partial<Record<Slot, number[]>>,
+  state: HostState,
+): void {
   const slotNames = (slots: Partial<Record<Slot, unknown>>) =>
     SLOTS.filter((slot) => slots[slot])
       .map((slot) => STATE_SLOTS[slot].name)
       .join(', ');
   if (slotNames(state) !== slotNames(expected)) {
-    throw new Error(`${where}: the state of '${name}' has ${slotNames(state)}; with these options it keeps ${slotNames(expected)}`);
+    throw new Error(
+      `${where}: the state of '${name}' has ${slotNames(state)}; with these options it keeps ${slotNames(expected)}`,
+    );
   }
   for (const slot of Object.keys(expected) as Slot[]) {
     const [want, got] = [expected[slot]!, state[slot]!.shape];
-    if (want.join() !== got.join()) throw new Error(`${where}: the ${STATE_SLOTS[slot].name} state of '${name}' has shape [${got.join(', ')}], expected [${want.join(', ')}]`);
+    if (want.join() !== got.join())
+      throw new Error(
+        `${where}: the ${STATE_SLOTS[slot].name} state of '${name}' has shape [${got.join(', ')}], expected [${want.join(', ')}]`,
+      );
   }
 }
 
@@ -98,7 +125,11 @@ export function checkStateShapes(where: string, name: string, expected: Partial<
  * the variable's but for that suffix is the variable's, when it is not the state of another
  * variable of the step; where more than one could be meant, the step is refused.
  */
-export function renamedRestores(entries: readonly { name: string }[], restored: ReadonlySet<string>, hasState: (name: string) => boolean): Map<string, string> {
+export function renamedRestores(
+  entries: readonly { name: string }[],
+  restored: ReadonlySet<string>,
+  hasState: (name: string) => boolean,
+): Map<string, string> {
   const renamed = new Map<string, string>();
   if (restored.size === 0) return renamed;
   const stepped = new Set(entries.map((e) => e.name));
@@ -109,10 +140,17 @@ export function renamedRestores(entries: readonly { name: string }[], restored: 
     const originals = layersOriginalNames(name);
     const candidates = unclaimed.filter((saved) => layersOriginalNames(saved).some((n) => originals.includes(n)));
     if (candidates.length === 0) continue;
-    const why = "tfjs-layers adds '_<n>' to the name of a variable whose name is taken; setWeights with the state under the variable's own name";
-    if (candidates.length > 1) throw new Error(`AdafactorOptimizer: the state of '${name}' could be that restored under ${candidates.map((c) => `'${c}'`).join(' or ')} (${why})`);
+    const why =
+      "tfjs-layers adds '_<n>' to the name of a variable whose name is taken; setWeights with the state under the variable's own name";
+    if (candidates.length > 1)
+      throw new Error(
+        `AdafactorOptimizer: the state of '${name}' could be that restored under ${candidates.map((c) => `'${c}'`).join(' or ')} (${why})`,
+      );
     const other = claimedBy.get(candidates[0]);
-    if (other) throw new Error(`AdafactorOptimizer: the state restored under '${candidates[0]}' could be that of '${other}' or of '${name}' (${why})`);
+    if (other)
+      throw new Error(
+        `AdafactorOptimizer: the state restored under '${candidates[0]}' could be that of '${other}' or of '${name}' (${why})`,
+      );
     claimedBy.set(candidates[0], name);
     renamed.set(name, candidates[0]);
   }

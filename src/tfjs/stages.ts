@@ -40,7 +40,10 @@ export function normalize(g: tf.Tensor, geom: Geometry, state: SlotTensors, o: R
   if (!geom.factored) return tf.mul(g, tf.rsqrt(floored ? tf.maximum(state.full!, o.eps1 * o.eps1) : state.full!));
   const rowMean = tf.mean(state.row!, geom.rowDim, true);
   if (floored) {
-    const estimate = tf.mul(tf.expandDims(tf.div(state.row!, tf.maximum(rowMean, o.eps1)), geom.colDim), tf.expandDims(state.col!, geom.rowDim));
+    const estimate = tf.mul(
+      tf.expandDims(tf.div(state.row!, tf.maximum(rowMean, o.eps1)), geom.colDim),
+      tf.expandDims(state.col!, geom.rowDim),
+    );
     return tf.mul(g, tf.rsqrt(tf.maximum(estimate, o.eps1 * o.eps1)));
   }
   const rowFactor = tf.rsqrt(tf.div(state.row!, rowMean));
@@ -48,7 +51,10 @@ export function normalize(g: tf.Tensor, geom: Geometry, state: SlotTensors, o: R
 }
 
 /** Stage 3, clip: U / max(1, RMS(U) / d), NaN staying NaN as with torch's clamp; with RMS(U) before clipping and the divisor. */
-export function clip(update: tf.Tensor, o: ResolvedOptions): { clipped: tf.Tensor; updateRms: tf.Tensor; clipDivisor: tf.Tensor } {
+export function clip(
+  update: tf.Tensor,
+  o: ResolvedOptions,
+): { clipped: tf.Tensor; updateRms: tf.Tensor; clipDivisor: tf.Tensor } {
   const updateRms = rms(update);
   const ratio = tf.div(updateRms, o.clipThreshold);
   const clipDivisor = tf.where(tf.isNaN(ratio), ratio, tf.maximum(ratio, 1));
@@ -58,7 +64,9 @@ export function clip(update: tf.Tensor, o: ResolvedOptions): { clipped: tf.Tenso
 /** alpha_t = rho_t * max(eps2, RMS(X_{t-1})) (Python's max, as Hugging Face: eps2 unless RMS > eps2), or rho_t without scaleParameter. */
 export function stepSizeOf(x: tf.Tensor, o: ResolvedOptions, rho: number): { paramRms: tf.Tensor; alpha: tf.Tensor } {
   const paramRms = rms(x);
-  const alpha = o.scaleParameter ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2))) : tf.scalar(rho);
+  const alpha = o.scaleParameter
+    ? tf.mul(rho, tf.where(tf.greater(paramRms, o.eps2), paramRms, tf.scalar(o.eps2)))
+    : tf.scalar(rho);
   return { paramRms, alpha };
 }
 
@@ -105,7 +113,14 @@ export interface StepScalars {
  * also whether everything the step computed is finite, in f32 as on the GPU: the gradient, the
  * squares and their row, column and whole sums, alpha, the new state and value.
  */
-export function nextValues(x: tf.Tensor, grad: tf.Tensor, geom: Geometry, old: SlotTensors, o: ResolvedOptions, { rho, decay, rate }: StepScalars): NextValues {
+export function nextValues(
+  x: tf.Tensor,
+  grad: tf.Tensor,
+  geom: Geometry,
+  old: SlotTensors,
+  o: ResolvedOptions,
+  { rho, decay, rate }: StepScalars,
+): NextValues {
   const g = tf.cast(grad, 'float32');
   const { paramRms, alpha } = stepSizeOf(x, o, rho);
   const q = squares(g, o);
@@ -120,7 +135,15 @@ export function nextValues(x: tf.Tensor, grad: tf.Tensor, geom: Geometry, old: S
   if (!o.skipNonFinite) return { param, state, stats };
   // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.
   const squareSums = geom.factored ? [tf.sum(q, geom.colDim), tf.sum(q, geom.rowDim)] : [q];
-  const checked = [g, ...squareSums, tf.sum(tf.square(x)), tf.sum(tf.square(normalized)), alpha, param, ...Object.values(state)];
+  const checked = [
+    g,
+    ...squareSums,
+    tf.sum(tf.square(x)),
+    tf.sum(tf.square(normalized)),
+    alpha,
+    param,
+    ...Object.values(state),
+  ];
   const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
   return { param, state, stats, finite };
 }

@@ -36,10 +36,21 @@ export interface WebGPUBackendInternals {
 export function webgpuBackend(name: string, current: unknown): WebGPUBackendInternals | undefined {
   if (name !== 'webgpu') return undefined;
   const backend = current as Partial<WebGPUBackendInternals>;
-  const methods = ['refCount', 'uploadToGPU', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue'] as const;
-  const missing = [...(['device', 'tensorMap'] as const).filter((m) => !backend[m]), ...methods.filter((m) => typeof backend[m] !== 'function')];
+  const methods = [
+    'refCount',
+    'uploadToGPU',
+    'ensureCommandEncoderReady',
+    'endComputePassEncoder',
+    'submitQueue',
+  ] as const;
+  const missing = [
+    ...(['device', 'tensorMap'] as const).filter((m) => !backend[m]),
+    ...methods.filter((m) => typeof backend[m] !== 'function'),
+  ];
   if (missing.length > 0) {
-    throw new Error(`AdafactorOptimizer: tfjs's webgpu backend has no ${missing.join(', ')}, which this optimizer uses; it is built for @tensorflow/tfjs-backend-webgpu 4.x`);
+    throw new Error(
+      `AdafactorOptimizer: tfjs's webgpu backend has no ${missing.join(', ')}, which this optimizer uses; it is built for @tensorflow/tfjs-backend-webgpu 4.x`,
+    );
   }
   return backend as WebGPUBackendInternals;
 }
@@ -104,18 +115,29 @@ export class WebGPUSteps {
   step(backend: WebGPUBackendInternals, entries: readonly GradientEntry[], iterations: number, host: HostStates): void {
     const device = backend.device;
     // Everything that can fail is checked before the state of any variable moves.
-    if (iterations >= Number.MAX_SAFE_INTEGER) throw new Error(`Adafactor: the step count ${iterations} cannot grow past 2^53 - 1`);
+    if (iterations >= Number.MAX_SAFE_INTEGER)
+      throw new Error(`Adafactor: the step count ${iterations} cannot grow past 2^53 - 1`);
     for (const e of entries) {
-      for (const [what, t] of [['variable', e.variable], ['gradient', e.grad]] as const) {
+      for (const [what, t] of [
+        ['variable', e.variable],
+        ['gradient', e.grad],
+      ] as const) {
         if (t.isDisposed) throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is disposed`);
-        if (t.dtype !== 'float32') throw new Error(`AdafactorOptimizer: the ${what} of '${e.name}' is ${t.dtype}; the webgpu path takes float32`);
+        if (t.dtype !== 'float32')
+          throw new Error(
+            `AdafactorOptimizer: the ${what} of '${e.name}' is ${t.dtype}; the webgpu path takes float32`,
+          );
       }
       if (e.grad.shape.join() !== e.variable.shape.join()) {
-        throw new Error(`AdafactorOptimizer: the gradient of '${e.name}' has shape [${e.grad.shape.join(', ')}], its variable [${e.variable.shape.join(', ')}]`);
+        throw new Error(
+          `AdafactorOptimizer: the gradient of '${e.name}' has shape [${e.grad.shape.join(', ')}], its variable [${e.variable.shape.join(', ')}]`,
+        );
       }
       const owner = this.owners.get(e.name);
       if (owner && owner.list.device !== device) {
-        throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
+        throw new Error(
+          'AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)',
+        );
       }
       if (owner && owner.list.shapes[owner.index].join() !== e.variable.shape.join()) {
         throw new Error(
@@ -190,7 +212,8 @@ export class WebGPUSteps {
       const { values } = await list.engine.readState();
       for (const index of indices) {
         const state: HostState = {};
-        for (const [slot, entry] of list.slots[index]) state[slot] = { shape: [...entry.shape], data: Float32Array.from(entryValues(entry, values)) };
+        for (const [slot, entry] of list.slots[index])
+          state[slot] = { shape: [...entry.shape], data: Float32Array.from(entryValues(entry, values)) };
         result.set(list.names[index], state);
       }
     }
@@ -214,24 +237,40 @@ export class WebGPUSteps {
   }
 
   /** The Adafactor for this list of variables, made on first use and rebound to this step's buffers. */
-  private listFor(device: GPUDevice, entries: readonly GradientEntry[], params: GPUBuffer[], grads: GPUBuffer[]): VariableList {
+  private listFor(
+    device: GPUDevice,
+    entries: readonly GradientEntry[],
+    params: GPUBuffer[],
+    grads: GPUBuffer[],
+  ): VariableList {
     const names = entries.map((e) => e.name);
     const shapes = entries.map((e) => [...e.variable.shape]);
     const key = JSON.stringify([names, shapes]);
     let list = this.lists.get(key);
     if (list && list.device !== device) {
-      throw new Error('AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)');
+      throw new Error(
+        'AdafactorOptimizer: the webgpu backend has a new GPUDevice and the optimizer state lives on the old one; make a new optimizer (restore its state with setWeights)',
+      );
     }
     if (!list) {
-      const engine = new AdafactorEngine(device, entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })), this.options);
+      const engine = new AdafactorEngine(
+        device,
+        entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })),
+        this.options,
+      );
       const slots = names.map(() => new Map<Slot, StateEntry>());
-      for (const entry of stateEntries(engine.plan, engine.params, engine.geometries)) slots[entry.input].set(entry.slot, entry);
+      for (const entry of stateEntries(engine.plan, engine.params, engine.geometries))
+        slots[entry.input].set(entry.slot, entry);
       list = { engine, device, names, shapes, params, grads, slots };
       this.lists.set(key, list);
       return list;
     }
     if (params.some((b, i) => b !== list!.params[i]) || grads.some((b, i) => b !== list!.grads[i])) {
-      const rebound = rebindParams(list.engine.params, list.engine.groupMembers(), params.map((param, i) => ({ param, grad: grads[i] })));
+      const rebound = rebindParams(
+        list.engine.params,
+        list.engine.groupMembers(),
+        params.map((param, i) => ({ param, grad: grads[i] })),
+      );
       list.engine.rebind(rebound.params, rebound.groupBuffers);
       list.params = params;
       list.grads = grads;
@@ -246,7 +285,10 @@ export class WebGPUSteps {
  * (tf.variable(x), clone, reshape, assign, model.setWeights(other.getWeights())): an update in
  * place would show through all of them. The copies are the caller's to dispose.
  */
-function privateData(backend: WebGPUBackendInternals, entries: readonly GradientEntry[]): Map<GradientEntry, tf.Tensor> {
+function privateData(
+  backend: WebGPUBackendInternals,
+  entries: readonly GradientEntry[],
+): Map<GradientEntry, tf.Tensor> {
   for (const e of entries) {
     if (backend.refCount(e.variable.dataId) > 1) tf.tidy(() => e.variable.assign(tf.mul(e.variable, 1)));
   }
@@ -263,17 +305,31 @@ function privateData(backend: WebGPUBackendInternals, entries: readonly Gradient
 function gpuBuffer(backend: WebGPUBackendInternals, tensor: tf.Tensor, what: string): GPUBuffer {
   const resource = backend.tensorMap.get(tensor.dataId)?.resource as GPUBuffer | undefined;
   if (!resource || typeof resource.getMappedRange !== 'function') {
-    throw new Error(`AdafactorOptimizer: ${what} is not held in a GPUBuffer on the webgpu backend (textures are not supported)`);
+    throw new Error(
+      `AdafactorOptimizer: ${what} is not held in a GPUBuffer on the webgpu backend (textures are not supported)`,
+    );
   }
   return resource;
 }
 
 /** Copies the state of variable `from` of one list into variable `to` of another, on the GPU. */
-function copyState(source: VariableList, from: number, target: VariableList, to: number, encoder: GPUCommandEncoder): void {
+function copyState(
+  source: VariableList,
+  from: number,
+  target: VariableList,
+  to: number,
+  encoder: GPUCommandEncoder,
+): void {
   for (const [slot, t] of target.slots[to]) {
     const s = source.slots[from].get(slot);
     if (!s || s.length !== t.length) throw new Error(`internal: no matching ${slot} state for '${target.names[to]}'`);
-    encoder.copyBufferToBuffer(source.engine.state[s.buffer], s.offset * 4, target.engine.state[t.buffer], t.offset * 4, t.length * 4);
+    encoder.copyBufferToBuffer(
+      source.engine.state[s.buffer],
+      s.offset * 4,
+      target.engine.state[t.buffer],
+      t.offset * 4,
+      t.length * 4,
+    );
   }
 }
 
@@ -282,9 +338,14 @@ function checkShapes(list: VariableList, index: number, state: HostState): void 
   for (const slot of Object.keys(state) as Slot[]) {
     const given = state[slot]!;
     const entry = list.slots[index].get(slot);
-    if (!entry) throw new Error(`AdafactorOptimizer: '${list.names[index]}' has ${STATE_SLOTS[slot].name} state, which it does not keep with these options`);
+    if (!entry)
+      throw new Error(
+        `AdafactorOptimizer: '${list.names[index]}' has ${STATE_SLOTS[slot].name} state, which it does not keep with these options`,
+      );
     if (given.shape.join() !== entry.shape.join() || given.data.length !== entry.length) {
-      throw new Error(`AdafactorOptimizer: the ${STATE_SLOTS[slot].name} state of '${list.names[index]}' has shape [${given.shape.join(', ')}], expected [${entry.shape.join(', ')}]`);
+      throw new Error(
+        `AdafactorOptimizer: the ${STATE_SLOTS[slot].name} state of '${list.names[index]}' has shape [${given.shape.join(', ')}], expected [${entry.shape.join(', ')}]`,
+      );
     }
   }
 }
@@ -299,6 +360,12 @@ function writeState(list: VariableList, index: number, state: HostState | undefi
       continue;
     }
     const kept = keptValues(entry, given.data);
-    list.device.queue.writeBuffer(buffers[entry.buffer], entry.offset * 4, kept.buffer, kept.byteOffset, kept.byteLength);
+    list.device.queue.writeBuffer(
+      buffers[entry.buffer],
+      entry.offset * 4,
+      kept.buffer,
+      kept.byteOffset,
+      kept.byteLength,
+    );
   }
 }

@@ -10,8 +10,8 @@ import type { Browser, Page, Viewport } from 'puppeteer';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoState } from '../../demo/main.js';
-import { launchChromium, watchPage } from './launch.js';
-import { type StaticServer, serveStatic } from './serve.js';
+import { launchChromium, watchPage } from '../../tools/chromium.js';
+import { type StaticServer, serveStatic } from '../../tools/serve.js';
 
 const root = resolve(import.meta.dirname, '../..');
 /** Adafactor's loss must fall below half of its first value within this many steps. */
@@ -46,7 +46,9 @@ afterAll(async () => {
 });
 
 /** A fresh browser context (no cache from an earlier page) at this size, on the demo. */
-async function openDemo(viewport: Viewport): Promise<{ page: Page; problems: { take: () => string[] }; state: () => Promise<DemoState> }> {
+async function openDemo(
+  viewport: Viewport,
+): Promise<{ page: Page; problems: { take: () => string[] }; state: () => Promise<DemoState> }> {
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
   await page.setViewport(viewport);
@@ -58,7 +60,10 @@ async function openDemo(viewport: Viewport): Promise<{ page: Page; problems: { t
 
 /** Waits for the first pictures of a trained model and checks they came soon after the first step. */
 async function firstPictures(page: Page, state: () => Promise<DemoState>): Promise<DemoState> {
-  await page.waitForFunction(() => window.demo?.firstRedrawAt != null || window.demo?.error != null, { timeout: 60_000, polling: 100 });
+  await page.waitForFunction(() => window.demo?.firstRedrawAt != null || window.demo?.error != null, {
+    timeout: 60_000,
+    polling: 100,
+  });
   const d = await state();
   expect(d.error).toBeNull();
   expect(d.renderedStep).toBeGreaterThan(0);
@@ -87,24 +92,33 @@ function layout(page: Page) {
       headline: box('.memory .headline'),
       ratio: document.getElementById('stateRatio')!.textContent,
       legend: document.querySelector('#chart .u-legend')!.textContent!.replace(/\s+/g, ' ').trim(),
-      stepLegends: ['#stepSizeChart', '#clipChart'].map((id) => document.querySelector(`${id} .u-legend`)!.textContent!.replace(/\s+/g, ' ').trim()).join(' | '),
+      stepLegends: ['#stepSizeChart', '#clipChart']
+        .map((id) => document.querySelector(`${id} .u-legend`)!.textContent!.replace(/\s+/g, ' ').trim())
+        .join(' | '),
     };
   });
 }
 
 describe('the demo', () => {
-  it('trains both models; Adafactor halves its loss with under 5% of Adam\'s state; pictures from the first seconds', async () => {
+  it("trains both models; Adafactor halves its loss with under 5% of Adam's state; pictures from the first seconds", async () => {
     const { page, problems, state } = await openDemo(DESKTOP);
     await firstPictures(page, state);
 
     await page.waitForFunction(
-      (bound) => window.demo.error !== null || window.demo.step >= bound || (window.demo.step >= 20 && window.demo.loss.adafactor < window.demo.firstLoss.adafactor / 2),
+      (bound) =>
+        window.demo.error !== null ||
+        window.demo.step >= bound ||
+        (window.demo.step >= 20 && window.demo.loss.adafactor < window.demo.firstLoss.adafactor / 2),
       { timeout: 280_000, polling: 200 },
       STEP_BOUND,
     );
     // Then until the pictures show a step past that point, so that the screenshot shows them taking shape.
     const reached = (await state()).step;
-    await page.waitForFunction((s) => window.demo.error !== null || window.demo.renderedStep >= s, { timeout: 240_000, polling: 200 }, Math.max(reached + 20, SCREENSHOT_STEP));
+    await page.waitForFunction(
+      (s) => window.demo.error !== null || window.demo.renderedStep >= s,
+      { timeout: 240_000, polling: 200 },
+      Math.max(reached + 20, SCREENSHOT_STEP),
+    );
     const d = await state();
     expect(d.error).toBeNull();
     console.log(
@@ -127,7 +141,10 @@ describe('the demo', () => {
       if (i > 0) expect(p.step).toBeGreaterThan(points[i - 1].step);
       expect(Number.isFinite(p.stepSize) && p.stepSize > 0).toBe(true);
       const expected = rho(p.step) * Math.max(EPS2, p.paramRms);
-      expect(Math.abs(p.stepSize - expected) / expected, `step ${p.step}: alpha_t ${p.stepSize}, expected ${expected}`).toBeLessThanOrEqual(STEP_SIZE_TOLERANCE);
+      expect(
+        Math.abs(p.stepSize - expected) / expected,
+        `step ${p.step}: alpha_t ${p.stepSize}, expected ${expected}`,
+      ).toBeLessThanOrEqual(STEP_SIZE_TOLERANCE);
       expect(p.clipDivisor).toBeGreaterThanOrEqual(1);
     });
 
@@ -153,12 +170,18 @@ describe('the demo', () => {
   it('fits a phone: no sideways scrolling, both pictures on screen, pictures redrawn', async () => {
     const { page, problems, state } = await openDemo(PHONE);
     await firstPictures(page, state);
-    await page.waitForFunction((n) => window.demo.error !== null || window.demo.redraws >= n, { timeout: 60_000, polling: 200 }, PHONE_REDRAWS);
+    await page.waitForFunction(
+      (n) => window.demo.error !== null || window.demo.redraws >= n,
+      { timeout: 60_000, polling: 200 },
+      PHONE_REDRAWS,
+    );
     const d = await state();
     expect(d.error).toBeNull();
 
     const seen = await layout(page);
-    console.log(`phone: step ${d.step}, pictures at step ${d.renderedStep} after ${d.redraws} redraws; page ${seen.scrollWidth} px wide in a ${seen.viewport.width} px viewport`);
+    console.log(
+      `phone: step ${d.step}, pictures at step ${d.renderedStep} after ${d.redraws} redraws; page ${seen.scrollWidth} px wide in a ${seen.viewport.width} px viewport`,
+    );
     expect(seen.viewport.width).toBe(PHONE.width);
     expect(seen.scrollWidth).toBeLessThanOrEqual(seen.viewport.width);
     for (const box of [...seen.pictures, seen.chart, ...seen.stepCharts]) {

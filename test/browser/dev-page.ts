@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'puppeteer';
 import { type ViteDevServer, createServer } from 'vite';
-import { launchChromium, watchPage } from './launch.js';
+import { launchChromium, watchPage } from '../../tools/chromium.js';
 
 const root = resolve(import.meta.dirname, '../..');
 

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIGS } from '../../demo/paper/configs.js';
 import { DEFAULT_STEPS } from '../../demo/paper/setup.js';
-import { formatReport, parseArgs } from '../../paper/cli.js';
-import { drivePaper } from '../../paper/driver.js';
+import { formatReport, parseArgs } from '../../demo/paper/runner/cli.js';
+import { drivePaper } from '../../demo/paper/runner/driver.js';
 
 /**
  * Steps per configuration: 3 to 5 s each on SwiftShader on a 2-core machine (the 1M-parameter

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import goldenJson from '../data/hf-adafactor.json';
 import { decodeGolden } from '../gpu/golden.js';
 import { type DevPage, openDevPage } from './dev-page.js';
-import { CHROMIUM_FLAGS, launchChromium } from './launch.js';
+import { CHROMIUM_FLAGS, launchChromium } from '../../tools/chromium.js';
 import type { CheckName } from './page.js';
 
 const goldenNames = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]).map((c) => c.name);
@@ -61,7 +61,13 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   });
   it.each([
     ['scalars, [1], [n], [1, n], [n, 1]', [[], [1], [1000], [1, 333], [333, 1]]],
-    ['rank 3 and 4', [[3, 65, 129], [2, 3, 17, 70]]],
+    [
+      'rank 3 and 4',
+      [
+        [3, 65, 129],
+        [2, 3, 17, 70],
+      ],
+    ],
     ['sizes off every tile size', [[95, 257], [97, 255], [127, 1], [4097], [1, 4095]]],
   ])('%s against the float64 reference', async (_, shapes) => {
     await run('shapes', shapes, Date.now() % 2 ** 31);
@@ -86,12 +92,16 @@ describe('WebGPU Adafactor in headless Chromium', () => {
 
 describe('the browser harness', () => {
   it('a Chromium without WebGPU fails with a clear message, never a skip', async () => {
-    const noWebGpu = await launchChromium(CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu').concat('--disable-webgpu'));
+    const noWebGpu = await launchChromium(
+      CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu').concat('--disable-webgpu'),
+    );
     try {
       const other = await noWebGpu.newPage();
       await other.goto(new URL('index.html', dev!.server.resolvedUrls!.local[0]).href, { waitUntil: 'load' });
       await other.waitForFunction(() => 'gpuChecks' in window, { timeout: 60_000 });
-      await expect(other.evaluate(() => window.gpuChecks.ready)).rejects.toThrow(/navigator.gpu is missing|no WebGPU adapter in Chromium/);
+      await expect(other.evaluate(() => window.gpuChecks.ready)).rejects.toThrow(
+        /navigator.gpu is missing|no WebGPU adapter in Chromium/,
+      );
     } finally {
       await noWebGpu.close();
     }

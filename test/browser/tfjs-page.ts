@@ -39,12 +39,19 @@ async function stateBytes(optimizer: tf.Optimizer): Promise<number> {
   return weights.filter((w) => w.name !== 'iter').reduce((sum, w) => sum + 4 * w.tensor.size, 0);
 }
 
-async function train(options: AdafactorOptions, checkedSteps: number, totalSteps: number, seed: number): Promise<TfjsTrainingResult> {
+async function train(
+  options: AdafactorOptions,
+  checkedSteps: number,
+  totalSteps: number,
+  seed: number,
+): Promise<TfjsTrainingResult> {
   if (!navigator.gpu) throw new Error('navigator.gpu is missing: this Chromium has no WebGPU');
   if (!(await tf.setBackend('webgpu'))) throw new Error("tfjs could not start its 'webgpu' backend");
   const rand = random(seed);
   const x = tf.tensor(normals(256 * 8, rand), [256, 8]);
-  const y = tf.tidy(() => tf.add(tf.sum(tf.slice(x, [0, 0], [256, 3]), 1, true), tf.sin(tf.slice(x, [0, 3], [256, 1]))));
+  const y = tf.tidy(() =>
+    tf.add(tf.sum(tf.slice(x, [0, 0], [256, 3]), 1, true), tf.sin(tf.slice(x, [0, 3], [256, 1]))),
+  );
   const model = makeModel();
   const loss = () => tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor) as tf.Scalar;
   const optimizer = new AdafactorOptimizer(options);
@@ -82,7 +89,11 @@ async function train(options: AdafactorOptions, checkedSteps: number, totalSteps
   // tf.train.adam on a fresh copy of the model, one step: the state users hold today.
   const adamModel = makeModel();
   const adam = tf.train.adam(1e-3);
-  adam.minimize(() => tf.losses.meanSquaredError(y, adamModel.apply(x) as tf.Tensor) as tf.Scalar, false, adamModel.trainableWeights.map((w) => w.read() as tf.Variable));
+  adam.minimize(
+    () => tf.losses.meanSquaredError(y, adamModel.apply(x) as tf.Tensor) as tf.Scalar,
+    false,
+    adamModel.trainableWeights.map((w) => w.read() as tf.Variable),
+  );
   const adamStateBytes = await stateBytes(adam);
   const parameters = variables.reduce((sum, v) => sum + v.size, 0);
   optimizer.dispose();
@@ -90,7 +101,16 @@ async function train(options: AdafactorOptions, checkedSteps: number, totalSteps
   model.dispose();
   adamModel.dispose();
   tf.dispose([x, y]);
-  return { backend: tf.getBackend(), checkedSteps, worstError, losses, parameters, stateShapes, adafactorStateBytes, adamStateBytes };
+  return {
+    backend: tf.getBackend(),
+    checkedSteps,
+    worstError,
+    losses,
+    parameters,
+    stateShapes,
+    adafactorStateBytes,
+    adamStateBytes,
+  };
 }
 
 declare global {

@@ -39,7 +39,17 @@ describe('AdafactorOptimizer on the tfjs webgpu backend in headless Chromium', (
     expect(result.losses.at(-1)!).toBeLessThan(result.losses[0] / 2);
     // Kernels [8, 32], [32, 16], [16, 1] keep a row and a column moment; biases a full one.
     expect([...result.stateShapes].sort()).toEqual(
-      ['exp_avg_sq_row:8', 'exp_avg_sq_col:32', 'exp_avg_sq:32', 'exp_avg_sq_row:32', 'exp_avg_sq_col:16', 'exp_avg_sq:16', 'exp_avg_sq_row:16', 'exp_avg_sq_col:1', 'exp_avg_sq:1'].sort(),
+      [
+        'exp_avg_sq_row:8',
+        'exp_avg_sq_col:32',
+        'exp_avg_sq:32',
+        'exp_avg_sq_row:32',
+        'exp_avg_sq_col:16',
+        'exp_avg_sq:16',
+        'exp_avg_sq_row:16',
+        'exp_avg_sq_col:1',
+        'exp_avg_sq:1',
+      ].sort(),
     );
     expect(result.adafactorStateBytes).toBe(4 * (8 + 32 + 32 + 16 + 16 + 1 + 32 + 16 + 1));
     expect(result.adamStateBytes).toBe(2 * 4 * result.parameters);

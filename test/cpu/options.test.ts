@@ -1,10 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { type AdafactorOptions, DEFAULT_OPTIONS, beta2, oneMinusBeta2, resolveOptions, stepSize } from '../../src/index.js';
+import {
+  type AdafactorOptions,
+  DEFAULT_OPTIONS,
+  beta2,
+  oneMinusBeta2,
+  resolveOptions,
+  stepSize,
+} from '../../src/index.js';
 
 describe('options', () => {
   it('defaults are those of Hugging Face transformers', () => {
     const o = resolveOptions();
-    expect(o).toMatchObject({ eps1: 1e-30, eps2: 1e-3, clipThreshold: 1, decayRate: -0.8, beta1: undefined, weightDecay: 0, scaleParameter: true, relativeStep: true, warmupInit: false, lr: undefined, minDimSizeToFactor: 0, weightDecayScale: 'alpha', skipNonFinite: false });
+    expect(o).toMatchObject({
+      eps1: 1e-30,
+      eps2: 1e-3,
+      clipThreshold: 1,
+      decayRate: -0.8,
+      beta1: undefined,
+      weightDecay: 0,
+      scaleParameter: true,
+      relativeStep: true,
+      warmupInit: false,
+      lr: undefined,
+      minDimSizeToFactor: 0,
+      weightDecayScale: 'alpha',
+      skipNonFinite: false,
+    });
     expect(DEFAULT_OPTIONS.decayRate).toBe(-0.8);
   });
 
@@ -29,34 +50,86 @@ describe('options', () => {
     ['beta1 < 0', { beta1: -0.1 }, /beta1/],
     ['weightDecay < 0', { weightDecay: -1 }, /weightDecay/],
     ['a non-finite number', { eps2: Infinity }, /eps2 must be a finite number/],
-    ['a clipThreshold of -Infinity', { clipThreshold: -Infinity }, /clipThreshold must be a finite number > 0 \(or Infinity\)/],
+    [
+      'a clipThreshold of -Infinity',
+      { clipThreshold: -Infinity },
+      /clipThreshold must be a finite number > 0 \(or Infinity\)/,
+    ],
     ['an unknown eps1Mode', { eps1Mode: 'clamp' as 'add' }, /eps1Mode must be one of 'add', 'floor', got clamp/],
-    ['an eps1 whose square is not a normal f32, with the floor', { eps1Mode: 'floor', eps1: 1e-20 }, /eps1 is 1e-20, too small for eps1Mode 'floor'/],
+    [
+      'an eps1 whose square is not a normal f32, with the floor',
+      { eps1Mode: 'floor', eps1: 1e-20 },
+      /eps1 is 1e-20, too small for eps1Mode 'floor'/,
+    ],
     ['a fractional decayOffset', { decayOffset: 2.5 }, /decayOffset must be a finite number and an integer >= 0/],
     ['beta2 = 1', { beta2: 1 }, /option beta2 must be a finite number in \[0, 1\)/],
-    ['beta2 that rounds to 1 in f32', { beta2: 0.99999999 }, /option beta2 must be a finite number in \[0, 1\) \(and below 1 in f32/],
-    ['beta2 with decayRate', { beta2: 0.999, decayRate: -0.8 }, /option beta2 fixes the second-moment decay; it cannot be given with decayRate/],
+    [
+      'beta2 that rounds to 1 in f32',
+      { beta2: 0.99999999 },
+      /option beta2 must be a finite number in \[0, 1\) \(and below 1 in f32/,
+    ],
+    [
+      'beta2 with decayRate',
+      { beta2: 0.999, decayRate: -0.8 },
+      /option beta2 fixes the second-moment decay; it cannot be given with decayRate/,
+    ],
     ['beta2 with decayOffset', { beta2: 0.999, decayOffset: 3 }, /cannot be given with decayOffset/],
     ['NaN', { eps2: NaN }, /eps2/],
     ['lr with relativeStep', { lr: 0.01 }, /lr is given while relativeStep is true/],
     ['a non-finite lr', { lr: Infinity, relativeStep: false }, /lr must be a finite number/],
-    ['warmupInit without relativeStep', { relativeStep: false, lr: 0.1, warmupInit: true }, /warmupInit needs relativeStep/],
+    [
+      'warmupInit without relativeStep',
+      { relativeStep: false, lr: 0.1, warmupInit: true },
+      /warmupInit needs relativeStep/,
+    ],
     ['no lr without relativeStep', { relativeStep: false }, /no lr is given/],
     ['an unknown option', { learningRate: 0.1 } as AdafactorOptions, /unknown option 'learningRate'/],
     ['a bad limit', { limits: { maxWorkgroupsPerDimension: 0 } }, /maxWorkgroupsPerDimension/],
-    ['a fractional minDimSizeToFactor', { minDimSizeToFactor: 1.5 }, /minDimSizeToFactor must be a finite number and an integer >= 0/],
-    ['an unknown weightDecayScale', { weightDecayScale: 'lr' as 'none' }, /weightDecayScale must be one of 'alpha', 'none', got lr/],
+    [
+      'a fractional minDimSizeToFactor',
+      { minDimSizeToFactor: 1.5 },
+      /minDimSizeToFactor must be a finite number and an integer >= 0/,
+    ],
+    [
+      'an unknown weightDecayScale',
+      { weightDecayScale: 'lr' as 'none' },
+      /weightDecayScale must be one of 'alpha', 'none', got lr/,
+    ],
     // Fine in float64, not in the GPU's f32.
     ['eps1 below the smallest normal f32', { eps1: 1e-40 }, /option eps1 is 1e-40, which is 0 or a denormal in f32/],
     ['eps1 that rounds to 0 in f32', { eps1: 1e-46 }, /option eps1 is 1e-46, which is 0 or a denormal in f32/],
     ['eps2 below the smallest normal f32', { eps2: 1e-45 }, /option eps2 is 1e-45, which is 0 or a denormal/],
-    ['a clipThreshold that is infinite in f32', { clipThreshold: 1e39 }, /option clipThreshold is 1e\+39, which rounds to Infinity in f32/],
-    ['a clipThreshold that is a denormal in f32', { clipThreshold: 1e-39 }, /option clipThreshold is 1e-39, which is 0 or a denormal/],
-    ['a weightDecay that is infinite in f32', { weightDecay: 1e39 }, /option weightDecay is 1e\+39, which rounds to Infinity/],
-    ['a beta1 that rounds to 1 in f32', { beta1: 0.99999999 }, /beta1 must be a finite number in \[0, 1\) \(and below 1 in f32/],
-    ['an lr that is infinite in f32', { relativeStep: false, lr: Number.MAX_VALUE }, /option lr is 1.7976931348623157e\+308, which rounds to Infinity in f32/],
+    [
+      'a clipThreshold that is infinite in f32',
+      { clipThreshold: 1e39 },
+      /option clipThreshold is 1e\+39, which rounds to Infinity in f32/,
+    ],
+    [
+      'a clipThreshold that is a denormal in f32',
+      { clipThreshold: 1e-39 },
+      /option clipThreshold is 1e-39, which is 0 or a denormal/,
+    ],
+    [
+      'a weightDecay that is infinite in f32',
+      { weightDecay: 1e39 },
+      /option weightDecay is 1e\+39, which rounds to Infinity/,
+    ],
+    [
+      'a beta1 that rounds to 1 in f32',
+      { beta1: 0.99999999 },
+      /beta1 must be a finite number in \[0, 1\) \(and below 1 in f32/,
+    ],
+    [
+      'an lr that is infinite in f32',
+      { relativeStep: false, lr: Number.MAX_VALUE },
+      /option lr is 1.7976931348623157e\+308, which rounds to Infinity in f32/,
+    ],
     ['null options', null as unknown as AdafactorOptions, /options must be an object of option values, got null/],
-    ['options that are an array', [] as unknown as AdafactorOptions, /options must be an object of option values, got an array/],
+    [
+      'options that are an array',
+      [] as unknown as AdafactorOptions,
+      /options must be an object of option values, got an array/,
+    ],
   ];
   it.each(bad)('rejects %s', (_, options, message) => {
     expect(() => resolveOptions(options)).toThrow(message);
@@ -72,7 +145,9 @@ describe('options', () => {
     for (const value of [1e39, Number.MAX_VALUE]) {
       const o = resolveOptions({ relativeStep: false, lr: (t) => (t > 1 ? value : 0.1) });
       expect(stepSize(o, 1)).toBe(0.1);
-      expect(() => stepSize(o, 2)).toThrow(new RegExp(`lr\\(2\\) returned ${String(value).replace('+', '\\+')}, which rounds to Infinity in f32`));
+      expect(() => stepSize(o, 2)).toThrow(
+        new RegExp(`lr\\(2\\) returned ${String(value).replace('+', '\\+')}, which rounds to Infinity in f32`),
+      );
     }
   });
 
@@ -93,6 +168,8 @@ describe('options', () => {
   });
 
   it('values at the edges of f32 that are fine are accepted', () => {
-    expect(resolveOptions({ eps1: 1.2e-38, eps2: 1e-30, clipThreshold: 3e38, weightDecay: 0, beta1: 0.9999 }).eps1).toBe(1.2e-38);
+    expect(
+      resolveOptions({ eps1: 1.2e-38, eps2: 1e-30, clipThreshold: 3e38, weightDecay: 0, beta1: 0.9999 }).eps1,
+    ).toBe(1.2e-38);
   });
 });

@@ -8,29 +8,81 @@ const tiles = tileGeometry('wide');
 
 describe('the tensor table', () => {
   it('reads its tile geometry from the shaders', () => {
-    expect(SHADER.constants).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, VECTOR_TILE: 4096, LINE_BLOCK: 64 });
-    expect(tiles).toMatchObject({ WORKGROUP_SIZE: 64, TILE_ROWS: 96, TILE_COLS: 256, VECTOR_TILE: 4096, LINE_BLOCK: 64, TENSOR_SCALARS: 8 });
+    expect(SHADER.constants).toMatchObject({
+      WORKGROUP_SIZE: 64,
+      TILE_ROWS: 96,
+      TILE_COLS: 256,
+      VECTOR_TILE: 4096,
+      LINE_BLOCK: 64,
+    });
+    expect(tiles).toMatchObject({
+      WORKGROUP_SIZE: 64,
+      TILE_ROWS: 96,
+      TILE_COLS: 256,
+      VECTOR_TILE: 4096,
+      LINE_BLOCK: 64,
+      TENSOR_SCALARS: 8,
+    });
   });
 
   it('groups tensors by (parameter buffer, gradient buffer) and lays out tiles in order', () => {
     const [a, b, c] = ['A', 'B', 'C'];
-    const input = (shape: number[], param: string, grad: string) => ({ geom: geometry(shape, 't'), paramBuffer: param, gradBuffer: grad, paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
-    const plan = planTensors([input([300, 65], a, b), input([5000], c, b), input([], a, b), input([0, 4], a, b)], tiles);
-    expect(plan.groups.map((g) => [g.paramBuffer, g.gradBuffer, g.firstTensor, g.tensorCount])).toEqual([[a, b, 0, 2], [c, b, 2, 1]]);
+    const input = (shape: number[], param: string, grad: string) => ({
+      geom: geometry(shape, 't'),
+      paramBuffer: param,
+      gradBuffer: grad,
+      paramOffset: 0,
+      gradOffset: 0,
+      paramElementBytes: 4,
+      gradElementBytes: 4,
+      settings: 0,
+      momentum: false,
+    });
+    const plan = planTensors(
+      [input([300, 65], a, b), input([5000], c, b), input([], a, b), input([0, 4], a, b)],
+      tiles,
+    );
+    expect(plan.groups.map((g) => [g.paramBuffer, g.gradBuffer, g.firstTensor, g.tensorCount])).toEqual([
+      [a, b, 0, 2],
+      [c, b, 2, 1],
+    ]);
     const [matrix, scalar, vector] = plan.tensors.map((t) => t.fields);
     expect(plan.tensors.map((t) => t.input)).toEqual([0, 2, 1]); // the empty tensor is left out
-    expect(matrix).toMatchObject({ tileRowCount: 4, tileColCount: 1, tileCount: 4, firstTile: 0, firstLineBlock: 0, rowState: 0, colState: 300 });
+    expect(matrix).toMatchObject({
+      tileRowCount: 4,
+      tileColCount: 1,
+      tileCount: 4,
+      firstTile: 0,
+      firstLineBlock: 0,
+      rowState: 0,
+      colState: 300,
+    });
     expect(scalar).toMatchObject({ factored: 0, tileCount: 1, firstTile: 4, firstLineBlock: 5, fullState: 0 });
     expect(vector).toMatchObject({ tileCount: 2, firstTile: 0, fullState: 1 });
     expect(plan.tensors.map((t) => t.whole)).toEqual([false, true, false]); // the scalar is one tile
-    expect(plan.groups[0]).toMatchObject({ tileCount: 5, lineBlockCount: 5, factoredTensorCount: 1, wholeTensorCount: 1 });
+    expect(plan.groups[0]).toMatchObject({
+      tileCount: 5,
+      lineBlockCount: 5,
+      factoredTensorCount: 1,
+      wholeTensorCount: 1,
+    });
     expect(plan.groups[1]).toMatchObject({ tileCount: 2, lineBlockCount: 0, factoredTensorCount: 0 });
     expect(plan.factorStateLength).toBe(300 + 65);
     expect(plan.fullStateLength).toBe(1 + 5000);
     expect(plan.momentumLength).toBe(0);
   });
 
-  const input = (shape: number[]) => ({ geom: geometry(shape, 't'), paramBuffer: 'A', gradBuffer: 'B', paramOffset: 0, gradOffset: 0, paramElementBytes: 4, gradElementBytes: 4, settings: 0, momentum: false });
+  const input = (shape: number[]) => ({
+    geom: geometry(shape, 't'),
+    paramBuffer: 'A',
+    gradBuffer: 'B',
+    paramOffset: 0,
+    gradOffset: 0,
+    paramElementBytes: 4,
+    gradElementBytes: 4,
+    settings: 0,
+    momentum: false,
+  });
 
   it('puts the factored tensors of a group first, so that their tiles lead every window', () => {
     const plan = planTensors([input([7]), input([8, 9]), input([]), input([2, 3, 4])], tiles, false);
@@ -39,11 +91,19 @@ describe('the tensor table', () => {
   });
 
   it('puts small tensors (one tile) last, stepped whole, small matrices and vectors interleaved', () => {
-    const plan = planTensors([input([5000]), input([8, 9]), input([300, 70]), input([4]), input([]), input([3, 3]), input([6])], tiles);
+    const plan = planTensors(
+      [input([5000]), input([8, 9]), input([300, 70]), input([4]), input([]), input([3, 3]), input([6])],
+      tiles,
+    );
     expect(plan.tensors.map((t) => t.input)).toEqual([2, 0, 1, 3, 4, 5, 6]);
     expect(plan.tensors.map((t) => t.whole)).toEqual([false, false, true, true, true, true, true]);
     // Small matrices get no finalize_stats blocks: whole_tensor does theirs.
-    expect(plan.groups[0]).toMatchObject({ lineBlockCount: 5, factoredTensorCount: 1, wholeTensorCount: 5, tileCount: 4 + 2 + 5 });
+    expect(plan.groups[0]).toMatchObject({
+      lineBlockCount: 5,
+      factoredTensorCount: 1,
+      wholeTensorCount: 5,
+      tileCount: 4 + 2 + 5,
+    });
     expect(plan.tensors[2].fields.firstLineBlock).toBe(5);
   });
 });
@@ -53,20 +113,44 @@ describe('shapes', () => {
     expect(() => geometry(shape, "tensor 'w'")).toThrow(/tensor 'w': shape .* has an invalid dim/);
   });
   it('sees rank >= 2 as a batch of matrices', () => {
-    expect(geometry([2, 3, 4, 5], 't')).toMatchObject({ factored: true, batch: 6, rows: 4, cols: 5, numel: 120, rowStride: 5, colStride: 1, middle: 1, inner: 1 });
+    expect(geometry([2, 3, 4, 5], 't')).toMatchObject({
+      factored: true,
+      batch: 6,
+      rows: 4,
+      cols: 5,
+      numel: 120,
+      rowStride: 5,
+      colStride: 1,
+      middle: 1,
+      inner: 1,
+    });
     expect(geometry([], 't')).toMatchObject({ factored: false, batch: 1, rows: 1, cols: 1, numel: 1 });
   });
   it("factors the two largest dims with factorDims 'largest2', the rest a batch around them", () => {
     const shape = [40, 3, 50, 2];
     const g = withFactoringRule(geometry(shape, 't'), shape, 'largest2', 0);
-    expect(g).toMatchObject({ rows: 40, cols: 50, batch: 6, rowDim: 0, colDim: 2, middle: 3, inner: 2, rowStride: 300, colStride: 2 });
+    expect(g).toMatchObject({
+      rows: 40,
+      cols: 50,
+      batch: 6,
+      rowDim: 0,
+      colDim: 2,
+      middle: 3,
+      inner: 2,
+      rowStride: 300,
+      colStride: 2,
+    });
     // Every element is one (matrix, row, col), and every (matrix, row, col) one element.
     const seen = new Set<number>();
-    for (let m = 0; m < g.batch; m++) for (let r = 0; r < g.rows; r++) for (let c = 0; c < g.cols; c++) seen.add(elementIndex(g, m, r, c));
+    for (let m = 0; m < g.batch; m++)
+      for (let r = 0; r < g.rows; r++) for (let c = 0; c < g.cols; c++) seen.add(elementIndex(g, m, r, c));
     expect(seen.size).toBe(g.numel);
     expect(Math.max(...seen)).toBe(g.numel - 1);
     // Ties go to the later dim, as numpy's argsort does for optax.
-    expect(withFactoringRule(geometry([8, 8, 8], 't'), [8, 8, 8], 'largest2', 0)).toMatchObject({ rowDim: 1, colDim: 2 });
+    expect(withFactoringRule(geometry([8, 8, 8], 't'), [8, 8, 8], 'largest2', 0)).toMatchObject({
+      rowDim: 1,
+      colDim: 2,
+    });
     expect(withFactoringRule(geometry([8, 9], 't'), [8, 9], 'largest2', 10).factored).toBe(false);
   });
 });
@@ -75,8 +159,14 @@ describe('the shaders', () => {
   it('every view of parameters (and of gradients) declares the same binding, and the host takes all others from interface.wgsl', async () => {
     const { readFileSync } = await import('node:fs');
     const { reflectShader } = await import('../../src/gpu/reflect.js');
-    const read = (name: string) => reflectShader(readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8'));
-    const strip = (b: { name: string; group: number; binding: number; kind: string }) => ({ name: b.name, group: b.group, binding: b.binding, kind: b.kind });
+    const read = (name: string) =>
+      reflectShader(readFileSync(new URL(`../../shaders/${name}`, import.meta.url), 'utf8'));
+    const strip = (b: { name: string; group: number; binding: number; kind: string }) => ({
+      name: b.name,
+      group: b.group,
+      binding: b.binding,
+      kind: b.kind,
+    });
     for (const kind of ['param', 'grad']) {
       const views = ['f32x4', 'f32', 'f16', 'quads'].map((v) => read(`${kind}_${v}.wgsl`).bindings.map(strip));
       for (const view of views.slice(1)) expect(view).toEqual(views[0]);

@@ -9,7 +9,10 @@ const cases = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
 describe('the float64 CPU reference reproduces Hugging Face Adafactor', () => {
   for (const golden of cases) {
     it(golden.name, () => {
-      const reference = new ReferenceAdafactor(golden.params.map((p) => ({ data: p.init, shape: p.shape })), golden.options);
+      const reference = new ReferenceAdafactor(
+        golden.params.map((p) => ({ data: p.init, shape: p.shape })),
+        golden.options,
+      );
       let checked = 0;
       for (const step of golden.steps) {
         reference.step(step.grads);
@@ -21,7 +24,12 @@ describe('the float64 CPU reference reproduces Hugging Face Adafactor', () => {
       expect(checked).toBeGreaterThan(0);
       reference.states.forEach((state, i) => {
         const want = golden.finalState[i];
-        const pairs = [['exp_avg_sq_row', state.row], ['exp_avg_sq_col', state.col], ['exp_avg_sq', state.full], ['exp_avg', state.momentum]] as const;
+        const pairs = [
+          ['exp_avg_sq_row', state.row],
+          ['exp_avg_sq_col', state.col],
+          ['exp_avg_sq', state.full],
+          ['exp_avg', state.momentum],
+        ] as const;
         for (const [key, actual] of pairs) {
           const expected = want[key];
           expect(actual === undefined, `${key} present in one state only`).toBe(expected === undefined);
@@ -33,7 +41,10 @@ describe('the float64 CPU reference reproduces Hugging Face Adafactor', () => {
   }
 
   it('a bad learning rate throws before anything changes', () => {
-    const reference = new ReferenceAdafactor([{ data: [1, 2, 3], shape: [3] }], { relativeStep: false, lr: (t) => (t === 2 ? NaN : 0.1) });
+    const reference = new ReferenceAdafactor([{ data: [1, 2, 3], shape: [3] }], {
+      relativeStep: false,
+      lr: (t) => (t === 2 ? NaN : 0.1),
+    });
     reference.step([[1, 1, 1]]);
     const before = Float64Array.from(reference.params[0]);
     expect(() => reference.step([[1, 1, 1]])).toThrow(/lr\(2\) returned NaN/);
@@ -56,7 +67,13 @@ describe('factoring rules of other libraries in the reference', () => {
   });
 
   it('minDimSizeToFactor keeps a full second moment for small matrices', () => {
-    const r = new ReferenceAdafactor([{ data: new Float64Array(6), shape: [2, 3] }, { data: new Float64Array(6), shape: [2, 3] }].map((p) => p), {});
+    const r = new ReferenceAdafactor(
+      [
+        { data: new Float64Array(6), shape: [2, 3] },
+        { data: new Float64Array(6), shape: [2, 3] },
+      ].map((p) => p),
+      {},
+    );
     expect(r.states[0].row).toBeDefined();
     const small = new ReferenceAdafactor([{ data: new Float64Array(6), shape: [2, 3] }], { minDimSizeToFactor: 3 });
     expect(small.states[0].row).toBeUndefined();

@@ -18,17 +18,33 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
   it.each([
     ['defaults', {}],
     ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
-    ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
+    [
+      "optax's factoring",
+      { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 },
+    ],
     ['skipNonFinite with nothing to skip', { skipNonFinite: true, beta1: 0.9 }],
   ] as [string, AdafactorOptions][])('%s: the same updates and stats as the float64 reference', async (_, options) => {
     const rand = random(Date.now() % 2 ** 31);
     const shapes = [[12, 7], [7], [3, 5, 6], []];
-    const init = shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), rand));
+    const init = shapes.map((s) =>
+      normals(
+        s.reduce((a, b) => a * b, 1),
+        rand,
+      ),
+    );
     const variables = shapes.map((shape, i) => tf.variable(tf.tensor(init[i], shape), true, `w${i}_${Math.random()}`));
     const optimizer = new AdafactorOptimizer(options);
-    const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+    const reference = new ReferenceAdafactor(
+      shapes.map((shape, i) => ({ data: init[i], shape })),
+      options,
+    );
     for (let step = 0; step < 4; step++) {
-      const grads = shapes.map((s) => normals(s.reduce((a, b) => a * b, 1), rand));
+      const grads = shapes.map((s) =>
+        normals(
+          s.reduce((a, b) => a * b, 1),
+          rand,
+        ),
+      );
       optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], shapes[i]) })));
       reference.step(grads);
       const stats = await optimizer.stats();
@@ -44,7 +60,9 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
   });
 
   it('trains a tfjs-layers model with model.compile, and keeps factored state', async () => {
-    const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 32, inputShape: [8], activation: 'relu' }), tfl.layers.dense({ units: 1 })] });
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 32, inputShape: [8], activation: 'relu' }), tfl.layers.dense({ units: 1 })],
+    });
     const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.01, scaleParameter: false });
     model.compile({ optimizer, loss: 'meanSquaredError' });
     const rand = random(5);
@@ -54,9 +72,20 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
     const losses = history.history.loss as number[];
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 2);
     const weights = await optimizer.getWeights();
-    const sizes = Object.fromEntries(weights.slice(1).map((w) => [w.name.split('/').pop() + ':' + w.tensor.shape.join('x'), w.tensor.size]));
+    const sizes = Object.fromEntries(
+      weights.slice(1).map((w) => [w.name.split('/').pop() + ':' + w.tensor.shape.join('x'), w.tensor.size]),
+    );
     // The [8, 32] and [32, 1] kernels keep rows and columns; the biases a full moment.
-    expect(Object.keys(sizes).sort()).toEqual(['exp_avg_sq:1', 'exp_avg_sq:32', 'exp_avg_sq_col:1', 'exp_avg_sq_col:32', 'exp_avg_sq_row:32', 'exp_avg_sq_row:8'].sort());
+    expect(Object.keys(sizes).sort()).toEqual(
+      [
+        'exp_avg_sq:1',
+        'exp_avg_sq:32',
+        'exp_avg_sq_col:1',
+        'exp_avg_sq_col:32',
+        'exp_avg_sq_row:32',
+        'exp_avg_sq_row:8',
+      ].sort(),
+    );
   });
 
   it('round-trips its state and its config', async () => {
@@ -82,7 +111,10 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /** The bits of every weight (and its name), to show that a refused or skipped step changed nothing. */
 async function snapshot(optimizer: AdafactorOptimizer): Promise<{ name: string; bits: number[] }[]> {
-  return (await optimizer.getWeights()).map((w) => ({ name: w.name, bits: Array.from(new Uint32Array(Float32Array.from(w.tensor.dataSync()).buffer)) }));
+  return (await optimizer.getWeights()).map((w) => ({
+    name: w.name,
+    bits: Array.from(new Uint32Array(Float32Array.from(w.tensor.dataSync()).buffer)),
+  }));
 }
 
 function bits(variables: tf.Variable[]): number[][] {
@@ -97,7 +129,10 @@ function trained(options: AdafactorOptions, seed: number) {
   const init = sizes.map((n) => normals(n, rand));
   const variables = shapes.map((shape, i) => tf.variable(tf.tensor(init[i], shape), true, `w${i}_${Math.random()}`));
   const optimizer = new AdafactorOptimizer(options);
-  const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+  const reference = new ReferenceAdafactor(
+    shapes.map((shape, i) => ({ data: init[i], shape })),
+    options,
+  );
   const good = () => sizes.map((n) => normals(n, rand));
   const step = (grads: Float32Array[], into = optimizer) => {
     into.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], shapes[i]) })));
@@ -120,45 +155,64 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
     ['+Inf in one element of one gradient', (g: Float32Array[]) => void (g[1][3] = Infinity)],
     ['-Inf in the scalar gradient', (g: Float32Array[]) => void (g[3][0] = -Infinity)],
     ['a finite gradient of 1e20, whose square overflows f32', (g: Float32Array[]) => void (g[2][17] = 1e20)],
-    ['a column of 1e19 in a [12, 7] gradient: its sum of squares overflows, its rows do not', (g: Float32Array[]) => setColumn(g[0], 7, 3, 1e19)],
+    [
+      'a column of 1e19 in a [12, 7] gradient: its sum of squares overflows, its rows do not',
+      (g: Float32Array[]) => setColumn(g[0], 7, 3, 1e19),
+    ],
     ['parameters of 1e19, whose sum of squares overflows f32', () => new Float32Array(84).fill(1e19)],
-  ] as [string, (grads: Float32Array[]) => Float32Array | void][])('skipNonFinite: %s skips the whole step, every variable and slot', async (_, poison) => {
-    const t = trained({ skipNonFinite: true, beta1: 0.9 }, 31);
-    const grads = t.good();
-    const param = poison(grads);
-    if (param) {
-      t.variables[0].assign(tf.tensor(param, t.shapes[0]));
-      t.reference.params[0].set(param);
-    }
-    const weights = await snapshot(t.optimizer);
-    const values = bits(t.variables);
-    t.optimizer.applyGradients(t.variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], t.shapes[i]) })));
-    expect(t.optimizer.iterations).toBe(2);
-    expect(bits(t.variables)).toEqual(values);
-    expect(await snapshot(t.optimizer)).toEqual(weights.map((w, i) => (i === 0 ? { name: w.name, bits: Array.from(new Uint32Array(Float32Array.of(2).buffer)) } : w)));
-    // The float64 reference skips only for a non-finite gradient; the f32 overflows it does
-    // not have are shown to it as one, so that it skips the same step.
-    t.reference.step(t.sizes.map((n) => new Float32Array(n).fill(NaN)));
-    expect(t.reference.skippedSteps).toBe(1);
-    if (param) {
-      const fresh = normals(param.length, random(5));
-      t.variables[0].assign(tf.tensor(fresh, t.shapes[0]));
-      t.reference.params[0].set(fresh);
-    }
-    // The next step is step 3 of the schedule, as in the reference.
-    t.step(t.good());
-    expect(t.optimizer.iterations).toBe(3);
-    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the skipped step`));
-    t.dispose();
-  });
+  ] as [string, (grads: Float32Array[]) => Float32Array | void][])(
+    'skipNonFinite: %s skips the whole step, every variable and slot',
+    async (_, poison) => {
+      const t = trained({ skipNonFinite: true, beta1: 0.9 }, 31);
+      const grads = t.good();
+      const param = poison(grads);
+      if (param) {
+        t.variables[0].assign(tf.tensor(param, t.shapes[0]));
+        t.reference.params[0].set(param);
+      }
+      const weights = await snapshot(t.optimizer);
+      const values = bits(t.variables);
+      t.optimizer.applyGradients(
+        t.variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], t.shapes[i]) })),
+      );
+      expect(t.optimizer.iterations).toBe(2);
+      expect(bits(t.variables)).toEqual(values);
+      expect(await snapshot(t.optimizer)).toEqual(
+        weights.map((w, i) =>
+          i === 0 ? { name: w.name, bits: Array.from(new Uint32Array(Float32Array.of(2).buffer)) } : w,
+        ),
+      );
+      // The float64 reference skips only for a non-finite gradient; the f32 overflows it does
+      // not have are shown to it as one, so that it skips the same step.
+      t.reference.step(t.sizes.map((n) => new Float32Array(n).fill(NaN)));
+      expect(t.reference.skippedSteps).toBe(1);
+      if (param) {
+        const fresh = normals(param.length, random(5));
+        t.variables[0].assign(tf.tensor(fresh, t.shapes[0]));
+        t.reference.params[0].set(fresh);
+      }
+      // The next step is step 3 of the schedule, as in the reference.
+      t.step(t.good());
+      expect(t.optimizer.iterations).toBe(3);
+      t.variables.forEach((v, i) =>
+        expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the skipped step`),
+      );
+      t.dispose();
+    },
+  );
 
   it('skipNonFinite: an empty variable does not make its steps skip', () => {
     const empty = tf.variable(tf.zeros([0, 3]), true, `empty_${Math.random()}`);
     const w = tf.variable(tf.ones([4, 3]), true, `w_${Math.random()}`);
     const optimizer = new AdafactorOptimizer({ skipNonFinite: true });
-    const reference = new ReferenceAdafactor([{ data: new Float32Array(12).fill(1), shape: [4, 3] }], { skipNonFinite: true });
+    const reference = new ReferenceAdafactor([{ data: new Float32Array(12).fill(1), shape: [4, 3] }], {
+      skipNonFinite: true,
+    });
     const grad = normals(12, random(3));
-    optimizer.applyGradients([{ name: empty.name, tensor: tf.zeros([0, 3]) }, { name: w.name, tensor: tf.tensor(grad, [4, 3]) }]);
+    optimizer.applyGradients([
+      { name: empty.name, tensor: tf.zeros([0, 3]) },
+      { name: w.name, tensor: tf.tensor(grad, [4, 3]) },
+    ]);
     reference.step([grad]);
     expectClose(w.dataSync(), reference.params[0], 'the non-empty variable');
     optimizer.dispose();
@@ -170,7 +224,11 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
     const grads = t.good();
     grads[1][2] = NaN;
     t.step(grads);
-    t.variables.forEach((v, i) => expect(Array.from(v.dataSync(), Number.isNaN), `NaN pattern of variable ${i}`).toEqual(Array.from(t.reference.params[i], Number.isNaN)));
+    t.variables.forEach((v, i) =>
+      expect(Array.from(v.dataSync(), Number.isNaN), `NaN pattern of variable ${i}`).toEqual(
+        Array.from(t.reference.params[i], Number.isNaN),
+      ),
+    );
     expect(Array.from(t.variables[1].dataSync()).some(Number.isNaN)).toBe(true);
     t.dispose();
   });
@@ -193,65 +251,150 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
   });
 
   /** Returns a copy of `weights` with the tensor of `<variable i>/<slot>` replaced, or dropped. */
-  const withSlot = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof STATE_SLOTS, tensor?: tf.Tensor) => {
+  const withSlot = (
+    weights: NamedTensor[],
+    names: string[],
+    i: number,
+    slot: keyof typeof STATE_SLOTS,
+    tensor?: tf.Tensor,
+  ) => {
     const name = `${names[i]}/${STATE_SLOTS[slot].name}`;
     expect(weights.some((w) => w.name === name)).toBe(true);
     return weights.flatMap((w) => (w.name !== name ? [w] : tensor ? [{ name, tensor }] : []));
   };
-  const poke = (weights: NamedTensor[], names: string[], i: number, slot: keyof typeof STATE_SLOTS, at: number, value: number) => {
+  const poke = (
+    weights: NamedTensor[],
+    names: string[],
+    i: number,
+    slot: keyof typeof STATE_SLOTS,
+    at: number,
+    value: number,
+  ) => {
     const w = weights.find((x) => x.name === `${names[i]}/${STATE_SLOTS[slot].name}`)!;
     const data = Float32Array.from(w.tensor.dataSync());
     data[at] = value;
     return withSlot(weights, names, i, slot, tf.tensor(data, w.tensor.shape));
   };
-  const iter = (value: number) => (weights: NamedTensor[]) => [{ name: 'iter', tensor: tf.scalar(value) }, ...weights.slice(1)];
+  const iter = (value: number) => (weights: NamedTensor[]) => [
+    { name: 'iter', tensor: tf.scalar(value) },
+    ...weights.slice(1),
+  ];
   it.each([
     ['no weights', () => [], /setWeights: expected a non-empty array of \{ name, tensor \}/],
-    ['a step count of NaN', iter(NaN), /the first weight \('iter'\) is the step count and holds NaN; it must be one integer >= 0/],
+    [
+      'a step count of NaN',
+      iter(NaN),
+      /the first weight \('iter'\) is the step count and holds NaN; it must be one integer >= 0/,
+    ],
     ['a step count of -5', iter(-5), /step count and holds -5;/],
     ['a step count of 2.5', iter(2.5), /step count and holds 2.5;/],
-    ['a NaN row second moment', (w, n) => poke(w, n, 0, 'row', 3, NaN), /'w0_[^']*\/exp_avg_sq_row' holds NaN at element 3, a value no step produces/],
-    ['an infinite second moment', (w, n) => poke(w, n, 1, 'full', 6, Infinity), /'w1_[^']*\/exp_avg_sq' holds Infinity at element 6/],
-    ['a negative column second moment', (w, n) => poke(w, n, 0, 'col', 2, -1), /'w0_[^']*\/exp_avg_sq_col' holds -1 at element 2, a negative second moment/],
+    [
+      'a NaN row second moment',
+      (w, n) => poke(w, n, 0, 'row', 3, NaN),
+      /'w0_[^']*\/exp_avg_sq_row' holds NaN at element 3, a value no step produces/,
+    ],
+    [
+      'an infinite second moment',
+      (w, n) => poke(w, n, 1, 'full', 6, Infinity),
+      /'w1_[^']*\/exp_avg_sq' holds Infinity at element 6/,
+    ],
+    [
+      'a negative column second moment',
+      (w, n) => poke(w, n, 0, 'col', 2, -1),
+      /'w0_[^']*\/exp_avg_sq_col' holds -1 at element 2, a negative second moment/,
+    ],
     ['a NaN momentum', (w, n) => poke(w, n, 2, 'momentum', 9, NaN), /'w2_[^']*\/exp_avg' holds NaN at element 9/],
-    ['a row without its column', (w, n) => withSlot(w, n, 0, 'col'), /'w0_[^']*' has exp_avg_sq_row but no exp_avg_sq_col; a factored second moment needs both/],
-    ['a column without its row', (w, n) => withSlot(w, n, 2, 'row'), /'w2_[^']*' has exp_avg_sq_col but no exp_avg_sq_row/],
-    ['a full second moment beside rows and columns', (w, n) => [...w, { name: `${n[0]}/exp_avg_sq`, tensor: tf.ones([12, 7]) }], /'w0_[^']*' has both exp_avg_sq and exp_avg_sq_row/],
-    ['no momentum with beta1', (w, n) => withSlot(w, n, 1, 'momentum'), /'w1_[^']*' has no exp_avg, which these options \(beta1\) keep/],
-    ['a row of the wrong shape for a registered variable', (w, n) => withSlot(w, n, 0, 'row', tf.ones([11])), /the exp_avg_sq_row state of 'w0_[^']*' has shape \[11\], expected \[12\]/],
-    ['a factored state for a scalar variable', (w, n) => [...withSlot(w, n, 3, 'full'), { name: `${n[3]}/exp_avg_sq_row`, tensor: tf.ones([1]) }, { name: `${n[3]}/exp_avg_sq_col`, tensor: tf.ones([1]) }], /the state of 'w3_[^']*' has exp_avg_sq_row, exp_avg_sq_col, exp_avg; with these options it keeps exp_avg_sq, exp_avg/],
-    ['a malformed name', (w) => [...w, { name: 'exp_avg_sq', tensor: tf.ones([3]) }], /setWeights: 'exp_avg_sq' is not '<variable>\/<slot>'/],
+    [
+      'a row without its column',
+      (w, n) => withSlot(w, n, 0, 'col'),
+      /'w0_[^']*' has exp_avg_sq_row but no exp_avg_sq_col; a factored second moment needs both/,
+    ],
+    [
+      'a column without its row',
+      (w, n) => withSlot(w, n, 2, 'row'),
+      /'w2_[^']*' has exp_avg_sq_col but no exp_avg_sq_row/,
+    ],
+    [
+      'a full second moment beside rows and columns',
+      (w, n) => [...w, { name: `${n[0]}/exp_avg_sq`, tensor: tf.ones([12, 7]) }],
+      /'w0_[^']*' has both exp_avg_sq and exp_avg_sq_row/,
+    ],
+    [
+      'no momentum with beta1',
+      (w, n) => withSlot(w, n, 1, 'momentum'),
+      /'w1_[^']*' has no exp_avg, which these options \(beta1\) keep/,
+    ],
+    [
+      'a row of the wrong shape for a registered variable',
+      (w, n) => withSlot(w, n, 0, 'row', tf.ones([11])),
+      /the exp_avg_sq_row state of 'w0_[^']*' has shape \[11\], expected \[12\]/,
+    ],
+    [
+      'a factored state for a scalar variable',
+      (w, n) => [
+        ...withSlot(w, n, 3, 'full'),
+        { name: `${n[3]}/exp_avg_sq_row`, tensor: tf.ones([1]) },
+        { name: `${n[3]}/exp_avg_sq_col`, tensor: tf.ones([1]) },
+      ],
+      /the state of 'w3_[^']*' has exp_avg_sq_row, exp_avg_sq_col, exp_avg; with these options it keeps exp_avg_sq, exp_avg/,
+    ],
+    [
+      'a malformed name',
+      (w) => [...w, { name: 'exp_avg_sq', tensor: tf.ones([3]) }],
+      /setWeights: 'exp_avg_sq' is not '<variable>\/<slot>'/,
+    ],
     ['a slot given twice', (w) => [...w, w[1]], /is given twice/],
-    ['a disposed tensor', (w, n) => {
-      const gone = tf.ones([7]);
-      gone.dispose();
-      return withSlot(w, n, 1, 'full', gone);
-    }, /setWeights: the tensor of 'w1_[^']*\/exp_avg_sq' is disposed/],
-  ] as [string, (weights: NamedTensor[], names: string[]) => NamedTensor[], RegExp][])('setWeights refuses %s and changes nothing', async (_, corrupt, message) => {
-    const t = trained({ beta1: 0.9 }, 43);
-    t.step(t.good());
-    const saved = await t.optimizer.getWeights();
-    // A second optimizer holds the state restored, not yet used: that too must survive a refusal.
-    const restored = new AdafactorOptimizer({ beta1: 0.9 });
-    await restored.setWeights(saved);
-    const before = await snapshot(restored);
-    await expect(restored.setWeights(corrupt(saved, t.variables.map((v) => v.name)))).rejects.toThrow(message);
-    expect(restored.iterations).toBe(2);
-    expect(await snapshot(restored)).toEqual(before);
-    t.step(t.good(), restored);
-    t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the refusal`));
-    restored.dispose();
-    t.dispose();
-  });
+    [
+      'a disposed tensor',
+      (w, n) => {
+        const gone = tf.ones([7]);
+        gone.dispose();
+        return withSlot(w, n, 1, 'full', gone);
+      },
+      /setWeights: the tensor of 'w1_[^']*\/exp_avg_sq' is disposed/,
+    ],
+  ] as [string, (weights: NamedTensor[], names: string[]) => NamedTensor[], RegExp][])(
+    'setWeights refuses %s and changes nothing',
+    async (_, corrupt, message) => {
+      const t = trained({ beta1: 0.9 }, 43);
+      t.step(t.good());
+      const saved = await t.optimizer.getWeights();
+      // A second optimizer holds the state restored, not yet used: that too must survive a refusal.
+      const restored = new AdafactorOptimizer({ beta1: 0.9 });
+      await restored.setWeights(saved);
+      const before = await snapshot(restored);
+      await expect(
+        restored.setWeights(
+          corrupt(
+            saved,
+            t.variables.map((v) => v.name),
+          ),
+        ),
+      ).rejects.toThrow(message);
+      expect(restored.iterations).toBe(2);
+      expect(await snapshot(restored)).toEqual(before);
+      t.step(t.good(), restored);
+      t.variables.forEach((v, i) =>
+        expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the refusal`),
+      );
+      restored.dispose();
+      t.dispose();
+    },
+  );
 
   it('restored state for a variable made after setWeights is checked by the step, before anything changes', async () => {
     const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
     const a = tf.variable(tf.ones([3, 5]), true, `a_${Math.random()}`);
     const name = `b_${Math.random()}`;
-    await optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(3) }, { name: `${name}/exp_avg_sq`, tensor: tf.ones([7]) }]);
+    await optimizer.setWeights([
+      { name: 'iter', tensor: tf.scalar(3) },
+      { name: `${name}/exp_avg_sq`, tensor: tf.ones([7]) },
+    ]);
     const b = tf.variable(tf.ones([5]), true, name);
     const before = await snapshot(optimizer);
-    expect(() => optimizer.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(/AdafactorOptimizer: the exp_avg_sq state of 'b_[^']*' has shape \[7\], expected \[5\]/);
+    expect(() => optimizer.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(
+      /AdafactorOptimizer: the exp_avg_sq state of 'b_[^']*' has shape \[7\], expected \[5\]/,
+    );
     expect(optimizer.iterations).toBe(3);
     expect(await snapshot(optimizer)).toEqual(before);
     expect(Array.from(a.dataSync())).toEqual(new Array(15).fill(1));
@@ -263,7 +406,9 @@ describe('AdafactorOptimizer never corrupts silently (tfjs ops)', () => {
     const t = trained({}, 47);
     const withMomentum = trained({ beta1: 0.9 }, 47);
     const before = await snapshot(t.optimizer);
-    await expect(t.optimizer.setWeights(await withMomentum.optimizer.getWeights())).rejects.toThrow(/'w0_[^']*' has exp_avg, which these options \(no beta1\) do not keep/);
+    await expect(t.optimizer.setWeights(await withMomentum.optimizer.getWeights())).rejects.toThrow(
+      /'w0_[^']*' has exp_avg, which these options \(no beta1\) do not keep/,
+    );
     expect(await snapshot(t.optimizer)).toEqual(before);
     t.step(t.good());
     t.variables.forEach((v, i) => expectClose(v.dataSync(), t.reference.params[i], `variable ${i} after the refusal`));
@@ -284,14 +429,33 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     const rand = random(77);
     return { x: tf.tensor(normals(32 * 6, rand), [32, 6]), y: tf.tensor(normals(32 * 3, rand), [32, 3]) };
   };
-  const bitsOf = (tensors: tf.Tensor[]) => tensors.map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+  const bitsOf = (tensors: tf.Tensor[]) =>
+    tensors.map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
 
   it.each([
-    ['momentum, an external lr, factored kernels, weight decay, every kind of option', {
-      beta1: 0.9, relativeStep: false, lr: 0.02, scaleParameter: false, weightDecay: 0.01, weightDecayScale: 'none', clipThreshold: 0.5,
-      eps1: 1e-29, eps2: 2e-3, decayRate: -0.7, factorDims: 'largest2', minDimSizeToFactor: 2, skipNonFinite: true, stochasticRounding: false,
-    }],
-    ['momentum and the relative step with warmup (the schedule needs the restored step count)', { beta1: 0.5, warmupInit: true }],
+    [
+      'momentum, an external lr, factored kernels, weight decay, every kind of option',
+      {
+        beta1: 0.9,
+        relativeStep: false,
+        lr: 0.02,
+        scaleParameter: false,
+        weightDecay: 0.01,
+        weightDecayScale: 'none',
+        clipThreshold: 0.5,
+        eps1: 1e-29,
+        eps2: 2e-3,
+        decayRate: -0.7,
+        factorDims: 'largest2',
+        minDimSizeToFactor: 2,
+        skipNonFinite: true,
+        stochasticRounding: false,
+      },
+    ],
+    [
+      'momentum and the relative step with warmup (the schedule needs the restored step count)',
+      { beta1: 0.5, warmupInit: true },
+    ],
   ] as [string, AdafactorOptions][])('%s', async (_, options) => {
     const { x, y } = data();
     const { uninterrupted, initial, first, optimizer, saved } = await trainUntilSave(options, x, y, 3 * EPOCHS, EPOCHS);
@@ -323,7 +487,9 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     // The state is the loaded model's now, under its variables' names (made unique by tfjs-layers).
     const variableNames = again.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val.name);
     expect(variableNames.every((n) => /_2$/.test(n))).toBe(true);
-    expect(resumedState.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/')))).toEqual(variableNames.flatMap((n) => (n.includes('kernel') ? [n, n, n] : [n, n])));
+    expect(resumedState.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/')))).toEqual(
+      variableNames.flatMap((n) => (n.includes('kernel') ? [n, n, n] : [n, n])),
+    );
     [uninterrupted, first, loaded, again].forEach((m) => m.dispose());
     tf.dispose([x, y, ...initial]);
   });
@@ -343,14 +509,24 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     optimizer.applyGradients({ [w1.name]: grad });
     source.applyGradients({ [w.name]: grad });
     expect(bits([w1])).toEqual(bits([w]));
-    expect((await optimizer.getWeights()).map((x) => x.name)).toEqual(saved.map((x) => x.name.replace(`${w.name}/`, `${w1.name}/`)));
+    expect((await optimizer.getWeights()).map((x) => x.name)).toEqual(
+      saved.map((x) => x.name.replace(`${w.name}/`, `${w1.name}/`)),
+    );
     // State under 'w' and 'w_1' could both be that of 'w_2': refused, before anything changes.
     const twice = new AdafactorOptimizer({ beta1: 0.9 });
-    await twice.setWeights([...saved, ...saved.slice(1).filter((x) => x.name.startsWith(`${w.name}/`)).map((x) => ({ ...x, name: x.name.replace(`${w.name}/`, `${w1.name}/`) }))]);
+    await twice.setWeights([
+      ...saved,
+      ...saved
+        .slice(1)
+        .filter((x) => x.name.startsWith(`${w.name}/`))
+        .map((x) => ({ ...x, name: x.name.replace(`${w.name}/`, `${w1.name}/`) })),
+    ]);
     const w2 = variable('w_2');
     const before = await snapshot(twice);
     expect(() => twice.applyGradients({ [w2.name]: tf.ones([4, 3]) })).toThrow(
-      new RegExp(`the state of '${w2.name}' could be that restored under '${w.name}' or '${w1.name}' \\(tfjs-layers adds '_<n>'`),
+      new RegExp(
+        `the state of '${w2.name}' could be that restored under '${w.name}' or '${w1.name}' \\(tfjs-layers adds '_<n>'`,
+      ),
     );
     expect(twice.iterations).toBe(1);
     expect(await snapshot(twice)).toEqual(before);
@@ -361,8 +537,21 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
 
   it('getConfig gives every option as JSON gives it back (an explicit undefined is no option); an lr function is refused', () => {
     const every: AdafactorOptions = {
-      lr: 0.01, eps1: 1e-29, eps2: 2e-3, clipThreshold: 0.5, decayRate: -0.7, beta1: 0.9, weightDecay: 0.01, scaleParameter: false, relativeStep: false,
-      warmupInit: false, factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', stochasticRounding: true, skipNonFinite: true,
+      lr: 0.01,
+      eps1: 1e-29,
+      eps2: 2e-3,
+      clipThreshold: 0.5,
+      decayRate: -0.7,
+      beta1: 0.9,
+      weightDecay: 0.01,
+      scaleParameter: false,
+      relativeStep: false,
+      warmupInit: false,
+      factorDims: 'largest2',
+      minDimSizeToFactor: 4,
+      weightDecayScale: 'none',
+      stochasticRounding: true,
+      skipNonFinite: true,
     };
     expect(Object.keys(every).sort()).toEqual(Object.keys(new AdafactorOptimizer(every).getConfig()).sort());
     const config = new AdafactorOptimizer({ ...every, beta1: undefined }).getConfig();
@@ -373,19 +562,29 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     const optimizer = new AdafactorOptimizer(given);
     given.beta1 = 0.25;
     expect(optimizer.getConfig()).toStrictEqual({ beta1: 0.5 });
-    expect(() => new AdafactorOptimizer({ relativeStep: false, lr: (t) => 0.01 / t }).getConfig()).toThrow(/getConfig: a learning-rate function cannot be serialized; pass a number/);
+    expect(() => new AdafactorOptimizer({ relativeStep: false, lr: (t) => 0.01 / t }).getConfig()).toThrow(
+      /getConfig: a learning-rate function cannot be serialized; pass a number/,
+    );
   });
 
   it("fromConfig takes the customObjects tfjs-layers adds, and still refuses an unknown option, also from a saved model's training config", async () => {
-    const revived = AdafactorOptimizer.fromConfig(AdafactorOptimizer, { customObjects: {}, beta1: 0.9, factorDims: 'largest2' });
+    const revived = AdafactorOptimizer.fromConfig(AdafactorOptimizer, {
+      customObjects: {},
+      beta1: 0.9,
+      factorDims: 'largest2',
+    });
     expect(revived).toBeInstanceOf(AdafactorOptimizer);
     expect(revived.getConfig()).toStrictEqual({ beta1: 0.9, factorDims: 'largest2' });
-    expect(() => AdafactorOptimizer.fromConfig(AdafactorOptimizer, { customObjects: {}, betaOne: 0.9 })).toThrow(/AdafactorOptimizer: unknown option 'betaOne'/);
+    expect(() => AdafactorOptimizer.fromConfig(AdafactorOptimizer, { customObjects: {}, betaOne: 0.9 })).toThrow(
+      /AdafactorOptimizer: unknown option 'betaOne'/,
+    );
     const { x, y } = data();
     const model = makeModel();
     model.compile({ optimizer: new AdafactorOptimizer({ beta1: 0.9 }), loss: 'meanSquaredError' });
     await fit(model, x, y, 1);
-    await expect(saveAndLoad(model, (config) => ({ ...config, momentum: 0.9 }))).rejects.toThrow(/AdafactorOptimizer: unknown option 'momentum'/);
+    await expect(saveAndLoad(model, (config) => ({ ...config, momentum: 0.9 }))).rejects.toThrow(
+      /AdafactorOptimizer: unknown option 'momentum'/,
+    );
     model.dispose();
     tf.dispose([x, y]);
   });
@@ -399,11 +598,17 @@ describe("AdafactorOptimizer takes the presets' options: PyTorch's and optax's t
   for (const [library, cases] of Object.entries(traces)) {
     for (const golden of cases.filter((c) => !c.refused && c.initialCount === 0)) {
       it(`${library}: ${golden.name}`, () => {
-        const variables = golden.params.map((p) => tf.variable(tf.tensor(p.init, p.shape), true, `${library}_${golden.name}_${p.name}_${Math.random()}`));
+        const variables = golden.params.map((p) =>
+          tf.variable(tf.tensor(p.init, p.shape), true, `${library}_${golden.name}_${p.name}_${Math.random()}`),
+        );
         const optimizer = new AdafactorOptimizer(golden.options);
         for (const [s, step] of golden.steps.entries()) {
-          optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(step.grads[i], golden.params[i].shape) })));
-          step.expected?.forEach((expected, i) => expectClose(variables[i].dataSync(), expected, `${golden.params[i].name} after step ${s + 1}`));
+          optimizer.applyGradients(
+            variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(step.grads[i], golden.params[i].shape) })),
+          );
+          step.expected?.forEach((expected, i) =>
+            expectClose(variables[i].dataSync(), expected, `${golden.params[i].name} after step ${s + 1}`),
+          );
         }
         optimizer.dispose();
         variables.forEach((v) => v.dispose());

@@ -3,7 +3,11 @@ import fc from 'fast-check';
 import { type AdafactorOptions, presets } from '../../src/index.js';
 
 /** Dims that are rarely a multiple of a workgroup or tile size, sometimes 1. */
-const dim = fc.oneof({ weight: 1, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.integer({ min: 2, max: 9 }) }, { weight: 3, arbitrary: fc.integer({ min: 10, max: 150 }) });
+const dim = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(1) },
+  { weight: 3, arbitrary: fc.integer({ min: 2, max: 9 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 10, max: 150 }) },
+);
 
 /** Shapes of rank 0 to 4 with at most `maxElements` elements. */
 export function shape(maxElements = 40_000): fc.Arbitrary<number[]> {
@@ -22,7 +26,12 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     lrDecays: fc.boolean(),
     beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
-    clipThreshold: fc.oneof(fc.constant(1), fc.double({ min: 0.05, max: 5, noNaN: true }), fc.constant(1e9), fc.constant(Infinity)),
+    clipThreshold: fc.oneof(
+      fc.constant(1),
+      fc.double({ min: 0.05, max: 5, noNaN: true }),
+      fc.constant(1e9),
+      fc.constant(Infinity),
+    ),
     // The schedule's exponent, or a fixed beta2 (the paper's slow-decay regime among them).
     decay: fc.oneof(
       fc.double({ min: -1, max: -0.2, noNaN: true }).map((decayRate) => ({ decayRate })),
@@ -43,7 +52,9 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
   })
   .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, ...rest }) => {
     const base = { ...rest, ...epsilon, ...decay };
-    return relativeStep ? { ...base, relativeStep, warmupInit } : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
+    return relativeStep
+      ? { ...base, relativeStep, warmupInit }
+      : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
   });
 
 /** PyTorch's arguments, through presets.torch. */
@@ -60,7 +71,11 @@ const torchOptions: fc.Arbitrary<AdafactorOptions> = fc
 /** optax's arguments, through presets.optax. */
 const optaxOptions: fc.Arbitrary<AdafactorOptions> = fc
   .record({
-    learning_rate: fc.constantFrom<number | null | ((count: number) => number)>(0.01, null, (count) => 0.02 / Math.sqrt(count + 1)),
+    learning_rate: fc.constantFrom<number | null | ((count: number) => number)>(
+      0.01,
+      null,
+      (count) => 0.02 / Math.sqrt(count + 1),
+    ),
     min_dim_size_to_factor: fc.constantFrom(128, 8),
     multiply_by_parameter_scale: fc.boolean(),
     clipping_threshold: fc.constantFrom<number | null>(1, null),
@@ -70,4 +85,8 @@ const optaxOptions: fc.Arbitrary<AdafactorOptions> = fc
   })
   .map((args) => presets.optax(args));
 
-export const options: fc.Arbitrary<AdafactorOptions> = fc.oneof({ weight: 4, arbitrary: ownOptions }, { weight: 1, arbitrary: torchOptions }, { weight: 1, arbitrary: optaxOptions });
+export const options: fc.Arbitrary<AdafactorOptions> = fc.oneof(
+  { weight: 4, arbitrary: ownOptions },
+  { weight: 1, arbitrary: torchOptions },
+  { weight: 1, arbitrary: optaxOptions },
+);

@@ -3,7 +3,15 @@
  * throws an Error naming what differs, and returns a short summary of what it measured.
  */
 import fc from 'fast-check';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor, decodeSafetensors, encodeSafetensors, float32Values, geometry } from '../../src/index.js';
+import {
+  Adafactor,
+  type AdafactorOptions,
+  ReferenceAdafactor,
+  decodeSafetensors,
+  encodeSafetensors,
+  float32Values,
+  geometry,
+} from '../../src/index.js';
 import type { ViewName } from '../../src/gpu/kernels.js';
 import { options as randomOptions, shape as randomShape } from './arbitraries.js';
 import type { GoldenCase } from './golden.js';
@@ -15,10 +23,25 @@ import { TensorSet, expectClose, normals, random, relativeError } from './harnes
  * so the results are the same), which steps small tensors through the six passes instead of
  * whole_tensor.
  */
-export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, layout: 'arena' | 'separate' = 'arena', path: 'whole' | 'passes' = 'whole', extraOptions: AdafactorOptions = {}): Promise<string> {
+export async function checkGoldenCase(
+  device: GPUDevice,
+  golden: GoldenCase,
+  layout: 'arena' | 'separate' = 'arena',
+  path: 'whole' | 'passes' = 'whole',
+  extraOptions: AdafactorOptions = {},
+): Promise<string> {
   if (golden.refused) throw new Error(`${golden.name}: the preset refuses its options (${golden.refused})`);
-  const tensors = new TensorSet(device, golden.params.map((p) => p.shape), golden.params.map((p) => p.init), layout);
-  const optimizer = tensors.newOptimizer({ ...golden.options, ...(path === 'passes' ? { skipNonFinite: true } : {}), ...extraOptions });
+  const tensors = new TensorSet(
+    device,
+    golden.params.map((p) => p.shape),
+    golden.params.map((p) => p.init),
+    layout,
+  );
+  const optimizer = tensors.newOptimizer({
+    ...golden.options,
+    ...(path === 'passes' ? { skipNonFinite: true } : {}),
+    ...extraOptions,
+  });
   if (golden.initialCount > 0) optimizer.loadState(await withStep(await optimizer.saveState(), golden.initialCount));
   let compared = 0;
   let worst = 0;
@@ -48,7 +71,8 @@ export async function checkGoldenCase(device: GPUDevice, golden: GoldenCase, lay
 async function checkFinalState(optimizer: Adafactor, golden: GoldenCase): Promise<void> {
   const saved = decodeSafetensors(await optimizer.saveState());
   const steps = golden.initialCount + golden.steps.length;
-  if (saved.metadata.step !== String(steps)) throw new Error(`${golden.name}: saved step ${saved.metadata.step}, expected ${steps}`);
+  if (saved.metadata.step !== String(steps))
+    throw new Error(`${golden.name}: saved step ${saved.metadata.step}, expected ${steps}`);
   const expectedNames: string[] = [];
   golden.finalState.forEach((state, i) => {
     for (const [key, want] of Object.entries(state)) {
@@ -57,12 +81,16 @@ async function checkFinalState(optimizer: Adafactor, golden: GoldenCase): Promis
       expectedNames.push(name);
       const found = saved.tensors.get(name);
       if (!found) throw new Error(`${golden.name}: saved state has no ${name}`);
-      if (JSON.stringify(found.shape) !== JSON.stringify(want.shape)) throw new Error(`${golden.name}: ${name} has shape ${JSON.stringify(found.shape)}, expected ${JSON.stringify(want.shape)}`);
+      if (JSON.stringify(found.shape) !== JSON.stringify(want.shape))
+        throw new Error(
+          `${golden.name}: ${name} has shape ${JSON.stringify(found.shape)}, expected ${JSON.stringify(want.shape)}`,
+        );
       expectClose(float32Values(found), want.data, `${golden.name}: final state ${name}`);
     }
   });
   const extra = [...saved.tensors.keys()].filter((n) => !expectedNames.includes(n));
-  if (extra.length > 0) throw new Error(`${golden.name}: saved state has tensors the traced library does not: ${extra.join(', ')}`);
+  if (extra.length > 0)
+    throw new Error(`${golden.name}: saved state has tensors the traced library does not: ${extra.join(', ')}`);
 }
 
 /** A saved state with another step count, for a run that starts from that count. */
@@ -94,12 +122,16 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
   const sizes = c.shapes.map((s) => geometry(s, 'case').numel);
   const init = sizes.map((n) => normals(n, rand));
   const tensors = new TensorSet(device, c.shapes, init, c.layout, c.gapFloats, c.bufferMultipleOf);
-  const reference = new ReferenceAdafactor(c.shapes.map((shape, i) => ({ data: init[i], shape })), c.options);
+  const reference = new ReferenceAdafactor(
+    c.shapes.map((shape, i) => ({ data: init[i], shape })),
+    c.options,
+  );
   const optimizer = tensors.newOptimizer(c.options);
   if (c.expectView) {
     const expected = typeof c.expectView === 'string' ? { param: c.expectView, grad: c.expectView } : c.expectView;
     const views = optimizer.engine.views;
-    if (!views.every((v) => v.param === expected.param && v.grad === expected.grad)) throw new Error(`expected every group to bind ${JSON.stringify(expected)}, got ${JSON.stringify(views)}`);
+    if (!views.every((v) => v.param === expected.param && v.grad === expected.grad))
+      throw new Error(`expected every group to bind ${JSON.stringify(expected)}, got ${JSON.stringify(views)}`);
   }
   let worst = 0;
   try {
@@ -125,7 +157,11 @@ export async function checkAgainstReference(device: GPUDevice, c: RandomCase): P
 }
 
 /** Property: random shapes, options, step counts and buffer layouts agree with the reference (`extraOptions` added to each case's). */
-export async function checkRandomCases(device: GPUDevice, numRuns: number, extraOptions: AdafactorOptions = {}): Promise<string> {
+export async function checkRandomCases(
+  device: GPUDevice,
+  numRuns: number,
+  extraOptions: AdafactorOptions = {},
+): Promise<string> {
   let worst = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -135,7 +171,16 @@ export async function checkRandomCases(device: GPUDevice, numRuns: number, extra
       fc.constantFrom<'arena' | 'separate'>('arena', 'separate'),
       fc.integer({ min: 0, max: 2 ** 31 - 1 }),
       async (shapes, options, steps, layout, seed) => {
-        worst = Math.max(worst, await checkAgainstReference(device, { seed, shapes, options: { ...options, ...extraOptions }, steps, layout }));
+        worst = Math.max(
+          worst,
+          await checkAgainstReference(device, {
+            seed,
+            shapes,
+            options: { ...options, ...extraOptions },
+            steps,
+            layout,
+          }),
+        );
       },
     ),
     { numRuns },
@@ -180,12 +225,17 @@ export async function checkStepsAcrossEncoders(device: GPUDevice, stepsPerEncode
     const joint = results[1][i];
     for (let k = 0; k < apart.length; k++) {
       if (!Object.is(apart[k], joint[k])) {
-        throw new Error(`tensor ${i} ${JSON.stringify(shapes[i])} element ${k}: ${joint[k]} with ${recorded}, ${apart[k]} with a submit per step`);
+        throw new Error(
+          `tensor ${i} ${JSON.stringify(shapes[i])} element ${k}: ${joint[k]} with ${recorded}, ${apart[k]} with a submit per step`,
+        );
       }
     }
   });
   // And the result is that many steps of the reference, not fewer or some with another step's schedule.
-  const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+  const reference = new ReferenceAdafactor(
+    shapes.map((shape, i) => ({ data: init[i], shape })),
+    options,
+  );
   for (let i = 0; i < steps; i++) reference.step(grads);
   results[1].forEach((joint, i) => expectClose(joint, reference.params[i], `${recorded}, tensor ${i}`));
 }
@@ -214,7 +264,8 @@ export async function checkDeterminism(device: GPUDevice, extraOptions: Adafacto
   }
   runs[0].forEach((first, i) => {
     for (let k = 0; k < first.length; k++) {
-      if (!Object.is(first[k], runs[1][i][k])) throw new Error(`tensor ${i} element ${k} differs between runs: ${first[k]} vs ${runs[1][i][k]}`);
+      if (!Object.is(first[k], runs[1][i][k]))
+        throw new Error(`tensor ${i} element ${k} differs between runs: ${first[k]} vs ${runs[1][i][k]}`);
     }
   });
 }

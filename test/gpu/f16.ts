@@ -20,12 +20,12 @@ export function toF16Bits(value: number): number {
     const half = 1 << (shift - 1);
     const rest = mantissa & ((1 << shift) - 1);
     let result = mantissa >>> shift;
-    if (rest > half || (rest === half && (result & 1))) result++;
+    if (rest > half || (rest === half && result & 1)) result++;
     return sign | result;
   }
   const rest = mantissa & 0x1fff;
   let result = (e << 10) | (mantissa >>> 13);
-  if (rest > 0x1000 || (rest === 0x1000 && (result & 1))) result++; // may carry into the exponent, as it should
+  if (rest > 0x1000 || (rest === 0x1000 && result & 1)) result++; // may carry into the exponent, as it should
   return sign | result;
 }
 

@@ -54,16 +54,35 @@ export function fromHuggingFace(hf: Record<string, unknown>): AdafactorOptions {
   const o: AdafactorOptions = {};
   for (const [key, value] of Object.entries(hf)) {
     switch (key) {
-      case 'lr': if (value !== null) o.lr = value as number; break;
-      case 'eps': [o.eps1, o.eps2] = value as [number, number]; break;
-      case 'clip_threshold': o.clipThreshold = value as number; break;
-      case 'decay_rate': o.decayRate = value as number; break;
-      case 'beta1': if (value !== null) o.beta1 = value as number; break;
-      case 'weight_decay': o.weightDecay = value as number; break;
-      case 'scale_parameter': o.scaleParameter = value as boolean; break;
-      case 'relative_step': o.relativeStep = value as boolean; break;
-      case 'warmup_init': o.warmupInit = value as boolean; break;
-      default: throw new Error(`golden: unknown Hugging Face option ${key}`);
+      case 'lr':
+        if (value !== null) o.lr = value as number;
+        break;
+      case 'eps':
+        [o.eps1, o.eps2] = value as [number, number];
+        break;
+      case 'clip_threshold':
+        o.clipThreshold = value as number;
+        break;
+      case 'decay_rate':
+        o.decayRate = value as number;
+        break;
+      case 'beta1':
+        if (value !== null) o.beta1 = value as number;
+        break;
+      case 'weight_decay':
+        o.weightDecay = value as number;
+        break;
+      case 'scale_parameter':
+        o.scaleParameter = value as boolean;
+        break;
+      case 'relative_step':
+        o.relativeStep = value as boolean;
+        break;
+      case 'warmup_init':
+        o.warmupInit = value as boolean;
+        break;
+      default:
+        throw new Error(`golden: unknown Hugging Face option ${key}`);
     }
   }
   return o;
@@ -130,9 +149,13 @@ function optaxArguments(options: Record<string, unknown>): Record<string, unknow
 
 /** A trace of PyTorch's or optax's Adafactor, its options through this library's preset. */
 export function decodeTrace(json: { format: string; cases: RawCase[] }, library: 'torch' | 'optax'): GoldenCase[] {
-  const toOptions = library === 'torch' ? (o: Record<string, unknown>) => presets.torch(o) : (o: Record<string, unknown>) => presets.optax(optaxArguments(o));
+  const toOptions =
+    library === 'torch'
+      ? (o: Record<string, unknown>) => presets.torch(o)
+      : (o: Record<string, unknown>) => presets.optax(optaxArguments(o));
   const cases = decodeGolden(json, toOptions, STATE_NAMES[library]);
-  if (library === 'optax') for (const c of cases) c.finalState.forEach((state, i) => renameOptaxFactors(state, c.params[i].shape));
+  if (library === 'optax')
+    for (const c of cases) c.finalState.forEach((state, i) => renameOptaxFactors(state, c.params[i].shape));
   return cases;
 }
 

@@ -4,14 +4,10 @@
  */
 import { Adafactor, type AdafactorOptions, type AdafactorParam, type StepStats } from '../../src/index.js';
 import { SHADER } from '../../src/gpu/interface.js';
+import { BufferUsage, MapMode } from '../../src/gpu/usage.js';
 
 /** The one tolerance of GPU against the float64 reference: max |x - x_ref| / RMS(x_ref). */
 export const TOLERANCE = 1e-5;
-
-const STORAGE = 0x80;
-const COPY_SRC = 0x4;
-const COPY_DST = 0x8;
-const MAP_READ = 0x1;
 
 /** max |a - b| / RMS(b); NaN anywhere counts as an infinite error. */
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -27,14 +23,21 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return scale === 0 ? worst : worst / scale;
 }
 
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance = TOLERANCE): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tolerance = TOLERANCE,
+): void {
   const error = relativeError(actual, expected);
   if (!(error <= tolerance)) {
     let at = 0;
     for (let i = 0; i < expected.length; i++) {
       if (!(Math.abs(actual[i] - expected[i]) <= Math.abs(actual[at] - expected[at]))) at = i;
     }
-    throw new Error(`${what}: max |x - x_ref| / RMS(x_ref) = ${error.toExponential(3)} > ${tolerance} (worst at element ${at}: ${actual[at]} vs ${expected[at]})`);
+    throw new Error(
+      `${what}: max |x - x_ref| / RMS(x_ref) = ${error.toExponential(3)} > ${tolerance} (worst at element ${at}: ${actual[at]} vs ${expected[at]})`,
+    );
   }
 }
 
@@ -42,21 +45,34 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function expectStatsClose(actual: StepStats, expected: StepStats, what: string, tolerance = 1e-5): void {
   for (const key of ['paramRms', 'stepSize', 'updateRms', 'clipDivisor'] as const) {
     const error = Math.abs(actual[key] - expected[key]) / Math.abs(expected[key]);
-    if (!(error <= tolerance)) throw new Error(`${what}: ${key} ${actual[key]} vs ${expected[key]} (relative error ${error.toExponential(2)})`);
+    if (!(error <= tolerance))
+      throw new Error(`${what}: ${key} ${actual[key]} vs ${expected[key]} (relative error ${error.toExponential(2)})`);
   }
 }
 
 /** A buffer of at least `bytes` (and 16) bytes; `multipleOf` 16 lets the optimizer read it as quads. */
 export function createBuffer(device: GPUDevice, bytes: number, label = 'test', multipleOf = 4): GPUBuffer {
-  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / multipleOf) * multipleOf), usage: STORAGE | COPY_SRC | COPY_DST });
+  return device.createBuffer({
+    label,
+    size: Math.max(16, Math.ceil(bytes / multipleOf) * multipleOf),
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
+  });
 }
 
-export async function readFloats(device: GPUDevice, buffer: GPUBuffer, byteOffset = 0, length = (buffer.size - byteOffset) / 4): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: Math.max(4, length * 4), usage: MAP_READ | COPY_DST });
+export async function readFloats(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  byteOffset = 0,
+  length = (buffer.size - byteOffset) / 4,
+): Promise<Float32Array> {
+  const staging = device.createBuffer({
+    size: Math.max(4, length * 4),
+    usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+  });
   const encoder = device.createCommandEncoder();
   if (length > 0) encoder.copyBufferToBuffer(buffer, byteOffset, staging, 0, length * 4);
   device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(MAP_READ);
+  await staging.mapAsync(MapMode.READ);
   const out = new Float32Array(staging.getMappedRange().slice(0, length * 4));
   staging.unmap();
   staging.destroy();
@@ -102,7 +118,14 @@ export class TensorSet {
       this.gradBuffers.push(grad);
       shapes.forEach((shape, i) => {
         // Gradients sit one float further on than parameters, so that the two offsets differ.
-        this.params.push({ param, grad, shape, paramOffset: offsets[i] * 4, gradOffset: (offsets[i] + 1) * 4, name: `p${i}` });
+        this.params.push({
+          param,
+          grad,
+          shape,
+          paramOffset: offsets[i] * 4,
+          gradOffset: (offsets[i] + 1) * 4,
+          name: `p${i}`,
+        });
       });
     } else {
       shapes.forEach((shape, i) => {
@@ -120,7 +143,8 @@ export class TensorSet {
 
   write(which: 'param' | 'grad', index: number, values: ArrayLike<number>): void {
     const p = this.params[index];
-    if (values.length !== this.sizes[index]) throw new Error(`tensor ${index}: ${values.length} values for ${this.sizes[index]} elements`);
+    if (values.length !== this.sizes[index])
+      throw new Error(`tensor ${index}: ${values.length} values for ${this.sizes[index]} elements`);
     if (values.length === 0) return;
     const data = values instanceof Float32Array ? values : Float32Array.from(values);
     const buffer = which === 'param' ? p.param : p.grad;
@@ -145,7 +169,8 @@ export class TensorSet {
         if (p.param === buffer) inside.fill(1, (p.paramOffset ?? 0) / 4, (p.paramOffset ?? 0) / 4 + this.sizes[i]);
       });
       for (let k = 0; k < all.length; k++) {
-        if (!inside[k] && !Number.isNaN(all[k])) throw new Error(`parameter buffer element ${k}, outside every tensor, was overwritten with ${all[k]}`);
+        if (!inside[k] && !Number.isNaN(all[k]))
+          throw new Error(`parameter buffer element ${k}, outside every tensor, was overwritten with ${all[k]}`);
       }
     }
   }

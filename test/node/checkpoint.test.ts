@@ -10,7 +10,10 @@ const options: AdafactorOptions = { beta1: 0.9, weightDecay: 0.01, skipNonFinite
 
 function trace(seed: number, steps: number): { init: Float32Array[]; grads: Float32Array[][] } {
   const rand = random(seed);
-  return { init: sizes.map((n) => normals(n, rand)), grads: Array.from({ length: steps }, () => sizes.map((n) => normals(n, rand))) };
+  return {
+    init: sizes.map((n) => normals(n, rand)),
+    grads: Array.from({ length: steps }, () => sizes.map((n) => normals(n, rand))),
+  };
 }
 
 describe('saveState and loadState', () => {
@@ -60,10 +63,16 @@ describe('saveState and loadState', () => {
     expect((8 + headerLength) % 8).toBe(0);
     const file = decodeSafetensors(bytes);
     expect([...file.tensors.keys()]).toEqual([
-      'p0.exp_avg_sq_row', 'p0.exp_avg_sq_col', 'p0.exp_avg',
-      'p1.exp_avg_sq', 'p1.exp_avg',
-      'p2.exp_avg_sq_row', 'p2.exp_avg_sq_col', 'p2.exp_avg',
-      'p3.exp_avg_sq', 'p3.exp_avg',
+      'p0.exp_avg_sq_row',
+      'p0.exp_avg_sq_col',
+      'p0.exp_avg',
+      'p1.exp_avg_sq',
+      'p1.exp_avg',
+      'p2.exp_avg_sq_row',
+      'p2.exp_avg_sq_col',
+      'p2.exp_avg',
+      'p3.exp_avg_sq',
+      'p3.exp_avg',
     ]);
     expect(file.tensors.get('p2.exp_avg_sq_row')!.shape).toEqual([2, 9]);
     expect(file.tensors.get('p2.exp_avg_sq_col')!.shape).toEqual([2, 7]);
@@ -82,12 +91,29 @@ describe('saveState and loadState', () => {
     optimizer.step();
     const good = await optimizer.saveState();
     const file = decodeSafetensors(good);
-    const entries = [...file.tensors.entries()].map(([name, t]) => ({ name, shape: t.shape, data: new Float32Array(t.bytes.slice().buffer) }));
-    const rewrite = (change: (e: (typeof entries)[number][]) => (typeof entries)[number][], metadata = file.metadata) => encodeSafetensors(change(entries.map((e) => ({ ...e }))), metadata);
+    const entries = [...file.tensors.entries()].map(([name, t]) => ({
+      name,
+      shape: t.shape,
+      data: new Float32Array(t.bytes.slice().buffer),
+    }));
+    const rewrite = (change: (e: (typeof entries)[number][]) => (typeof entries)[number][], metadata = file.metadata) =>
+      encodeSafetensors(change(entries.map((e) => ({ ...e }))), metadata);
     const bad: [string, Uint8Array, RegExp][] = [
-      ['a missing tensor', rewrite((e) => e.filter((x) => x.name !== 'p1.exp_avg_sq')), /the state has no tensor 'p1.exp_avg_sq'/],
-      ['a wrong shape', rewrite((e) => e.map((x) => (x.name === 'p0.exp_avg_sq_col' ? { ...x, shape: [4, 6] } : x))), /tensor 'p0.exp_avg_sq_col' has shape \[4, 6\], expected \[24\]/],
-      ['an extra tensor', rewrite((e) => [...e, { name: 'q.exp_avg', shape: [1], data: new Float32Array(1) }]), /tensor 'q.exp_avg' in the state belongs to no tensor/],
+      [
+        'a missing tensor',
+        rewrite((e) => e.filter((x) => x.name !== 'p1.exp_avg_sq')),
+        /the state has no tensor 'p1.exp_avg_sq'/,
+      ],
+      [
+        'a wrong shape',
+        rewrite((e) => e.map((x) => (x.name === 'p0.exp_avg_sq_col' ? { ...x, shape: [4, 6] } : x))),
+        /tensor 'p0.exp_avg_sq_col' has shape \[4, 6\], expected \[24\]/,
+      ],
+      [
+        'an extra tensor',
+        rewrite((e) => [...e, { name: 'q.exp_avg', shape: [1], data: new Float32Array(1) }]),
+        /tensor 'q.exp_avg' in the state belongs to no tensor/,
+      ],
       ['a bad step', rewrite((e) => e, { ...file.metadata, step: '-1' }), /__metadata__.step is "-1", not a count/],
       ['garbage', new Uint8Array([1, 2, 3]), /too short/],
     ];
@@ -109,7 +135,9 @@ describe('saveState and loadState', () => {
   it('tensor names must be unique', () => {
     const tensors = new TensorSet(gpu.device, [[4], [4]], [new Float32Array(4), new Float32Array(4)]);
     const params = tensors.params.map((p) => ({ ...p, name: 'w' }));
-    expect(() => new Adafactor(gpu.device, params)).toThrow(/tensor 'w' has the name of tensor 0; names must be unique/);
+    expect(() => new Adafactor(gpu.device, params)).toThrow(
+      /tensor 'w' has the name of tensor 0; names must be unique/,
+    );
     tensors.destroy();
   });
 });

@@ -8,9 +8,13 @@ export const gpu = create([]);
 
 export async function nodeDevice(requiredFeatures: GPUFeatureName[] = []): Promise<GPUDevice> {
   const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new Error('No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; see .ci/install-system)');
+  if (!adapter)
+    throw new Error(
+      'No WebGPU adapter in Node: install a Vulkan driver (Mesa lavapipe from bookworm-backports; run: sudo bash tools/install-system.sh)',
+    );
   const missing = requiredFeatures.filter((f) => !adapter.features.has(f));
-  if (missing.length > 0) throw new Error(`The WebGPU adapter in Node lacks ${missing.join(', ')} (lavapipe from Mesa 25 has shader-f16)`);
+  if (missing.length > 0)
+    throw new Error(`The WebGPU adapter in Node lacks ${missing.join(', ')} (lavapipe from Mesa 25 has shader-f16)`);
   return adapter.requestDevice({ requiredFeatures, requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize } });
 }
 

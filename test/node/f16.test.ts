@@ -3,11 +3,9 @@ import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/
 import { fromF16, roundToF16, toF16 } from '../gpu/f16.js';
 import { createBuffer, expectClose, normals, random, readFloats, withGpuErrors } from '../gpu/harness.js';
 import { nodeDevice, useDevice } from './device.js';
+import { BufferUsage, MapMode } from '../../src/gpu/usage.js';
 
 const gpu = useDevice(['shader-f16']);
-const MAP_READ = 0x1;
-const COPY_DST = 0x8;
-const COPY_SRC = 0x4;
 
 /** Writes values to a buffer as f16 (even length, so that writeBuffer gets whole words). */
 function writeF16(device: GPUDevice, buffer: GPUBuffer, values: ArrayLike<number>): void {
@@ -17,17 +15,21 @@ function writeF16(device: GPUDevice, buffer: GPUBuffer, values: ArrayLike<number
 }
 
 async function readF16(device: GPUDevice, buffer: GPUBuffer, length: number): Promise<Float32Array> {
-  const staging = device.createBuffer({ size: buffer.size, usage: MAP_READ | COPY_DST });
+  const staging = device.createBuffer({ size: buffer.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
   encoder.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
   device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(MAP_READ);
+  await staging.mapAsync(MapMode.READ);
   const values = fromF16(new Uint16Array(staging.getMappedRange().slice(0, length * 2)));
   staging.destroy();
   return values;
 }
 
-const f16Buffer = (device: GPUDevice, length: number) => device.createBuffer({ size: Math.max(16, Math.ceil((length * 2) / 4) * 4), usage: 0x80 | COPY_DST | COPY_SRC });
+const f16Buffer = (device: GPUDevice, length: number) =>
+  device.createBuffer({
+    size: Math.max(16, Math.ceil((length * 2) / 4) * 4),
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
+  });
 
 describe('f16 parameters and gradients', () => {
   it.each([
@@ -49,15 +51,25 @@ describe('f16 parameters and gradients', () => {
         return { param, grad, shape, dtype, gradDtype, name: `t${i}` };
       });
       const optimizer = new Adafactor(gpu.device, params, options);
-      const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+      const reference = new ReferenceAdafactor(
+        shapes.map((shape, i) => ({ data: init[i], shape })),
+        options,
+      );
       for (let step = 0; step < 3; step++) {
         const grads = sizes.map((n) => roundToF16(normals(n, rand)));
-        params.forEach((p, i) => (gradDtype === 'f16' ? writeF16(gpu.device, p.grad, grads[i]) : gpu.device.queue.writeBuffer(p.grad, 0, grads[i])));
+        params.forEach((p, i) =>
+          gradDtype === 'f16'
+            ? writeF16(gpu.device, p.grad, grads[i])
+            : gpu.device.queue.writeBuffer(p.grad, 0, grads[i]),
+        );
         optimizer.step();
         reference.step(grads);
       }
       for (const [i, p] of params.entries()) {
-        const actual = dtype === 'f16' ? await readF16(gpu.device, p.param, sizes[i]) : await readFloats(gpu.device, p.param, 0, sizes[i]);
+        const actual =
+          dtype === 'f16'
+            ? await readF16(gpu.device, p.param, sizes[i])
+            : await readFloats(gpu.device, p.param, 0, sizes[i]);
         const what = `${dtype} parameters, ${gradDtype} gradients, tensor ${i}`;
         if (dtype === 'f16') expectWithinF16Roundings(actual, reference.params[i], 3, what);
         else expectClose(actual, reference.params[i], what);
@@ -72,13 +84,22 @@ describe('f16 parameters and gradients', () => {
       const steps = 64;
       const lr = 1e-4; // half an f16 ulp just below 1 is 2^-12 = 2.4e-4
       // With a constant gradient of 1 the update is exactly lr each step: X_t = 1 - t lr.
-      const options = (stochasticRounding: boolean): AdafactorOptions => ({ relativeStep: false, lr, scaleParameter: false, stochasticRounding });
+      const options = (stochasticRounding: boolean): AdafactorOptions => ({
+        relativeStep: false,
+        lr,
+        scaleParameter: false,
+        stochasticRounding,
+      });
       const run = async (stochasticRounding: boolean) => {
         const param = f16Buffer(gpu.device, n);
         const grad = f16Buffer(gpu.device, n);
         writeF16(gpu.device, param, new Float32Array(n).fill(1));
         writeF16(gpu.device, grad, new Float32Array(n).fill(1));
-        const optimizer = new Adafactor(gpu.device, [{ param, grad, shape: [n], dtype: 'f16' }], options(stochasticRounding));
+        const optimizer = new Adafactor(
+          gpu.device,
+          [{ param, grad, shape: [n], dtype: 'f16' }],
+          options(stochasticRounding),
+        );
         for (let t = 0; t < steps; t++) optimizer.step();
         const values = await readF16(gpu.device, param, n);
         optimizer.destroy();
@@ -100,14 +121,17 @@ describe('f16 parameters and gradients', () => {
     const plain = await nodeDevice();
     const param = f16Buffer(plain, 8);
     const grad = f16Buffer(plain, 8);
-    expect(() => new Adafactor(plain, [{ param, grad, shape: [8], dtype: 'f16', name: 'w' }])).toThrow(/tensor 'w': f16 needs the device feature 'shader-f16'/);
+    expect(() => new Adafactor(plain, [{ param, grad, shape: [8], dtype: 'f16', name: 'w' }])).toThrow(
+      /tensor 'w': f16 needs the device feature 'shader-f16'/,
+    );
     const arena = createBuffer(gpu.device, 64);
     const grads = createBuffer(gpu.device, 64);
-    expect(() =>
-      new Adafactor(gpu.device, [
-        { param: arena, grad: grads, shape: [4], dtype: 'f16', gradDtype: 'f32' },
-        { param: arena, grad: grads, shape: [4], paramOffset: 16, gradOffset: 16 },
-      ]),
+    expect(
+      () =>
+        new Adafactor(gpu.device, [
+          { param: arena, grad: grads, shape: [4], dtype: 'f16', gradDtype: 'f32' },
+          { param: arena, grad: grads, shape: [4], paramOffset: 16, gradOffset: 16 },
+        ]),
     ).toThrow(/its param buffer holds f32 here and f16 for tensor 0; one buffer holds one dtype/);
     plain.destroy();
   });
@@ -118,14 +142,21 @@ describe('f16 parameters and gradients', () => {
  * most 2^-11 of the value rounded (relative to the element, not to the tensor's RMS: an element of
  * 4 may move by 2^-9 in three roundings), plus the f32 tolerance.
  */
-function expectWithinF16Roundings(actual: ArrayLike<number>, expected: ArrayLike<number>, roundings: number, what: string): void {
+function expectWithinF16Roundings(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  roundings: number,
+  what: string,
+): void {
   let squares = 0;
   for (let i = 0; i < expected.length; i++) squares += expected[i] * expected[i];
   const rms = Math.sqrt(squares / Math.max(1, expected.length));
   for (let i = 0; i < expected.length; i++) {
     const bound = roundings * 2 ** -11 * Math.abs(expected[i]) * 1.05 + 1e-5 * rms;
     if (!(Math.abs(actual[i] - expected[i]) <= bound)) {
-      throw new Error(`${what}: element ${i} is ${actual[i]}, the reference ${expected[i]}: more than ${roundings} f16 roundings apart`);
+      throw new Error(
+        `${what}: element ${i} is ${actual[i]}, the reference ${expected[i]}: more than ${roundings} f16 roundings apart`,
+      );
     }
   }
 }

@@ -25,10 +25,13 @@ describe("factorDims: 'largest2'", () => {
       const q = (a: number, m: number, c: number, n: number) => grad[((a * 3 + m) * 5 + c) * 2 + n] ** 2 + 1e-30;
       const expectedRow = new Float64Array(36);
       const expectedCol = new Float64Array(30);
-      for (let a = 0; a < 6; a++) for (let m = 0; m < 3; m++) for (let c = 0; c < 5; c++) for (let n = 0; n < 2; n++) {
-        expectedRow[(a * 3 + m) * 2 + n] += q(a, m, c, n) / 5;
-        expectedCol[(m * 5 + c) * 2 + n] += q(a, m, c, n) / 6;
-      }
+      for (let a = 0; a < 6; a++)
+        for (let m = 0; m < 3; m++)
+          for (let c = 0; c < 5; c++)
+            for (let n = 0; n < 2; n++) {
+              expectedRow[(a * 3 + m) * 2 + n] += q(a, m, c, n) / 5;
+              expectedCol[(m * 5 + c) * 2 + n] += q(a, m, c, n) / 6;
+            }
       expectClose(float32Values(row), expectedRow, 'R');
       expectClose(float32Values(col), expectedCol, 'C');
       // And it loads back: save, load into a fresh optimizer, save again, same bytes.
@@ -42,7 +45,10 @@ describe("factorDims: 'largest2'", () => {
 
   it('strided columns and forced windows match the float64 reference', async () => {
     const probe = new TensorSet(gpu.device, [[300, 3, 200, 2]], [new Float32Array(360000)], 'separate');
-    const windowed = new Adafactor(gpu.device, probe.params, { factorDims: 'largest2', limits: { maxBindingBytes: 1_300_000 } });
+    const windowed = new Adafactor(gpu.device, probe.params, {
+      factorDims: 'largest2',
+      limits: { maxBindingBytes: 1_300_000 },
+    });
     expect(windowed.dispatchesPerStep).toBeGreaterThan(5); // several windows
     windowed.destroy();
     probe.destroy();

@@ -19,9 +19,22 @@ describe('parameter groups', () => {
         {}, // the optimizer's options
         { weightDecay: 0, beta1: undefined, relativeStep: false, lr: (t: number) => 0.02 / t, clipThreshold: 0.5 },
       ];
-      const members = [[0, 2], [1, 3, 4]];
-      const optimizer = new Adafactor(gpu.device, members.map((m, g) => ({ params: m.map((i) => tensors.params[i]), ...groupOptions[g] })), base);
-      const references = members.map((m, g) => new ReferenceAdafactor(m.map((i) => ({ data: init[i], shape: shapes[i] })), { ...base, ...groupOptions[g] }));
+      const members = [
+        [0, 2],
+        [1, 3, 4],
+      ];
+      const optimizer = new Adafactor(
+        gpu.device,
+        members.map((m, g) => ({ params: m.map((i) => tensors.params[i]), ...groupOptions[g] })),
+        base,
+      );
+      const references = members.map(
+        (m, g) =>
+          new ReferenceAdafactor(
+            m.map((i) => ({ data: init[i], shape: shapes[i] })),
+            { ...base, ...groupOptions[g] },
+          ),
+      );
       for (let step = 0; step < 4; step++) {
         const grads = sizes.map((n) => normals(n, rand));
         tensors.writeGrads(grads);
@@ -29,7 +42,9 @@ describe('parameter groups', () => {
         members.forEach((m, g) => references[g].step(m.map((i) => grads[i])));
       }
       const params = await tensors.readParams();
-      members.forEach((m, g) => m.forEach((i, k) => expectClose(params[i], references[g].params[k], `group ${g}, tensor ${i}`)));
+      members.forEach((m, g) =>
+        m.forEach((i, k) => expectClose(params[i], references[g].params[k], `group ${g}, tensor ${i}`)),
+      );
       // Momentum is kept for the first group's tensors only.
       expect(optimizer.stateBytes).toBe(4 * (30 + 20 + 30 * 20 + 20 + 12 + 20 * 12 + 20 + 12 + 1));
       optimizer.destroy();
@@ -40,9 +55,15 @@ describe('parameter groups', () => {
   it('rejects a group that sets an optimizer-wide option, or a mix of tensors and groups', () => {
     const tensors = new TensorSet(gpu.device, [[4], [4]], [new Float32Array(4), new Float32Array(4)]);
     const [a, b] = tensors.params;
-    expect(() => new Adafactor(gpu.device, [{ params: [a], skipNonFinite: true } as never])).toThrow(/parameter group 0 sets skipNonFinite, which applies to the whole optimizer/);
-    expect(() => new Adafactor(gpu.device, [a, { params: [b] }] as never)).toThrow(/mixes tensors and parameter groups/);
-    expect(() => new Adafactor(gpu.device, [{ params: [a] }, { params: [b], beta1: 2 }])).toThrow(/parameter group 1: option beta1 must be a finite number in \[0, 1\)/);
+    expect(() => new Adafactor(gpu.device, [{ params: [a], skipNonFinite: true } as never])).toThrow(
+      /parameter group 0 sets skipNonFinite, which applies to the whole optimizer/,
+    );
+    expect(() => new Adafactor(gpu.device, [a, { params: [b] }] as never)).toThrow(
+      /mixes tensors and parameter groups/,
+    );
+    expect(() => new Adafactor(gpu.device, [{ params: [a] }, { params: [b], beta1: 2 }])).toThrow(
+      /parameter group 1: option beta1 must be a finite number in \[0, 1\)/,
+    );
     tensors.destroy();
   });
 });

@@ -1,10 +1,20 @@
 // The package as a user meets it: `npm pack`, the tarball installed into a fresh folder outside
-// the repository (from the npm registry, like a user's), then every README code block as written
-// (```js blocks run to completion in Node and print what their comments say; ```ts blocks pass a
-// strict type check with @webgpu/types), a CommonJS require of both entries, a strict TypeScript
-// consumer, and a tfjs model saved with its optimizer and loaded again.
+// the repository (from the npm registry, like a user's), then every program in examples/ and
+// every README code block as written (examples and ```js blocks run to completion in Node and
+// print what their comments say; ```ts blocks pass a strict type check with @webgpu/types), a
+// CommonJS require of both entries, a strict TypeScript consumer, and a tfjs model saved with its
+// optimizer and loaded again.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,15 +35,38 @@ function blocks(language: string): string[] {
 
 /** Runs `node file` in the fresh folder with a time limit; returns its stdout lines. */
 function runNode(file: string, timeoutSeconds: number): string[] {
-  const result = spawnSync('node', [file], { cwd: folder, encoding: 'utf8', timeout: timeoutSeconds * 1000, env: { ...process.env, NODE_OPTIONS: '' } });
-  if (result.error) throw new Error(`node ${file}: ${result.error.message} (it must exit by itself within ${timeoutSeconds} s)`);
-  if (result.status !== 0) throw new Error(`node ${file} exited with ${result.status ?? result.signal}:\n${result.stderr}`);
+  const result = spawnSync('node', [file], {
+    cwd: folder,
+    encoding: 'utf8',
+    timeout: timeoutSeconds * 1000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  if (result.error)
+    throw new Error(`node ${file}: ${result.error.message} (it must exit by itself within ${timeoutSeconds} s)`);
+  if (result.status !== 0)
+    throw new Error(`node ${file} exited with ${result.status ?? result.signal}:\n${result.stderr}`);
   return result.stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
 /** Type-checks files in the fresh folder as a strict consumer would, with WebGPU's types. */
 function typeCheck(files: string[]): void {
-  const args = ['tsc', '--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2022,dom', '--types', '@webgpu/types', '--skipLibCheck', ...files];
+  const args = [
+    'tsc',
+    '--noEmit',
+    '--strict',
+    '--target',
+    'es2022',
+    '--module',
+    'esnext',
+    '--moduleResolution',
+    'bundler',
+    '--lib',
+    'es2022,dom',
+    '--types',
+    '@webgpu/types',
+    '--skipLibCheck',
+    ...files,
+  ];
   const result = spawnSync('npx', args, { cwd: folder, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`tsc ${files.join(' ')}:\n${result.stdout}${result.stderr}`);
 }
@@ -44,11 +77,22 @@ describe('the packed package in a fresh folder', () => {
     // Packed as `npm pack` does (its prepack script builds dist/ first), from a copy of the
     // repository's files so that it never races another suite's build of dist/ in the repository.
     const source = join(folder, 'source');
-    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: repo, encoding: 'utf8' }).split('\0').filter(Boolean);
+    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
+      cwd: repo,
+      encoding: 'utf8',
+    })
+      .split('\0')
+      .filter(Boolean);
     for (const file of files.filter((f) => existsSync(join(repo, f)))) cpSync(join(repo, file), join(source, file));
     symlinkSync(join(repo, 'node_modules'), join(source, 'node_modules'));
     execFileSync('npm', ['run', 'prepack'], { cwd: source, stdio: 'ignore' });
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', folder], { cwd: source, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', folder], {
+        cwd: source,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     const tarball = join(folder, packed[0].filename);
     const dependencies = {
       'webgpu-adafactor': `file:${tarball}`,
@@ -58,24 +102,37 @@ describe('the packed package in a fresh folder', () => {
       '@tensorflow/tfjs': installed('@tensorflow/tfjs-core'),
       '@tensorflow/tfjs-backend-webgpu': installed('@tensorflow/tfjs-backend-webgpu'),
     };
-    writeFileSync(join(folder, 'package.json'), JSON.stringify({ name: 'a-user', private: true, type: 'module', dependencies }, null, 2));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error'], { cwd: folder, stdio: ['ignore', 'inherit', 'inherit'] });
+    writeFileSync(
+      join(folder, 'package.json'),
+      JSON.stringify({ name: 'a-user', private: true, type: 'module', dependencies }, null, 2),
+    );
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error'], {
+      cwd: folder,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
   }, 600_000);
 
   afterAll(() => {
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
-  it("every ```js block of the README runs in Node, exits by itself and prints what its comments say", () => {
-    const programs = blocks('js');
-    expect(programs.length).toBeGreaterThan(0);
-    programs.forEach((program, i) => {
-      const file = `readme-${i}.mjs`;
+  it('every program in examples/ and every ```js block of the README runs in Node, exits by itself and prints what its comments say', () => {
+    const examples = readdirSync(join(repo, 'examples')).filter((name) => name.endsWith('.mjs'));
+    expect(examples.length).toBeGreaterThan(0);
+    const programs = [
+      ...examples.map((name) => ({
+        file: name,
+        what: `examples/${name}`,
+        program: readFileSync(join(repo, 'examples', name), 'utf8'),
+      })),
+      ...blocks('js').map((program, i) => ({ file: `readme-${i}.mjs`, what: `README js block ${i}`, program })),
+    ];
+    for (const { file, what, program } of programs) {
       writeFileSync(join(folder, file), program);
       const promised = [...program.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
-      expect(promised.length, `block ${i} promises some output`).toBeGreaterThan(0);
-      expect(runNode(file, 120), `README js block ${i}`).toEqual(promised);
-    });
+      expect(promised.length, `${what} promises some output`).toBeGreaterThan(0);
+      expect(runNode(file, 120), what).toEqual(promised);
+    }
   }, 300_000);
 
   it('every ```ts block of the README passes a strict type check', () => {
@@ -121,9 +178,17 @@ export async function use(device: GPUDevice, param: GPUBuffer, grad: GPUBuffer):
 }
 `,
     );
-    writeFileSync(join(folder, 'internal.ts'), `import { internalBuffers } from 'webgpu-adafactor';\nexport const leaked = internalBuffers;\n`);
+    writeFileSync(
+      join(folder, 'internal.ts'),
+      `import { AdafactorEngine } from 'webgpu-adafactor';\nexport const leaked = AdafactorEngine;\n`,
+    );
+    writeFileSync(
+      join(folder, 'engine.ts'),
+      `import type { Adafactor } from 'webgpu-adafactor';\nexport const leaked = (optimizer: Adafactor) => optimizer.engine;\n`,
+    );
     typeCheck(['consumer.ts']);
-    expect(() => typeCheck(['internal.ts'])).toThrow(/has no exported member.*'internalBuffers'/);
+    expect(() => typeCheck(['internal.ts'])).toThrow(/has no exported member.*'AdafactorEngine'/);
+    expect(() => typeCheck(['engine.ts'])).toThrow(/Property 'engine' does not exist on type 'Adafactor'/);
   }, 120_000);
 
   it('a tfjs model saved with its optimizer loads and trains on exactly as an uninterrupted one', () => {
@@ -159,6 +224,9 @@ const same = straight.getWeights().every((w, i) => tf.equal(w, loaded.getWeights
 console.log(same);
 `,
     );
-    expect(runNode('tfjs-roundtrip.mjs', 120).filter((line) => !line.includes('tfjs-node'))).toEqual(['true 10', 'true']);
+    expect(runNode('tfjs-roundtrip.mjs', 120).filter((line) => !line.includes('tfjs-node'))).toEqual([
+      'true 10',
+      'true',
+    ]);
   }, 180_000);
 });

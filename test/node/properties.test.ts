@@ -4,7 +4,8 @@ import { withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
 const gpu = useDevice();
-const check = (c: Parameters<typeof checkAgainstReference>[1]) => withGpuErrors(gpu.device, () => checkAgainstReference(gpu.device, c));
+const check = (c: Parameters<typeof checkAgainstReference>[1]) =>
+  withGpuErrors(gpu.device, () => checkAgainstReference(gpu.device, c));
 
 describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn)', () => {
   it('random shapes, options and buffer layouts', async () => {
@@ -21,7 +22,13 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
     ['rank 4: a batch of matrices', [[2, 3, 17, 70]]],
     ['sizes off every tile size', [[95, 257], [97, 255], [127, 1], [4097], [1, 4095]]],
   ])('%s', async (_, shapes) => {
-    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout: 'arena' });
+    await check({
+      seed: Date.now() % 2 ** 31,
+      shapes,
+      options: { beta1: 0.9, weightDecay: 0.01 },
+      steps: 3,
+      layout: 'arena',
+    });
   });
 
   it.each([
@@ -31,17 +38,39 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
   ] as const)('parameters read as %s', async (_, layout, how) => {
     // No element count is a multiple of 4, so exact-size buffers end inside a quad.
     const shapes = [[37, 70], [70], [3, 5, 9], [1001]];
-    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout, ...how });
+    await check({
+      seed: Date.now() % 2 ** 31,
+      shapes,
+      options: { beta1: 0.9, weightDecay: 0.01 },
+      steps: 3,
+      layout,
+      ...how,
+    });
   });
 
   it.each([
-    ['whole aligned quads with no per-element test (parameters; gradients sit one float off)', 'arena', { gapFloats: 4, bufferMultipleOf: 16, expectView: { param: 'quads', grad: 'f32x4' } }],
-    ['whole aligned quads with no per-element test, a buffer per tensor', 'separate', { bufferMultipleOf: 16, expectView: 'quads' }],
+    [
+      'whole aligned quads with no per-element test (parameters; gradients sit one float off)',
+      'arena',
+      { gapFloats: 4, bufferMultipleOf: 16, expectView: { param: 'quads', grad: 'f32x4' } },
+    ],
+    [
+      'whole aligned quads with no per-element test, a buffer per tensor',
+      'separate',
+      { bufferMultipleOf: 16, expectView: 'quads' },
+    ],
   ] as const)('parameters read as %s', async (_, layout, how) => {
     // Columns and vectors a multiple of 4 long: every quad is whole. Large enough for the passes and with
     // small ones for whole_tensor, and with momentum, which takes its own per-element path.
     const shapes = [[300, 72], [72], [3, 5, 12], [5000], [1000]];
-    await check({ seed: Date.now() % 2 ** 31, shapes, options: { beta1: 0.9, weightDecay: 0.01 }, steps: 3, layout, ...how });
+    await check({
+      seed: Date.now() % 2 ** 31,
+      shapes,
+      options: { beta1: 0.9, weightDecay: 0.01 },
+      steps: 3,
+      layout,
+      ...how,
+    });
   });
 
   it('a 2048 x 3000 matrix', async () => {
@@ -49,10 +78,22 @@ describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn
   });
 
   it('a vector longer than 65535 x 256 elements', async () => {
-    await check({ seed: Date.now() % 2 ** 31, shapes: [[65535 * 256 + 1000]], options: {}, steps: 2, layout: 'separate' });
+    await check({
+      seed: Date.now() % 2 ** 31,
+      shapes: [[65535 * 256 + 1000]],
+      options: {},
+      steps: 2,
+      layout: 'separate',
+    });
   });
 
   it('2-D dispatch grids, forced by a low workgroups-per-dimension limit', async () => {
-    await check({ seed: Date.now() % 2 ** 31, shapes: [[300, 200], [20000], [5, 7, 9]], options: { limits: { maxWorkgroupsPerDimension: 3 } }, steps: 2, layout: 'arena' });
+    await check({
+      seed: Date.now() % 2 ** 31,
+      shapes: [[300, 200], [20000], [5, 7, 9]],
+      options: { limits: { maxWorkgroupsPerDimension: 3 } },
+      steps: 2,
+      layout: 'arena',
+    });
   });
 });

@@ -12,7 +12,10 @@ const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
 describe('stats() and learningRate()', () => {
   it.each([
     ['the defaults', {}],
-    ['clipping at work, momentum, an external schedule', { clipThreshold: 0.3, beta1: 0.9, relativeStep: false, lr: (t: number) => 0.02 / Math.sqrt(t) }],
+    [
+      'clipping at work, momentum, an external schedule',
+      { clipThreshold: 0.3, beta1: 0.9, relativeStep: false, lr: (t: number) => 0.02 / Math.sqrt(t) },
+    ],
     ['with skipNonFinite (the passes for every tensor)', { skipNonFinite: true, scaleParameter: false }],
   ] as [string, AdafactorOptions][])('match the float64 reference step by step: %s', async (_, options) => {
     await withGpuErrors(gpu.device, async () => {
@@ -20,7 +23,10 @@ describe('stats() and learningRate()', () => {
       const init = sizes.map((n) => normals(n, rand, 0.5));
       const tensors = new TensorSet(gpu.device, shapes, init);
       const optimizer = tensors.newOptimizer(options);
-      const reference = new ReferenceAdafactor(shapes.map((shape, i) => ({ data: init[i], shape })), options);
+      const reference = new ReferenceAdafactor(
+        shapes.map((shape, i) => ({ data: init[i], shape })),
+        options,
+      );
       expect(await optimizer.stats()).toEqual({ step: 0, skipped: false, tensors: [] });
       for (let step = 1; step <= 4; step++) {
         const grads = sizes.map((n) => normals(n, rand, 10 ** (step - 3)));
@@ -33,7 +39,9 @@ describe('stats() and learningRate()', () => {
         // Tensors with elements, in the order given.
         expect(stats.tensors.map((t) => t.name)).toEqual(['p0', 'p1', 'p2', 'p3']);
         stats.tensors.forEach((t, i) => expectStatsClose(t, reference.lastStats[i]!, `step ${step}, tensor ${t.name}`));
-        expect(optimizer.learningRate()).toEqual([options.lr ? (options.lr as (t: number) => number)(step) : Math.min(1e-2, 1 / Math.sqrt(step))]);
+        expect(optimizer.learningRate()).toEqual([
+          options.lr ? (options.lr as (t: number) => number)(step) : Math.min(1e-2, 1 / Math.sqrt(step)),
+        ]);
       }
       if (options.clipThreshold) expect(reference.lastStats.some((s) => s && s.clipDivisor > 1)).toBe(true);
       optimizer.destroy();
@@ -49,14 +57,19 @@ describe('stats() and learningRate()', () => {
     ]);
     expect(optimizer.learningRate()).toEqual([1e-2, 0.5]);
     expect(optimizer.learningRate(40000)).toEqual([1 / 200, 0.5 / 40000]);
-    for (const bad of [0, -1, 1.5, NaN]) expect(() => optimizer.learningRate(bad)).toThrow(/Adafactor.learningRate: step must be an integer >= 1/);
+    for (const bad of [0, -1, 1.5, NaN])
+      expect(() => optimizer.learningRate(bad)).toThrow(/Adafactor.learningRate: step must be an integer >= 1/);
     optimizer.destroy();
     tensors.destroy();
   });
 
   it('a skipped step says so, and loadState starts the stats afresh', async () => {
     const rand = random(5);
-    const tensors = new TensorSet(gpu.device, shapes, sizes.map((n) => normals(n, rand)));
+    const tensors = new TensorSet(
+      gpu.device,
+      shapes,
+      sizes.map((n) => normals(n, rand)),
+    );
     const optimizer = tensors.newOptimizer({ skipNonFinite: true });
     const grads = sizes.map((n) => normals(n, rand));
     tensors.writeGrads(grads);

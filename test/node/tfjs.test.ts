@@ -17,7 +17,8 @@ import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
 
 // tfjs's webgpu backend looks for navigator.gpu, which Node 20 lacks.
-if (!(globalThis.navigator as Navigator | undefined)?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true });
+if (!(globalThis.navigator as Navigator | undefined)?.gpu)
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: nodeGpu }, configurable: true });
 
 const gpu = useDevice();
 const SHAPES = [[12, 7], [7], [3, 5, 6], []];
@@ -60,42 +61,56 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
   it.each([
     ['defaults', {}],
     ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
-    ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
-  ] as [string, AdafactorOptions][])('%s: in place on the variables\' buffers, no read-back, the float64 reference\'s updates', async (_, options) => {
-    const rand = random(Date.now() % 2 ** 31);
-    const init = SHAPES.map((s) => normals(numel(s), rand));
-    const vars = variables(init);
-    const optimizer = new AdafactorOptimizer(options);
-    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
-    let buffers: unknown[] = [];
-    for (let step = 0; step < 4; step++) {
-      if (step === 1) buffers = vars.map(bufferOf); // uploaded by the first step
-      const grads = SHAPES.map((s) => normals(numel(s), rand));
-      const gradTensors = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], SHAPES[i]) }));
-      expect(await countReads(() => optimizer.applyGradients(gradTensors))).toBe(0);
-      gradTensors.forEach((g) => g.tensor.dispose());
-      reference.step(grads);
-      // stats() reads back what the step did, only when asked.
-      const stats = await optimizer.stats();
-      expect(stats.step).toBe(step + 1);
-      expect(stats.tensors.map((t) => t.name)).toEqual(vars.map((v) => v.name));
-      stats.tensors.forEach((t, i) => expectStatsClose(t, reference.lastStats[i]!, `step ${step + 1}, variable ${i}`));
-    }
-    expect(optimizer.learningRate()).toBe(options.lr ?? Math.min(1e-2, 1 / Math.sqrt(4)));
-    expect(buffers.every((b) => typeof (b as GPUBuffer).getMappedRange === 'function')).toBe(true);
-    vars.forEach((v, i) => expect(bufferOf(v)).toBe(buffers[i]));
-    for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `variable ${i}`);
-    expect(optimizer.iterations).toBe(4);
-    optimizer.dispose();
-    vars.forEach((v) => v.dispose());
-  });
+    [
+      "optax's factoring",
+      { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 },
+    ],
+  ] as [string, AdafactorOptions][])(
+    "%s: in place on the variables' buffers, no read-back, the float64 reference's updates",
+    async (_, options) => {
+      const rand = random(Date.now() % 2 ** 31);
+      const init = SHAPES.map((s) => normals(numel(s), rand));
+      const vars = variables(init);
+      const optimizer = new AdafactorOptimizer(options);
+      const reference = new ReferenceAdafactor(
+        SHAPES.map((shape, i) => ({ data: init[i], shape })),
+        options,
+      );
+      let buffers: unknown[] = [];
+      for (let step = 0; step < 4; step++) {
+        if (step === 1) buffers = vars.map(bufferOf); // uploaded by the first step
+        const grads = SHAPES.map((s) => normals(numel(s), rand));
+        const gradTensors = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i], SHAPES[i]) }));
+        expect(await countReads(() => optimizer.applyGradients(gradTensors))).toBe(0);
+        gradTensors.forEach((g) => g.tensor.dispose());
+        reference.step(grads);
+        // stats() reads back what the step did, only when asked.
+        const stats = await optimizer.stats();
+        expect(stats.step).toBe(step + 1);
+        expect(stats.tensors.map((t) => t.name)).toEqual(vars.map((v) => v.name));
+        stats.tensors.forEach((t, i) =>
+          expectStatsClose(t, reference.lastStats[i]!, `step ${step + 1}, variable ${i}`),
+        );
+      }
+      expect(optimizer.learningRate()).toBe(options.lr ?? Math.min(1e-2, 1 / Math.sqrt(4)));
+      expect(buffers.every((b) => typeof (b as GPUBuffer).getMappedRange === 'function')).toBe(true);
+      vars.forEach((v, i) => expect(bufferOf(v)).toBe(buffers[i]));
+      for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `variable ${i}`);
+      expect(optimizer.iterations).toBe(4);
+      optimizer.dispose();
+      vars.forEach((v) => v.dispose());
+    },
+  );
 
   it('getWeights reads the GPU state back under Hugging Face names; setWeights into another optimizer continues the same run', async () => {
     const rand = random(11);
     const init = SHAPES.map((s) => normals(numel(s), rand));
     const grads = Array.from({ length: 4 }, () => SHAPES.map((s) => normals(numel(s), rand)));
     const options = { beta1: 0.5 };
-    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
+    const reference = new ReferenceAdafactor(
+      SHAPES.map((shape, i) => ({ data: init[i], shape })),
+      options,
+    );
     const first = new AdafactorOptimizer(options);
     const vars = variables(init);
     const apply = (optimizer: AdafactorOptimizer, targets: tf.Variable[], g: Float32Array[]) =>
@@ -109,7 +124,12 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     const byName = new Map(weights.map((w) => [w.name, w.tensor]));
     for (const [i, v] of vars.entries()) {
       const state = reference.states[i];
-      for (const [slot, name] of [['row', 'exp_avg_sq_row'], ['col', 'exp_avg_sq_col'], ['full', 'exp_avg_sq'], ['momentum', 'exp_avg']] as const) {
+      for (const [slot, name] of [
+        ['row', 'exp_avg_sq_row'],
+        ['col', 'exp_avg_sq_col'],
+        ['full', 'exp_avg_sq'],
+        ['momentum', 'exp_avg'],
+      ] as const) {
         const expected = state[slot];
         const saved = byName.get(`${v.name}/${name}`);
         expect(saved !== undefined, `${v.name}/${name}`).toBe(expected !== undefined);
@@ -118,7 +138,9 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     }
     // The same weights, renamed for a copy of the variables, continue the run in a second optimizer.
     const copies = variables(await Promise.all(vars.map(async (v) => Float32Array.from(await v.data()))));
-    const renamed = weights.map((w, k) => (k === 0 ? w : { ...w, name: w.name.replace(/^v\d+/, (n) => copies[vars.findIndex((v) => v.name === n)].name) }));
+    const renamed = weights.map((w, k) =>
+      k === 0 ? w : { ...w, name: w.name.replace(/^v\d+/, (n) => copies[vars.findIndex((v) => v.name === n)].name) },
+    );
     const second = new AdafactorOptimizer(options);
     await second.setWeights(renamed);
     for (const g of grads.slice(2)) {
@@ -127,8 +149,10 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
       reference.step(g);
     }
     expect(second.iterations).toBe(4);
-    for (const [i, v] of vars.entries()) expectClose(await v.data(), reference.params[i], `first optimizer, variable ${i}`);
-    for (const [i, v] of copies.entries()) expectClose(await v.data(), reference.params[i], `second optimizer, variable ${i}`);
+    for (const [i, v] of vars.entries())
+      expectClose(await v.data(), reference.params[i], `first optimizer, variable ${i}`);
+    for (const [i, v] of copies.entries())
+      expectClose(await v.data(), reference.params[i], `second optimizer, variable ${i}`);
     first.dispose();
     second.dispose();
     [...vars, ...copies].forEach((v) => v.dispose());
@@ -138,7 +162,10 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     const rand = random(21);
     const init = SHAPES.map((s) => normals(numel(s), rand));
     const options = { beta1: 0.9 };
-    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), options);
+    const reference = new ReferenceAdafactor(
+      SHAPES.map((shape, i) => ({ data: init[i], shape })),
+      options,
+    );
     const optimizer = new AdafactorOptimizer(options);
     const vars = variables(init);
     const step = () => {
@@ -149,7 +176,9 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     step();
     step();
     await tf.setBackend('cpu');
-    expect(() => step()).toThrow(/the state of 'v\d+' lives on the webgpu backend; move it to 'cpu' with setWeights\(await getWeights\(\)\)/);
+    expect(() => step()).toThrow(
+      /the state of 'v\d+' lives on the webgpu backend; move it to 'cpu' with setWeights\(await getWeights\(\)\)/,
+    );
     await tf.setBackend('webgpu');
     const weights = await optimizer.getWeights();
     await tf.setBackend('cpu');
@@ -169,7 +198,10 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
   it('a variable that tfjs gives a new buffer (assign), and a step over fewer variables in another order, keep their state', async () => {
     const rand = random(31);
     const init = SHAPES.map((s) => normals(numel(s), rand));
-    const reference = new ReferenceAdafactor(SHAPES.map((shape, i) => ({ data: init[i], shape })), {});
+    const reference = new ReferenceAdafactor(
+      SHAPES.map((shape, i) => ({ data: init[i], shape })),
+      {},
+    );
     const optimizer = new AdafactorOptimizer();
     const vars = variables(init);
     const step = (which: number[]) => {
@@ -191,14 +223,19 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     Object.assign(partialReference.states, [reference.states[0], reference.states[1]]);
     partialReference.stepCount = reference.stepCount;
     partialReference.step([partial[0], partial[1]]);
-    for (const i of [0, 1]) expectClose(await vars[i].data(), partialReference.params[i], `variable ${i} after a step of two`);
+    for (const i of [0, 1])
+      expectClose(await vars[i].data(), partialReference.params[i], `variable ${i} after a step of two`);
     optimizer.dispose();
     vars.forEach((v) => v.dispose());
   });
 
   it('trains a tfjs-layers model with model.compile; the state held is what the factored shapes imply', async () => {
     const model = tfl.sequential({
-      layers: [tfl.layers.dense({ units: 32, inputShape: [8], activation: 'relu' }), tfl.layers.dense({ units: 16, activation: 'relu' }), tfl.layers.dense({ units: 1 })],
+      layers: [
+        tfl.layers.dense({ units: 32, inputShape: [8], activation: 'relu' }),
+        tfl.layers.dense({ units: 16, activation: 'relu' }),
+        tfl.layers.dense({ units: 1 }),
+      ],
     });
     const optimizer = new AdafactorOptimizer({ relativeStep: false, lr: 0.01, scaleParameter: false });
     model.compile({ optimizer, loss: 'meanSquaredError' });
@@ -213,14 +250,29 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     const full = 32 + 16 + 1;
     expect(optimizer.stateBytes).toBe(4 * (factored + full));
     const weights = await optimizer.getWeights();
-    expect(weights.slice(1).map((w) => `${w.name.split('/').pop()}:${w.tensor.shape.join('x')}`).sort()).toEqual(
-      ['exp_avg_sq_row:8', 'exp_avg_sq_col:32', 'exp_avg_sq:32', 'exp_avg_sq_row:32', 'exp_avg_sq_col:16', 'exp_avg_sq:16', 'exp_avg_sq_row:16', 'exp_avg_sq_col:1', 'exp_avg_sq:1'].sort(),
+    expect(
+      weights
+        .slice(1)
+        .map((w) => `${w.name.split('/').pop()}:${w.tensor.shape.join('x')}`)
+        .sort(),
+    ).toEqual(
+      [
+        'exp_avg_sq_row:8',
+        'exp_avg_sq_col:32',
+        'exp_avg_sq:32',
+        'exp_avg_sq_row:32',
+        'exp_avg_sq_col:16',
+        'exp_avg_sq:16',
+        'exp_avg_sq_row:16',
+        'exp_avg_sq_col:1',
+        'exp_avg_sq:1',
+      ].sort(),
     );
     optimizer.dispose();
     model.dispose();
   });
 
-  it('tensors that share a variable\'s data (tf.variable(x), clone) keep their values; gradients that share data are taken apart', async () => {
+  it("tensors that share a variable's data (tf.variable(x), clone) keep their values; gradients that share data are taken apart", async () => {
     const rand = random(41);
     const init = tf.tensor(normals(40 * 30, rand), [40, 30]);
     const v = tf.variable(init, true, `v${serial++}`);
@@ -247,9 +299,16 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     const saved = await optimizer.getWeights();
     first.dispose();
     const second = tf.variable(tf.ones([6, 4]), true, name);
-    expect(() => optimizer.applyGradients({ [name]: tf.ones([6, 4]) })).toThrow(/the state of 'v\d+' is for shape \[4, 6\], the variable has \[6, 4\]/);
+    expect(() => optimizer.applyGradients({ [name]: tf.ones([6, 4]) })).toThrow(
+      /the state of 'v\d+' is for shape \[4, 6\], the variable has \[6, 4\]/,
+    );
     expect(optimizer.iterations).toBe(1);
-    await expect(optimizer.setWeights([{ name: 'iter', tensor: tf.scalar(42) }, { name: 'nonsense', tensor: tf.zeros([2]) }])).rejects.toThrow(/'nonsense' is not '<variable>\/<slot>'/);
+    await expect(
+      optimizer.setWeights([
+        { name: 'iter', tensor: tf.scalar(42) },
+        { name: 'nonsense', tensor: tf.zeros([2]) },
+      ]),
+    ).rejects.toThrow(/'nonsense' is not '<variable>\/<slot>'/);
     expect(optimizer.iterations).toBe(1);
     // The tfjs-ops path: restored state of the wrong shape for the second variable; the first is not stepped.
     await tf.setBackend('cpu');
@@ -259,9 +318,13 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
     const cpu = new AdafactorOptimizer({ relativeStep: false, lr: 0.1 });
     await cpu.setWeights([saved[0], { name: `${bName}/exp_avg_sq`, tensor: tf.ones([7]) }]);
     const b = tf.variable(tf.ones([5]), true, bName);
-    expect(() => cpu.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(/exp_avg_sq state of 'v\d+' has shape \[7\], expected \[5\]/);
+    expect(() => cpu.applyGradients({ [a.name]: tf.ones([3, 5]), [b.name]: tf.ones([5]) })).toThrow(
+      /exp_avg_sq state of 'v\d+' has shape \[7\], expected \[5\]/,
+    );
     expect(Array.from(await a.data())).toEqual(new Array(15).fill(1));
-    expect(() => cpu.applyGradients({ [a.name]: tf.ones([1, 5]) })).toThrow(/the gradient of 'v\d+' has shape \[1, 5\], its variable \[3, 5\]/);
+    expect(() => cpu.applyGradients({ [a.name]: tf.ones([1, 5]) })).toThrow(
+      /the gradient of 'v\d+' has shape \[1, 5\], its variable \[3, 5\]/,
+    );
     // getWeights gives tensors of their own: disposing them leaves the optimizer whole.
     cpu.applyGradients({ [a.name]: tf.ones([3, 5]) });
     for (const weight of await cpu.getWeights()) weight.tensor.dispose();
@@ -293,9 +356,17 @@ describe('a tfjs-layers model saved with its optimizer resumes training on the w
   const EPOCHS = 2; // per part; two batches of 16 each
   const valuesOf = (tensors: tf.Tensor[]) => Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));
 
-  it('with momentum and factored kernels: the resumed steps are the uninterrupted run\'s', async () => {
+  it("with momentum and factored kernels: the resumed steps are the uninterrupted run's", async () => {
     // Steps of about lr = 0.05 per element, so that what the state decides is plain to see.
-    const options: AdafactorOptions = { beta1: 0.9, relativeStep: false, lr: 0.05, scaleParameter: false, weightDecay: 0.01, clipThreshold: 0.5, factorDims: 'largest2' };
+    const options: AdafactorOptions = {
+      beta1: 0.9,
+      relativeStep: false,
+      lr: 0.05,
+      scaleParameter: false,
+      weightDecay: 0.01,
+      clipThreshold: 0.5,
+      factorDims: 'largest2',
+    };
     const rand = random(77);
     const x = tf.tensor(normals(32 * 6, rand), [32, 6]);
     const y = tf.tensor(normals(32 * 3, rand), [32, 3]);
@@ -316,9 +387,14 @@ describe('a tfjs-layers model saved with its optimizer resumes training on the w
     // bit for bit. 1e-5 leaves room for a few f32 ulps of the weights (about 1e-7 of their RMS,
     // 1e-6 of the change) should an adapter's kernels round differently; state that was lost or
     // zeroed is off by about 2 (measured with the state not restored).
-    const [resumed, expected] = await Promise.all([valuesOf(loaded.getWeights()), valuesOf(uninterrupted.getWeights())]);
+    const [resumed, expected] = await Promise.all([
+      valuesOf(loaded.getWeights()),
+      valuesOf(uninterrupted.getWeights()),
+    ]);
     const change = (w: Float32Array, i: number) => w.map((v, k) => v - atSave[i][k]);
-    resumed.forEach((w, i) => expectClose(change(w, i), change(expected[i], i), `what the resumed steps changed in weight ${i}`, 1e-5));
+    resumed.forEach((w, i) =>
+      expectClose(change(w, i), change(expected[i], i), `what the resumed steps changed in weight ${i}`, 1e-5),
+    );
     const resumedWeights = await restored.getWeights();
     const [resumedState, expectedState] = await Promise.all([
       valuesOf(resumedWeights.map((w) => w.tensor)),
@@ -328,7 +404,9 @@ describe('a tfjs-layers model saved with its optimizer resumes training on the w
     // Saved under the first model's names; the loaded model's variables (made unique by tfjs-layers) own it now.
     const variableNames = loaded.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val.name);
     expect(variableNames.every((n) => /_\d+$/.test(n))).toBe(true);
-    expect([...new Set(resumedWeights.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/'))))]).toEqual(variableNames);
+    expect([...new Set(resumedWeights.slice(1).map((w) => w.name.slice(0, w.name.lastIndexOf('/'))))]).toEqual(
+      variableNames,
+    );
     [uninterrupted, first, loaded].forEach((m) => m.dispose());
     tf.dispose([x, y, ...initial]);
   });

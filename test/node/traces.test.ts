@@ -23,7 +23,11 @@ for (const [library, cases] of Object.entries(traces)) {
         it(`${golden.name}: refused, saying what to do`, () => expect(golden.refused).toMatch(/is not reproduced; /));
         continue;
       }
-      for (const [layout, path] of [['arena', 'whole'], ['separate', 'whole'], ['arena', 'passes']] as const) {
+      for (const [layout, path] of [
+        ['arena', 'whole'],
+        ['separate', 'whole'],
+        ['arena', 'passes'],
+      ] as const) {
         it(`${golden.name} (${layout}, ${path})`, async () => {
           await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, layout, path));
         });

@@ -11,6 +11,7 @@ import { checkAgainstReference, checkDeterminism, checkGoldenCase, checkRandomCa
 import { decodeGolden } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
+import { BufferUsage } from '../../src/gpu/usage.js';
 
 // A fixed seed: the same random cases every run (properties.test.ts explores new ones).
 fc.configureGlobal({ seed: 20261201 });
@@ -21,7 +22,9 @@ const gpu = useDevice();
 describe('kernel variants', () => {
   it('auto picks unsynced for the CPU adapters (SwiftShader, lavapipe) and wide for everything else', () => {
     expect(autoVariant({ vendor: 'google', architecture: 'swiftshader', description: '' })).toBe('unsynced');
-    expect(autoVariant({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).toBe('unsynced');
+    expect(
+      autoVariant({ vendor: 'mesa', architecture: 'software', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }),
+    ).toBe('unsynced');
     expect(autoVariant({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).toBe('wide');
     expect(autoVariant(undefined)).toBe('wide');
   });
@@ -31,11 +34,15 @@ describe('kernel variants', () => {
   });
 
   it('the option is checked and optimizer-wide', () => {
-    const buffer = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
-    const grad = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
+    const buffer = gpu.device.createBuffer({ size: 64, usage: BufferUsage.STORAGE });
+    const grad = gpu.device.createBuffer({ size: 64, usage: BufferUsage.STORAGE });
     const params = [{ param: buffer, grad, shape: [4, 4] }];
-    expect(() => new Adafactor(gpu.device, params, { kernelVariant: 'fast' as never })).toThrow(/kernelVariant must be one of 'auto', 'wide', 'unsynced'/);
-    expect(() => new Adafactor(gpu.device, [{ params, kernelVariant: 'wide' } as never])).toThrow(/sets kernelVariant, which applies to the whole optimizer/);
+    expect(() => new Adafactor(gpu.device, params, { kernelVariant: 'fast' as never })).toThrow(
+      /kernelVariant must be one of 'auto', 'wide', 'unsynced'/,
+    );
+    expect(() => new Adafactor(gpu.device, [{ params, kernelVariant: 'wide' } as never])).toThrow(
+      /sets kernelVariant, which applies to the whole optimizer/,
+    );
     const optimizer = new Adafactor(gpu.device, params);
     expect(optimizer.kernelVariant).toBe(autoVariant(gpu.device.adapterInfo));
     optimizer.destroy();
@@ -63,9 +70,24 @@ for (const kernelVariant of KERNEL_VARIANT_NAMES) {
     });
 
     it('shapes at and off its tile edges, with momentum and weight decay', async () => {
-      const shapes = [[rows, cols], [rows + 1, cols - 1], [rows - 1, cols + 1], [2, 2 * rows + 3, 2 * cols + 5], [vector], [vector + 1], [3, 7], [5]];
+      const shapes = [
+        [rows, cols],
+        [rows + 1, cols - 1],
+        [rows - 1, cols + 1],
+        [2, 2 * rows + 3, 2 * cols + 5],
+        [vector],
+        [vector + 1],
+        [3, 7],
+        [5],
+      ];
       await withGpuErrors(gpu.device, () =>
-        checkAgainstReference(gpu.device, { seed: 11, shapes, options: { beta1: 0.9, weightDecay: 0.01, ...forced }, steps: 3, layout: 'arena' }),
+        checkAgainstReference(gpu.device, {
+          seed: 11,
+          shapes,
+          options: { beta1: 0.9, weightDecay: 0.01, ...forced },
+          steps: 3,
+          layout: 'arena',
+        }),
       );
     });
 

@@ -31,6 +31,8 @@ export function serveStatic(root: string): Promise<StaticServer> {
     }
   });
   return new Promise((done) =>
-    server.listen(0, '127.0.0.1', () => done({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() })),
+    server.listen(0, '127.0.0.1', () =>
+      done({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() }),
+    ),
   );
 }

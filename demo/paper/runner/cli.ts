@@ -1,6 +1,6 @@
 /** `npm run paper`'s arguments and report, apart from main.ts so that they can be tested and type-checked. */
-import type { PaperResult } from '../demo/paper/main.js';
-import { DEFAULT_STEPS } from '../demo/paper/setup.js';
+import type { PaperResult } from '../main.js';
+import { DEFAULT_STEPS } from '../setup.js';
 
 export interface PaperArgs {
   steps: number;
@@ -40,6 +40,19 @@ export function formatReport(result: PaperResult, steps: number, seconds: number
 
 /** The JSON file: `{ configs: [{ name, finalLoss, stateBytes, stepsPerSecond, losses, stats }] }` in the run's order, with the model and the claims. */
 export function jsonReport(result: PaperResult, steps: number): string {
-  const configs = result.configs.map(({ name, finalLoss, stateBytes, stepsPerSecond, losses, stats }) => ({ name, finalLoss, stateBytes, stepsPerSecond, losses, stats }));
-  return JSON.stringify({ parameters: result.parameters, shape: result.shape, steps, claims: result.claims, configs }, null, 2) + '\n';
+  const configs = result.configs.map(({ name, finalLoss, stateBytes, stepsPerSecond, losses, stats }) => ({
+    name,
+    finalLoss,
+    stateBytes,
+    stepsPerSecond,
+    losses,
+    stats,
+  }));
+  return (
+    JSON.stringify(
+      { parameters: result.parameters, shape: result.shape, steps, claims: result.claims, configs },
+      null,
+      2,
+    ) + '\n'
+  );
 }

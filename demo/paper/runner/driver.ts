@@ -5,14 +5,19 @@
  */
 import { resolve } from 'node:path';
 import { createServer } from 'vite';
-import type { PaperResult } from '../demo/paper/main.js';
-import { launchChromium, watchPage } from '../test/browser/launch.js';
+import type { PaperResult } from '../main.js';
+import { launchChromium, watchPage } from '../../../tools/chromium.js';
 
 /** The repository (npm runs scripts there; this file is also bundled elsewhere, so not its own folder). */
 const root = process.cwd();
 
 /** The dependencies the page imports, bundled up front: one found while it runs would reload it. */
-const BUNDLE = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu', 'uplot'];
+const BUNDLE = [
+  '@tensorflow/tfjs-core',
+  '@tensorflow/tfjs-core/dist/register_all_gradients',
+  '@tensorflow/tfjs-backend-webgpu',
+  'uplot',
+];
 
 export interface PaperDriveOptions {
   steps: number;
@@ -41,15 +46,24 @@ export async function drivePaper({ steps, configs, onProgress }: PaperDriveOptio
     // The result comes back through a binding, not as evaluate's value: a run outlasts puppeteer's protocol timeout.
     const finished = new Promise<PaperResult>((done, fail) => {
       void page.exposeFunction('paperDone', (result: PaperResult) => done(result));
-      void page.exposeFunction('paperFailed', (message: string) => fail(new Error(`the paper page failed: ${message}`)));
+      void page.exposeFunction('paperFailed', (message: string) =>
+        fail(new Error(`the paper page failed: ${message}`)),
+      );
     });
     await page.goto(new URL('paper.html', server.resolvedUrls!.local[0]).href, { waitUntil: 'load' });
     await page.waitForFunction(() => window.paper?.ready || window.paper?.error != null, { timeout: 120_000 });
     const error = await page.evaluate(() => window.paper.error);
     if (error) throw new Error(`the paper page could not start: ${error}`);
-    await page.evaluate((options) => {
-      window.paper.run(options).then(window.paperDone, (error) => window.paperFailed!(error instanceof Error ? error.message : String(error)));
-    }, { steps, configs, statsEvery: statsEvery(steps) });
+    await page.evaluate(
+      (options) => {
+        window.paper
+          .run(options)
+          .then(window.paperDone, (error) =>
+            window.paperFailed!(error instanceof Error ? error.message : String(error)),
+          );
+      },
+      { steps, configs, statsEvery: statsEvery(steps) },
+    );
     const result = await finished;
     const found = problems.take();
     if (found.length > 0) throw new Error(found.join('\n'));

@@ -58,12 +58,17 @@ export async function launchChromium(flags: readonly string[] = CHROMIUM_FLAGS):
  */
 export function watchPage(page: Page): { take: () => string[] } {
   const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`uncaught exception in the page: ${error instanceof Error ? error.message : String(error)}`));
-  page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`));
+  page.on('pageerror', (error) =>
+    problems.push(`uncaught exception in the page: ${error instanceof Error ? error.message : String(error)}`),
+  );
+  page.on('requestfailed', (request) =>
+    problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`),
+  );
   page.on('console', (message) => {
     // Chromium reports WebGPU validation errors nobody caught as console warnings.
     const gpuError = message.type() === 'warn' && /While (calling|validating)|is invalid|error:/.test(message.text());
-    if (message.type() === 'error' || gpuError) problems.push(`console error in the page: ${message.text()} (${message.location()?.url ?? 'no location'})`);
+    if (message.type() === 'error' || gpuError)
+      problems.push(`console error in the page: ${message.text()} (${message.location()?.url ?? 'no location'})`);
   });
   return { take: () => problems.splice(0) };
 }

@@ -1,0 +1,60 @@
+/**
+ * The settings table: each parameter group's options as the shaders' GroupSettings (written once,
+ * at construction), and each step's scalars (beta2_t, 1 - beta2_t, rho_t or lr(t), the rounding
+ * seed), which the step's own commands copy into it (step_scalars.ts).
+ */
+import type { ResolvedOptions } from '../core/options.js';
+import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { SHADER } from './interface.js';
+import { f32Bits, wordHalves } from './step_scalars.js';
+
+/** Every group's options, as the settings buffer holds them before any step's scalars are copied in. */
+export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFinite: boolean): ArrayBuffer {
+  const { GroupSettings } = SHADER.structs;
+  const data = new DataView(new ArrayBuffer(GroupSettings.size * groupOptions.length));
+  const stepScalars = {
+    beta2Low: 0,
+    beta2High: 0,
+    oneMinusBeta2Low: 0,
+    oneMinusBeta2High: 0,
+    rhoLow: 0,
+    rhoHigh: 0,
+    roundingSeedLow: 0,
+    roundingSeedHigh: 0,
+  };
+  groupOptions.forEach((o, g) => {
+    GroupSettings.write(data, g * GroupSettings.size, {
+      eps1: o.eps1,
+      eps2: o.eps2,
+      clipThreshold: o.clipThreshold,
+      beta1: o.beta1 ?? 0,
+      weightDecay: o.weightDecay,
+      scaleParameter: o.scaleParameter ? 1 : 0,
+      skipNonFinite: skipNonFinite ? 1 : 0,
+      weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
+      epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
+      ...stepScalars,
+    });
+  });
+  return data.buffer;
+}
+
+/**
+ * The scalars of step `step` for each group, as the 16-bit halves of the GroupSettings words
+ * from beta2Low to roundingSeedHigh; computes (and checks) every lr(t) before returning any.
+ */
+export function stepScalarHalves(groupOptions: readonly ResolvedOptions[], step: number): number[][] {
+  return groupOptions.map((o, g) => {
+    const rho = stepSize(o, step, groupWhere('Adafactor', g, groupOptions.length));
+    // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
+    const seed = o.stochasticRounding
+      ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING
+      : SHADER.constants.NO_STOCHASTIC_ROUNDING;
+    return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
+  });
+}
+
+/** Where an error of group g's options happened: the group is named when there are several. */
+export function groupWhere(where: string, g: number, groupCount: number): string {
+  return groupCount > 1 ? `${where}: parameter group ${g}` : where;
+}
