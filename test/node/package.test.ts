@@ -28,9 +28,9 @@ function installed(name: string): string {
   return JSON.parse(readFileSync(join(repo, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
-/** The README's code blocks in a language, in order. */
-function blocks(language: string): string[] {
-  return [...readme.matchAll(new RegExp('^```' + language + '\\n([\\s\\S]*?)^```', 'gm'))].map((m) => m[1]);
+/** The code blocks of a markdown text (the README by default) in a language, in order. */
+function blocks(language: string, markdown = readme): string[] {
+  return [...markdown.matchAll(new RegExp('^```' + language + '\\n([\\s\\S]*?)^```', 'gm'))].map((m) => m[1]);
 }
 
 /** Runs `node file` in the fresh folder with a time limit; returns its stdout lines. */
@@ -135,11 +135,16 @@ describe('the packed package in a fresh folder', () => {
     }
   }, 300_000);
 
-  it('every ```ts block of the README passes a strict type check', () => {
-    const sources = blocks('ts');
-    expect(sources.length).toBeGreaterThan(0);
-    const files = sources.map((source, i) => {
-      const file = `readme-${i}.ts`;
+  it('every ```ts block of the README and of docs/ passes a strict type check', () => {
+    const pages = ['README.md', ...readdirSync(join(repo, 'docs')).map((name) => `docs/${name}`)].filter((page) =>
+      page.endsWith('.md'),
+    );
+    const sources = pages.flatMap((page) =>
+      blocks('ts', readFileSync(join(repo, page), 'utf8')).map((source, i) => ({ page, i, source })),
+    );
+    expect(blocks('ts').length).toBeGreaterThan(0);
+    const files = sources.map(({ page, i, source }) => {
+      const file = `${page.replace(/\W/g, '-')}-${i}.ts`;
       writeFileSync(join(folder, file), `${source}\nexport {};\n`);
       return file;
     });
