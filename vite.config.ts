@@ -96,11 +96,31 @@ const paperBuild = {
   target: 'node20',
 };
 
+/**
+ * `--mode device` builds the GPU report's runner (scripts/device/report.ts) into device-pack/, with
+ * every dependency inside it but Dawn's `webgpu` package (see scripts/device/pack.sh).
+ */
+const deviceBuild = {
+  ssr: true,
+  rollupOptions: { input: { report: resolve(here, 'scripts/device/report.ts') } },
+  outDir: resolve(here, 'device-pack'),
+  emptyOutDir: false,
+  target: 'node20',
+};
+
+const builds: Record<string, object> = {
+  demo: demoBuild,
+  bench: benchBuild,
+  paper: paperBuild,
+  device: deviceBuild,
+};
+
 export default defineConfig(({ mode }) => ({
   plugins: [wgslReflect(), wgslWithoutComments()],
   root: mode === 'demo' ? resolve(here, 'demo') : here,
   base: './',
-  build: mode === 'demo' ? demoBuild : mode === 'bench' ? benchBuild : mode === 'paper' ? paperBuild : libraryBuild,
+  build: builds[mode] ?? libraryBuild,
+  ssr: mode === 'device' ? { noExternal: true, external: ['webgpu'] } : undefined,
   test: {
     reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     projects: [

@@ -7,7 +7,7 @@
 import { Adafactor } from '../src/index.js';
 import type { KernelVariant } from '../src/core/options.js';
 import { FusedAdam } from '../demo/adam.js';
-import { CASES, numel } from './cases.js';
+import { CASES, LARGE_CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
 import copyInterface from './copy.wgsl?reflect';
 import copyBlocksSource from './copy_blocks.wgsl?raw';
@@ -303,12 +303,13 @@ export async function runBench(
   const blockCopyGBps = await copyBandwidth(device, timer, COPIES[1], 64 << 20, steps);
   await checkErrors('the copy kernels');
   progress(`copy: ${copyGBps.toFixed(2)} GB/s; in blocks of four vec4s: ${blockCopyGBps.toFixed(2)} GB/s`);
-  const known = [...CASES.map((c) => c.name), ...(options.otherCases ?? [])];
+  const all = [...CASES, ...LARGE_CASES];
+  const known = [...all.map((c) => c.name), ...(options.otherCases ?? [])];
   const unknown = options.cases?.filter((name) => !known.includes(name)) ?? [];
   if (unknown.length > 0)
     throw new Error(`unknown benchmark case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
   const cases: CaseResult[] = [];
-  for (const c of CASES.filter((x) => !options.cases || options.cases.includes(x.name))) {
+  for (const c of options.cases ? all.filter((x) => options.cases!.includes(x.name)) : CASES) {
     const params = c.shapes.reduce((sum, s) => sum + numel(s), 0);
     progress(`${c.name}: ${c.shapes.length} tensors, ${params} parameters`);
     const bytes = params * 4;
@@ -346,7 +347,7 @@ export async function runBench(
       if (kernels) progress(`  profile: ${kernels.map((p) => `${p.kernel} ${p.medianMs.toFixed(2)}`).join(', ')} ms`);
       cases.push({
         name: c.name,
-        variant: optimizer.kernelVariant,
+        variant: variants[i] === 'auto' ? `${optimizer.kernelVariant} (auto)` : optimizer.kernelVariant,
         params,
         tensors: c.shapes.length,
         adafactor: { ...adafactorTime, dispatches: optimizer.dispatchesPerStep, stateBytes: optimizer.stateBytes },

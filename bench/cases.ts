@@ -32,4 +32,7 @@ export const CASES: BenchCase[] = [
   },
 ];
 
+/** Cases run only when named (`--case`): GPT-2 small's 124M parameters in 148 tensors, for GPUs. */
+export const LARGE_CASES: BenchCase[] = [{ name: 'gpt2-small', shapes: transformerShapes(50257, 1024, 768, 12) }];
+
 export const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

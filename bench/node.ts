@@ -27,7 +27,10 @@ const useTimestamps = adapter.features.has('timestamp-query') && !args.includes(
 const features: GPUFeatureName[] = useTimestamps ? ['timestamp-query'] : [];
 const device = await adapter.requestDevice({
   requiredFeatures: features,
-  requiredLimits: { maxBufferSize: adapter.limits.maxBufferSize },
+  requiredLimits: {
+    maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+  },
 });
 const result = await runBench(device, adapter.info, { ...parseBenchArgs(args), progress: (m) => console.error(m) });
 console.log(formatTable(result));

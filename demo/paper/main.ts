@@ -11,26 +11,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { CONFIGS } from './configs.js';
+import { type PaperResult, type PaperRunOptions, runExperiment } from './experiment.js';
 import { parameterCount } from './model.js';
-import { claims, formatBytes, formatTable } from './report.js';
+import { claims, formatBytes } from './report.js';
 import { DEFAULT_STEPS, makeSetup } from './setup.js';
-import { type RunResult, type StatsPoint, WATCHED, train } from './train.js';
+import { type RunResult, WATCHED } from './train.js';
 
-export interface PaperRunOptions {
-  steps: number;
-  /** Indices into CONFIGS; all by default. */
-  configs?: number[];
-  /** Read stats() after steps 1-3 and every this many steps (deterministic); by default about once a second. */
-  statsEvery?: number;
-}
-
-export interface PaperResult {
-  parameters: number;
-  shape: ReturnType<typeof makeSetup>['shape'] & { batch: number; textCharacters: number };
-  configs: RunResult[];
-  claims: string[];
-  table: string;
-}
+export type { PaperResult, PaperRunOptions } from './experiment.js';
 
 declare global {
   interface Window {
@@ -165,74 +152,61 @@ async function run(options: PaperRunOptions): Promise<PaperResult> {
   stopRequested = false;
   startButton.textContent = 'Stop';
   pauseButton.disabled = false;
-  const setup = makeSetup();
-  const parameters = parameterCount(setup.weights);
-  const chosen = options.configs ?? CONFIGS.map((_, i) => i);
   const results: (RunResult | undefined)[] = CONFIGS.map(() => undefined);
   const progress = (line: string) => window.paperProgress?.(line);
   for (const chart of [lossChart, alphaChart, rmsChart]) chart.reset(options.steps);
   showResults(results);
   let lastDraw = 0;
+  let lastProgress = 0;
+  let started = 0;
   try {
-    for (const i of chosen) {
-      const config = CONFIGS[i];
-      let lastStats = -Infinity;
-      let lastProgress = performance.now();
-      const statsAt = options.statsEvery
-        ? (step: number) => step <= 3 || step % options.statsEvery! === 0
-        : (step: number) => step <= 3 || performance.now() - lastStats >= 1000;
-      const started = performance.now();
-      status(`Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: compiling tfjs's shaders`, 'busy');
-      results[i] = await train(setup, config, i, options.steps, {
-        statsAt,
-        onStats: (point: StatsPoint) => {
-          lastStats = performance.now();
-          alphaChart.set(i, point.step, point.stepSize);
-          rmsChart.set(i, point.step, point.updateRms);
-        },
-        stopped: () => stopRequested,
-        onStep: async (step, loss) => {
-          lossChart.set(i, step, loss);
-          const now = performance.now();
-          if (now - lastDraw > 250 || step === options.steps) {
-            lastDraw = now;
-            for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
-            const rate = step > 1 ? ((step - 1) * 1000) / (now - started) : 0;
-            status(
-              `Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: step ${step} of ${options.steps} · loss ${loss.toFixed(3)}${rate ? ` · ${rate.toFixed(2)} steps/s` : ''}`,
-              'running',
-            );
-          }
-          if (now - lastProgress > 10_000) {
-            lastProgress = now;
-            progress(`  ${config.name}: step ${step} of ${options.steps}, loss ${loss.toFixed(4)}`);
-          }
-          if (paused) {
-            status(`Paused at configuration ${i + 1}, ${config.name}, step ${step}`, 'idle');
-            await paused.promise;
-          }
-        },
-      });
-      for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
-      const r = results[i]!;
-      progress(
-        `${i + 1}/${CONFIGS.length} ${config.name}: final loss ${r.finalLoss.toFixed(4)}, state ${r.stateBytes} bytes, ${r.stepsPerSecond.toFixed(2)} steps/s, ${((performance.now() - started) / 1000).toFixed(0)} s`,
-      );
-      showResults(results);
-      if (stopRequested) break;
-    }
-    const done = results.filter((r): r is RunResult => r !== undefined);
+    const result = await runExperiment(options, {
+      onConfigStart: (i, config) => {
+        started = lastProgress = performance.now();
+        status(`Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: compiling tfjs's shaders`, 'busy');
+      },
+      onStats: (i, point) => {
+        alphaChart.set(i, point.step, point.stepSize);
+        rmsChart.set(i, point.step, point.updateRms);
+      },
+      stopped: () => stopRequested,
+      onStep: async (i, step, loss) => {
+        const config = CONFIGS[i];
+        lossChart.set(i, step, loss);
+        const now = performance.now();
+        if (now - lastDraw > 250 || step === options.steps) {
+          lastDraw = now;
+          for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
+          const rate = step > 1 ? ((step - 1) * 1000) / (now - started) : 0;
+          status(
+            `Configuration ${i + 1} of ${CONFIGS.length}, ${config.name}: step ${step} of ${options.steps} · loss ${loss.toFixed(3)}${rate ? ` · ${rate.toFixed(2)} steps/s` : ''}`,
+            'running',
+          );
+        }
+        if (now - lastProgress > 10_000) {
+          lastProgress = now;
+          progress(`  ${config.name}: step ${step} of ${options.steps}, loss ${loss.toFixed(4)}`);
+        }
+        if (paused) {
+          status(`Paused at configuration ${i + 1}, ${config.name}, step ${step}`, 'idle');
+          await paused.promise;
+        }
+      },
+      onConfigDone: (i, r, seconds) => {
+        results[i] = r;
+        for (const chart of [lossChart, alphaChart, rmsChart]) chart.draw();
+        progress(
+          `${i + 1}/${CONFIGS.length} ${r.name}: final loss ${r.finalLoss.toFixed(4)}, state ${r.stateBytes} bytes, ${r.stepsPerSecond.toFixed(2)} steps/s, ${seconds.toFixed(0)} s`,
+        );
+        showResults(results);
+      },
+    });
+    const count = result.configs.length;
     status(
-      `${stopRequested ? 'Stopped' : 'Done'}: ${done.length} configuration${done.length === 1 ? '' : 's'} of ${options.steps} steps`,
+      `${stopRequested ? 'Stopped' : 'Done'}: ${count} configuration${count === 1 ? '' : 's'} of ${options.steps} steps`,
       'idle',
     );
-    return {
-      parameters,
-      shape: { ...setup.shape, batch: setup.batch, textCharacters: setup.corpus.tokens.length },
-      configs: done,
-      claims: claims(done),
-      table: formatTable(done),
-    };
+    return result;
   } catch (error) {
     window.paper.error = error instanceof Error ? error.message : String(error);
     status(`Error: ${window.paper.error}`, 'error');

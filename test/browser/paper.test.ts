@@ -5,10 +5,10 @@
  * optimizer state. The paper's claims are what `npm run paper` reports, never asserted here.
  */
 import { describe, expect, it } from 'vitest';
-import { CONFIGS } from '../../demo/paper/configs.js';
 import { DEFAULT_STEPS } from '../../demo/paper/setup.js';
-import { formatReport, parseArgs } from '../../demo/paper/runner/cli.js';
+import { formatReport, jsonReport, parseArgs } from '../../demo/paper/runner/cli.js';
 import { drivePaper } from '../../demo/paper/runner/driver.js';
+import { PAPER_JSON_SHAPE, expectPaperRun, jsonShape } from '../gpu/paper-json.js';
 
 /**
  * Steps per configuration: 3 to 5 s each on SwiftShader on a 2-core machine (the 1M-parameter
@@ -19,29 +19,31 @@ const STEPS = 5;
 
 describe('the paper page: a Transformer trained under each configuration', () => {
   it('parses npm run paper arguments', () => {
-    expect(parseArgs([])).toEqual({ steps: DEFAULT_STEPS, json: undefined });
-    expect(parseArgs(['--steps', '500', '--json', 'out.json'])).toEqual({ steps: 500, json: 'out.json' });
+    expect(parseArgs([])).toEqual({ steps: DEFAULT_STEPS, engine: 'chromium' });
+    expect(parseArgs(['--steps', '500', '--json', 'out.json'])).toEqual({
+      steps: 500,
+      engine: 'chromium',
+      json: 'out.json',
+    });
+    expect(parseArgs(['--engine', 'node', '--configs', '1,2,3', '--seed', '7'])).toEqual({
+      steps: DEFAULT_STEPS,
+      engine: 'node',
+      configs: [0, 1, 2],
+      batchSeed: 7,
+    });
     expect(() => parseArgs(['--steps', '1'])).toThrow(/--steps needs an integer >= 2/);
     expect(() => parseArgs(['--verbose'])).toThrow(/unknown argument --verbose/);
+    expect(() => parseArgs(['--engine', 'firefox'])).toThrow(/--engine is chromium or node, got firefox/);
+    expect(() => parseArgs(['--configs', '0,9'])).toThrow(/--configs needs numbers from 1 to 8/);
   });
 
   it(`trains ${STEPS} steps of every configuration: losses fall and stay finite; Adafactor keeps < 2% of Adam's state`, async () => {
     const started = Date.now();
     const result = await drivePaper({ steps: STEPS, onProgress: (line) => console.log(line) });
-    console.log(formatReport(result, STEPS, (Date.now() - started) / 1000));
-    expect(result.parameters).toBeGreaterThanOrEqual(1_000_000);
-    expect(result.configs.map((c) => c.name)).toEqual(CONFIGS.map((c) => c.name));
-    for (const c of result.configs) {
-      expect(c.losses, c.name).toHaveLength(STEPS);
-      expect(c.losses.every(Number.isFinite), `${c.name}: ${c.losses}`).toBe(true);
-      expect(c.losses.at(-1)!, `${c.name}: ${c.losses}`).toBeLessThan(c.losses[0]);
-      expect(c.stepsPerSecond).toBeGreaterThan(0);
-    }
-    const [adam, adafactor] = result.configs;
-    expect(adam.stateBytes).toBe(8 * result.parameters);
-    expect(adafactor.stateBytes).toBeLessThan(0.02 * adam.stateBytes);
-    // Every Adafactor configuration reported alpha_t and RMS(U) for the watched matrix.
-    for (const c of result.configs.slice(1)) expect(c.stats.length, c.name).toBeGreaterThan(0);
-    expect(result.claims).toHaveLength(4);
+    console.log(formatReport(result, STEPS, (Date.now() - started) / 1000, 'chromium'));
+    for (const c of result.configs) expect(c.stepsPerSecond).toBeGreaterThan(0);
+    const json = JSON.parse(jsonReport(result, STEPS, 'chromium'));
+    expectPaperRun(json, STEPS);
+    expect(jsonShape(json)).toEqual(PAPER_JSON_SHAPE);
   });
 });

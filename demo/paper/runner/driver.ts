@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { createServer } from 'vite';
-import type { PaperResult } from '../main.js';
+import { type PaperResult, statsEvery } from '../experiment.js';
 import { launchChromium, watchPage } from '../../../tools/chromium.js';
 
 /** The repository (npm runs scripts there; this file is also bundled elsewhere, so not its own folder). */
@@ -22,13 +22,11 @@ const BUNDLE = [
 export interface PaperDriveOptions {
   steps: number;
   configs?: number[];
+  batchSeed?: number;
   onProgress?: (line: string) => void;
 }
 
-/** Reads stats() at steps 1-3 and about 40 times more in a run: the same steps every run. */
-export const statsEvery = (steps: number) => Math.max(1, Math.round(steps / 40));
-
-export async function drivePaper({ steps, configs, onProgress }: PaperDriveOptions): Promise<PaperResult> {
+export async function drivePaper({ steps, configs, batchSeed, onProgress }: PaperDriveOptions): Promise<PaperResult> {
   const server = await createServer({
     configFile: resolve(root, 'vite.config.ts'),
     mode: 'demo',
@@ -62,7 +60,7 @@ export async function drivePaper({ steps, configs, onProgress }: PaperDriveOptio
             window.paperFailed!(error instanceof Error ? error.message : String(error)),
           );
       },
-      { steps, configs, statsEvery: statsEvery(steps) },
+      { steps, configs, batchSeed, statsEvery: statsEvery(steps) },
     );
     const result = await finished;
     const found = problems.take();

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the GPU report from the folder scripts/device/pack.sh made, on a Linux x86-64 machine with
+# a Vulkan driver (an NVIDIA GPU, say) and no network: unpacks Node and Dawn into a temporary
+# folder, then runs the benchmark, the TensorFlow.js side-by-side and the paper's experiment,
+# writing report.json and report.md into the output folder (argument, else $REPORT_OUT, else $OUT).
+#
+#   bash device-pack/run.sh OUT_FOLDER [--quick] [--seconds N]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-${REPORT_OUT:-${OUT:-}}}
+[ -n "$out" ] || { echo "usage: bash run.sh OUT_FOLDER [--quick] [--seconds N]" >&2; exit 2; }
+[ $# -gt 0 ] && shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+unpack() { # xz where the machine has it, else Python's lzma
+  if command -v xz >/dev/null 2>&1; then xz -dc "$1" > "$2"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+cp -r "$here/node_modules" "$here/report.js" "$work/"
+[ -d "$here/assets" ] && cp -r "$here/assets" "$work/"
+unpack "$here/node.xz" "$work/node" && chmod +x "$work/node"
+unpack "$here/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
+
+# The Vulkan loader: the machine's own, else the one packed.
+ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# NVIDIA's Vulkan driver where it is mounted but not registered.
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
+  export VK_DRIVER_FILES=$nvidia_icd
+fi
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work}
+
+{
+  uname -a
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+  echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+} > "$out/machine.txt" 2>&1
+cd "$work"
+"$work/node" report.js --out "$out" "$@" 2>&1 | tee "$out/log.txt"
