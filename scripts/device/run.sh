@@ -24,19 +24,45 @@ cp -r "$here/node_modules" "$here/report.js" "$work/"
 unpack "$here/node.xz" "$work/node" && chmod +x "$work/node"
 unpack "$here/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 
-# The Vulkan loader: the machine's own, else the one packed.
-ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# NVIDIA's Vulkan driver where it is mounted but not registered.
-nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
-  export VK_DRIVER_FILES=$nvidia_icd
-fi
+# The Vulkan loader and GL dispatch libraries: the machine's own where it has them, else those packed.
+for lib in libvulkan.so.1 libGLdispatch.so.0; do
+  if ! ldconfig -p 2>/dev/null | grep -q "$lib"; then
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$here/lib"
+    break
+  fi
+done
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work}
+
+# Which adapter Dawn finds; where it finds none, NVIDIA's Vulkan driver may be mounted but not
+# registered with the loader (/usr/local/nvidia on some machines): name its manifest.
+probe() {
+  (cd "$work" && "$work/node" --input-type=module -e "
+    import { create } from 'webgpu';
+    const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+    console.log(adapter ? [adapter.info.vendor, adapter.info.architecture, adapter.info.description].join(' / ') : 'none');
+    process.exit(0);") 2>/dev/null | tail -n 1 || true
+}
+adapter=$(probe)
+if [ "$adapter" = none ] || [ -z "$adapter" ] || [[ "$adapter" == *llvmpipe* && -z "${VK_DRIVER_FILES:-}" ]]; then
+  for manifest in /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/local/nvidia/etc/vulkan/icd.d/*.json \
+    /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json; do
+    [ -f "$manifest" ] || continue
+    found=$(VK_DRIVER_FILES=$manifest probe)
+    if [ -n "$found" ] && [ "$found" != none ]; then
+      export VK_DRIVER_FILES=$manifest
+      adapter=$found
+      break
+    fi
+  done
+fi
 
 {
   uname -a
   command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+  echo "adapter: $adapter"
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+  ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1 || true
 } > "$out/machine.txt" 2>&1
+cat "$out/machine.txt"
 cd "$work"
 "$work/node" report.js --out "$out" "$@" 2>&1 | tee "$out/log.txt"
