@@ -17,7 +17,8 @@ if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
 
 // Exported so that no bundler drops the reference: Dawn crashes if the GPU instance is
 // collected while its devices live.
-export const gpu = create([]);
+// Timestamps unquantized: Dawn rounds them to 2^16 ns by default, coarser than a GPU's whole step.
+export const gpu = create(['disable-dawn-features=timestamp_quantization']);
 const adapter = await gpu.requestAdapter();
 if (!adapter)
   throw new Error(

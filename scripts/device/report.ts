@@ -5,7 +5,7 @@
  * the paper's experiment; writes report.json and report.md into the output folder, each part as
  * soon as it is done, so that a run stopped by its time limit leaves what it finished.
  *
- *   node report.js --out DIR [--quick] [--seconds N]
+ *   node report.js --out DIR [--quick] [--seconds N] [--parts device,benchmark,tfjs,paper] [--paper-steps N]
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,10 @@ const budgetSeconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : quick ? 280
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
 const log = (line: string) => console.error(`[${elapsed().toFixed(0)} s] ${line}`);
+
+const partsAt = args.indexOf('--parts');
+const parts = partsAt >= 0 ? args[partsAt + 1].split(',') : ['device', 'benchmark', 'tfjs', 'paper'];
+const paperStepsAt = args.indexOf('--paper-steps');
 
 const size = quick
   ? { cases: ['large-matrix', 'transformer', 'many-small'], rounds: 1, steps: 10, paperSteps: 5 }
@@ -59,6 +63,7 @@ function save(): void {
 
 /** Runs one part; a part that fails is reported, and the next still runs. */
 async function part(name: string, body: () => Promise<void>): Promise<void> {
+  if (!parts.includes(name)) return;
   log(`${name}: starting`);
   try {
     await body();
@@ -73,7 +78,8 @@ async function part(name: string, body: () => Promise<void>): Promise<void> {
 
 Object.assign(globalThis, globals);
 // Kept referenced: Dawn crashes if the GPU instance is collected while its devices live.
-const gpu = create([]);
+// Timestamps unquantized: Dawn rounds them to 2^16 ns by default, coarser than a GPU's whole step.
+const gpu = create(['disable-dawn-features=timestamp_quantization']);
 
 await part('device', async () => {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -132,7 +138,7 @@ await part('tfjs', async () => {
 
 await part('paper', async () => {
   const paperStarted = performance.now();
-  const steps = size.paperSteps;
+  const steps = paperStepsAt >= 0 ? Number(args[paperStepsAt + 1]) : size.paperSteps;
   // Each configuration gets an equal share of the time left: one that runs out ends early.
   const share = Math.max(1, (budgetSeconds - elapsed()) / CONFIGS.length);
   let configStarted = performance.now();
