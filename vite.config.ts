@@ -120,7 +120,14 @@ export default defineConfig(({ mode }) => ({
   root: mode === 'demo' ? resolve(here, 'demo') : here,
   base: './',
   build: builds[mode] ?? libraryBuild,
-  ssr: mode === 'device' ? { noExternal: true, external: ['webgpu'] } : undefined,
+  // The paper's runner bundles tfjs (its ES modules import files without extensions, which Node
+  // cannot resolve); the GPU report's bundles everything but Dawn.
+  ssr:
+    mode === 'device'
+      ? { noExternal: true, external: ['webgpu'] }
+      : mode === 'paper'
+        ? { noExternal: [/^@tensorflow\//] }
+        : undefined,
   test: {
     reporters: ['default', ['json', { outputFile: 'test-output/vitest.json' }]],
     projects: [

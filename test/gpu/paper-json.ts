@@ -2,9 +2,12 @@
 import { expect } from 'vitest';
 import { CONFIGS } from '../../demo/paper/configs.js';
 
-/** The file's keys and value types at every level, with each list reduced to its first element's. */
+/** The file's keys and value types at every level, a list's elements merged into one (keys of any of them). */
 export function jsonShape(value: unknown): unknown {
-  if (Array.isArray(value)) return value.length > 0 ? [jsonShape(value[0])] : [];
+  if (Array.isArray(value)) {
+    const shapes = value.map(jsonShape);
+    return shapes.length > 0 ? [shapes.reduce(merge)] : [];
+  }
   if (value !== null && typeof value === 'object')
     return Object.fromEntries(
       Object.entries(value)
@@ -12,6 +15,17 @@ export function jsonShape(value: unknown): unknown {
         .map(([k, v]) => [k, jsonShape(v)]),
     );
   return typeof value;
+}
+
+function merge(a: unknown, b: unknown): unknown {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === 0 ? b : b.length === 0 ? a : [merge(a[0], b[0])];
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const x = a as Record<string, unknown>;
+    const y = b as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
+    return Object.fromEntries(keys.map((k) => [k, k in x && k in y ? merge(x[k], y[k]) : (x[k] ?? y[k])]));
+  }
+  return a === b ? a : `${String(a)} | ${String(b)}`;
 }
 
 /** The shape every run's file has, whichever engine made it. */
