@@ -24,7 +24,7 @@ export interface AdafactorOptions {
    * floored at eps1 and the second-moment estimate (R_t C_t / mean(R_t), or V_t) at eps1^2.
    */
   eps1Mode?: 'add' | 'floor';
-  /** Floor of the parameter scale RMS(X) (eps_2 in the paper). Default 1e-3. */
+  /** Floor of the parameter scale RMS(X) (eps_2 in the paper), >= 0 (0: no floor). Default 1e-3. */
   eps2?: number;
   /** Updates are scaled down to an RMS of at most this (d in the paper); Infinity: no clipping. Default 1.0. */
   clipThreshold?: number;
@@ -183,7 +183,10 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     // Checked in the precision the GPU computes in, for the options the shaders use.
     const hostOnly =
       name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor' || name === 'beta2';
-    const problem = hostOnly ? undefined : f32Problem(value, domain.startsWith('> 0'));
+    // A value that must stay positive may not be a denormal in f32 (0 itself, where allowed, is exact).
+    const problem = hostOnly
+      ? undefined
+      : f32Problem(value, domain.startsWith('> 0') || (name === 'eps2' && value !== 0));
     if (problem) throw new Error(`${where}: option ${name} is ${value}, which ${problem}`);
     return value;
   };
@@ -209,7 +212,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     lr: undefined,
     eps1: number('eps1', (v) => v > 0, '> 0'),
     eps1Mode: oneOf('eps1Mode', ['add', 'floor'] as const),
-    eps2: number('eps2', (v) => v > 0, '> 0'),
+    eps2: number('eps2', (v) => v >= 0, '>= 0'),
     // Infinity is allowed here, and means no clipping (optax's clipping_threshold=None).
     clipThreshold:
       merged.clipThreshold === Infinity ? Infinity : number('clipThreshold', (v) => v > 0, '> 0 (or Infinity)'),

@@ -1,14 +1,17 @@
 /**
  * Presets: each takes the arguments of another library's Adafactor, in that library's own names
  * and with its own defaults, as its users write them (snake_case; `null` where Python has None),
- * and returns the options with which this library steps exactly as that one does. An argument
- * that cannot be reproduced is refused with an Error that says what to do instead.
+ * and returns the options with which this library steps exactly as that one does. Each argument is
+ * checked as this library checks its own options (preset_args.ts): a value of the wrong type, one
+ * the other library refuses, or one that cannot be reproduced is refused with an Error that names
+ * the argument and says what to do instead.
  *
  *   new Adafactor(device, params, presets.torch({ lr: 0.01, weight_decay: 0.1 }))
  *   new Adafactor(device, params, presets.optax({ learning_rate: 1e-3, momentum: 0.9 }))
  *   new Adafactor(device, params, presets.huggingFace({ lr: 1e-3, relative_step: false, scale_parameter: false }))
  */
-import type { AdafactorOptions } from './options.js';
+import { type AdafactorOptions, F32_MIN_NORMAL } from './options.js';
+import { PresetArgs, describe } from './preset_args.js';
 
 /** PyTorch's machine epsilon of float32, its default eps1 (`eps=(None, 1e-3)`) for f32 parameters. */
 const FLOAT32_EPS = 2 ** -23;
@@ -53,57 +56,65 @@ export interface HuggingFaceAdafactorArgs {
   warmup_init?: boolean;
 }
 
-/** The given arguments over the library's defaults; refuses names the library does not have. */
-function withDefaults<T extends object>(library: string, defaults: Required<T>, args: T | undefined): Required<T> {
-  if (args === undefined) return { ...defaults };
-  if (typeof args !== 'object' || args === null || Array.isArray(args))
-    throw new Error(`${library}: arguments must be an object of its keyword arguments`);
-  for (const key of Object.keys(args)) {
-    if (!(key in defaults))
-      throw new Error(`${library}: unknown argument '${key}' (it takes ${Object.keys(defaults).join(', ')})`);
-  }
-  const given = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-  return { ...defaults, ...given } as Required<T>;
-}
-
-function pair(library: string, name: string, value: unknown): [unknown, unknown] {
-  if (!Array.isArray(value) || value.length !== 2)
-    throw new Error(`${library}: ${name} must be a pair [eps1, eps2], got ${JSON.stringify(value)}`);
-  return [value[0], value[1]];
+/**
+ * The options of a decay exponent e (beta2_t = 1 - (t - offset)^e, e <= 0): e = 0 makes beta2_t = 0
+ * at every step, which the fixed `beta2: 0` reproduces.
+ */
+function decayOptions(exponent: number, offset?: number): AdafactorOptions {
+  if (exponent === 0) return { beta2: 0 };
+  return offset === undefined ? { decayRate: exponent } : { decayRate: exponent, decayOffset: offset };
 }
 
 /**
  * `torch.optim.Adafactor(params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
  * weight_decay=0.0, foreach=None, maximize=False)`: rho_t = min(lr, 1/sqrt(t)); eps1 floors
  * mean(R) and eps1^2 the estimate (None: float32's machine epsilon, 2^-23, as PyTorch uses for
- * f32 parameters); weight decay multiplies X by 1 - lr * weight_decay.
+ * f32 parameters); weight decay multiplies X by 1 - lr * weight_decay. Its own checks (lr >= 0,
+ * beta2_decay <= 0, eps >= 0, d >= 1, weight_decay >= 0) are made here too.
  */
 function torch(args?: TorchAdafactorArgs): AdafactorOptions {
-  const library = 'presets.torch (torch.optim.Adafactor)';
-  const a = withDefaults<TorchAdafactorArgs>(
-    library,
+  const p = new PresetArgs('presets.torch (torch.optim.Adafactor)');
+  const a = p.withDefaults<TorchAdafactorArgs>(
     { lr: 1e-2, beta2_decay: -0.8, eps: [null, 1e-3], d: 1.0, weight_decay: 0.0, foreach: null, maximize: false },
     args,
   );
-  if (a.maximize !== false)
-    throw new Error(`${library}: maximize=True is not reproduced; negate your gradients instead`);
-  if (a.foreach !== null && a.foreach !== false)
-    throw new Error(`${library}: foreach selects PyTorch's multi-tensor kernels and means nothing here; leave it out`);
-  if (typeof a.lr !== 'number' || !(a.lr >= 0))
-    throw new Error(`${library}: lr must be a number >= 0, got ${String(a.lr)}`);
-  const [eps1, eps2] = pair(library, 'eps', a.eps);
-  const lr = a.lr;
+  if (p.boolean('maximize', a.maximize)) p.refuse('maximize=True', 'is not reproduced; negate your gradients instead');
+  if (a.foreach !== null) p.boolean('foreach', a.foreach); // which of torch's kernels runs: the same step here
+  const lr = p.number('lr', a.lr, (v) => v >= 0, '>= 0, as torch requires');
+  const exponent = p.number('beta2_decay', a.beta2_decay, (v) => v <= 0, '<= 0, as torch requires');
+  if (exponent === -Infinity)
+    p.refuse(
+      'beta2_decay',
+      'is -Infinity, which makes beta2_t = 1 after the first step (a second moment that never changes): not reproduced; give a finite beta2_decay',
+    );
+  const [eps1, eps2] = p.pair(
+    'eps',
+    a.eps,
+    (v) => p.numberOrNull('eps[0]', v, (x) => x >= 0, '>= 0, as torch requires'),
+    (v) => p.number('eps[1]', v, (x) => x >= 0, '>= 0, as torch requires'),
+  );
+  const floor = eps1 ?? FLOAT32_EPS;
+  if (!(Math.fround(floor * floor) >= F32_MIN_NORMAL) || !Number.isFinite(Math.fround(floor)))
+    p.refuse(
+      'eps[0]',
+      `is ${floor}: torch floors the estimate at eps[0]^2, which in f32 is ${Math.fround(floor * floor)} (0, a denormal or infinite), and a zero gradient then gives 0 / 0; give eps[0] from about 1.1e-19 to 1.8e19, or None`,
+    );
+  p.f32('eps[1]', eps2, { positive: true, zero: true });
+  const d = p.number('d', a.d, (v) => v >= 1, '>= 1, as torch requires');
+  const weightDecay = p.number('weight_decay', a.weight_decay, (v) => v >= 0 && Number.isFinite(v), 'finite and >= 0');
+  // torch multiplies parameters by 1 - lr * weight_decay (and skips it when weight_decay is 0).
+  const decay = weightDecay === 0 ? 0 : p.f32('lr * weight_decay', lr * weightDecay);
   return {
     // min(1e-2, 1/sqrt(t)) is Hugging Face's relative step: the default lr is exactly it.
     ...(lr === 1e-2
       ? { relativeStep: true }
       : { relativeStep: false, lr: (t: number) => Math.min(lr, 1 / Math.sqrt(t)) }),
     eps1Mode: 'floor',
-    eps1: eps1 === null ? FLOAT32_EPS : (eps1 as number),
-    eps2: eps2 as number,
-    clipThreshold: a.d,
-    decayRate: a.beta2_decay,
-    weightDecay: lr * a.weight_decay,
+    eps1: floor,
+    eps2,
+    clipThreshold: d,
+    ...decayOptions(exponent),
+    weightDecay: decay,
     weightDecayScale: 'none',
     scaleParameter: true,
     factorDims: 'last2',
@@ -116,12 +127,13 @@ function torch(args?: TorchAdafactorArgs): AdafactorOptions {
  * decay_offset=0, multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
  * dtype_momentum=jnp.float32, weight_decay_rate=None, eps=1e-30, factored=True,
  * weight_decay_mask=None)`. `learning_rate=None` is a step of 1; a schedule is called, as optax
- * calls it, with optax's count, t - 1.
+ * calls it, with optax's count, t - 1. optax checks none of these; values that make its step
+ * meaningless (a negative decay_rate, a clipping threshold <= 0, momentum outside [0, 1)) are
+ * refused here.
  */
 function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
-  const library = 'presets.optax (optax.adafactor)';
-  const a = withDefaults<OptaxAdafactorArgs>(
-    library,
+  const p = new PresetArgs('presets.optax (optax.adafactor)');
+  const a = p.withDefaults<OptaxAdafactorArgs>(
     {
       learning_rate: null,
       min_dim_size_to_factor: 128,
@@ -138,47 +150,85 @@ function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
     },
     args,
   );
-  if (a.weight_decay_mask !== null) {
-    throw new Error(
-      `${library}: weight_decay_mask is not reproduced; put the tensors it masks out in a parameter group with weightDecay: 0`,
+  if (a.weight_decay_mask !== null)
+    p.refuse(
+      'weight_decay_mask',
+      'is not reproduced; put the tensors it masks out in a parameter group with weightDecay: 0',
     );
-  }
+  if (typeof a.dtype_momentum !== 'string')
+    p.refuse('dtype_momentum', `must be a dtype's name such as 'float32', got ${describe(a.dtype_momentum)}`);
   if (a.dtype_momentum !== 'float32')
-    throw new Error(
-      `${library}: dtype_momentum '${a.dtype_momentum}' is not reproduced; the first moment is kept in float32`,
-    );
-  if (typeof a.decay_rate !== 'number')
-    throw new Error(`${library}: decay_rate must be a number, got ${String(a.decay_rate)}`);
+    p.refuse(`dtype_momentum '${a.dtype_momentum}'`, 'is not reproduced; the first moment is kept in float32');
   const rate = a.learning_rate;
-  const lr = rate === null ? 1 : typeof rate === 'function' ? (t: number) => rate(t - 1) : rate;
+  let lr: AdafactorOptions['lr'];
+  if (rate === null) lr = 1;
+  else if (typeof rate === 'function') {
+    lr = (t: number) => {
+      const value = rate(t - 1);
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(Math.fround(value)))
+        p.refuse(`learning_rate(${t - 1})`, `returned ${describe(value)}; a schedule must return a finite number >= 0`);
+      return value;
+    };
+  } else
+    lr = p.f32(
+      'learning_rate',
+      p.number('learning_rate', rate, (v) => v >= 0, '>= 0 (or null, or a schedule)'),
+    );
+  const minDim = p.number('min_dim_size_to_factor', a.min_dim_size_to_factor);
+  const exponent = p.number(
+    'decay_rate',
+    a.decay_rate,
+    (v) => v >= 0 && Number.isFinite(v),
+    'finite and >= 0 (beta2_t = 1 - t^-decay_rate would be negative)',
+  );
+  // optax takes any offset; this library counts whole steps from it.
+  const offset = p.number(
+    'decay_offset',
+    a.decay_offset,
+    (v) => Number.isSafeInteger(v) && v >= 0,
+    'a whole number >= 0 (this library counts whole steps from it)',
+  );
+  const clip = p.numberOrNull(
+    'clipping_threshold',
+    a.clipping_threshold,
+    (v) => v > 0,
+    '> 0 (0 or less divides by 0 or never clips)',
+  );
+  const momentum = p.numberOrNull('momentum', a.momentum, (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1)');
+  const weightDecay = p.numberOrNull('weight_decay_rate', a.weight_decay_rate, (v) => v >= 0, '>= 0');
+  const eps = p.f32(
+    'eps',
+    p.number('eps', a.eps, (v) => v > 0, '> 0 (eps 0 gives 0 / 0 for a zero gradient)'),
+    { positive: true },
+  );
+  const factored = p.boolean('factored', a.factored);
   return {
     relativeStep: false,
     lr,
     eps1Mode: 'add',
-    eps1: a.eps,
+    eps1: eps,
     eps2: 1e-3,
-    clipThreshold: a.clipping_threshold ?? Infinity,
-    decayRate: -a.decay_rate,
-    decayOffset: a.decay_offset,
-    ...(a.momentum === null ? {} : { beta1: a.momentum }),
-    weightDecay: a.weight_decay_rate ?? 0,
+    clipThreshold: clip ?? Infinity,
+    ...decayOptions(-exponent, offset),
+    ...(momentum === null ? {} : { beta1: momentum }),
+    weightDecay: weightDecay === null ? 0 : p.f32('weight_decay_rate', weightDecay),
     weightDecayScale: 'none',
-    scaleParameter: a.multiply_by_parameter_scale,
+    scaleParameter: p.boolean('multiply_by_parameter_scale', a.multiply_by_parameter_scale),
     factorDims: 'largest2',
-    // factored=False keeps a full second moment for every tensor.
-    minDimSizeToFactor: a.factored ? a.min_dim_size_to_factor : Number.MAX_SAFE_INTEGER,
+    // optax factors when the second largest dim is >= min_dim_size_to_factor; factored=False never does.
+    minDimSizeToFactor: !factored || minDim === Infinity ? Number.MAX_SAFE_INTEGER : Math.max(0, Math.ceil(minDim)),
   };
 }
 
 /**
  * Hugging Face transformers' `Adafactor(params, lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0,
  * decay_rate=-0.8, beta1=None, weight_decay=0.0, scale_parameter=True, relative_step=True,
- * warmup_init=False)`: this library's defaults, under that library's names.
+ * warmup_init=False)`: this library's defaults, under that library's names, with its own checks
+ * (an lr only without relative_step, warmup_init only with it).
  */
 function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
-  const library = 'presets.huggingFace (transformers Adafactor)';
-  const a = withDefaults<HuggingFaceAdafactorArgs>(
-    library,
+  const p = new PresetArgs('presets.huggingFace (transformers Adafactor)');
+  const a = p.withDefaults<HuggingFaceAdafactorArgs>(
     {
       lr: null,
       eps: [1e-30, 1e-3],
@@ -192,18 +242,53 @@ function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
     },
     args,
   );
-  const [eps1, eps2] = pair(library, 'eps', a.eps);
+  const relativeStep = p.boolean('relative_step', a.relative_step);
+  const warmupInit = p.boolean('warmup_init', a.warmup_init);
+  const lr = p.numberOrNull('lr', a.lr, (v) => v >= 0, '>= 0');
+  if (lr !== null && relativeStep)
+    p.refuse(
+      'lr',
+      "is given while relative_step is True, which Hugging Face refuses too ('Cannot combine manual `lr` and `relative_step=True` options'): pass relative_step=False",
+    );
+  if (lr === null && !relativeStep)
+    p.refuse('lr', 'is None while relative_step is False: there is no step size; pass lr');
+  if (warmupInit && !relativeStep)
+    p.refuse(
+      'warmup_init',
+      "is True while relative_step is False, which Hugging Face refuses too ('`warmup_init=True` requires `relative_step=True`')",
+    );
+  const [eps1, eps2] = p.pair(
+    'eps',
+    a.eps,
+    (v) => p.number('eps[0]', v, (x) => x > 0, '> 0 (eps[0] 0 gives 0 / 0 for a zero gradient)'),
+    (v) => p.number('eps[1]', v, (x) => x >= 0, '>= 0'),
+  );
+  const exponent = p.number(
+    'decay_rate',
+    a.decay_rate,
+    (v) => v <= 0 && Number.isFinite(v),
+    'finite and <= 0 (beta2_t = 1 - t^decay_rate would be negative)',
+  );
+  const beta1 = p.numberOrNull('beta1', a.beta1, (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1)');
   return {
-    ...(a.lr === null ? {} : { lr: a.lr }),
-    eps1: eps1 as number,
-    eps2: eps2 as number,
-    clipThreshold: a.clip_threshold,
-    decayRate: a.decay_rate,
-    ...(a.beta1 === null ? {} : { beta1: a.beta1 }),
-    weightDecay: a.weight_decay,
-    scaleParameter: a.scale_parameter,
-    relativeStep: a.relative_step,
-    warmupInit: a.warmup_init,
+    ...(lr === null ? {} : { lr: p.f32('lr', lr) }),
+    eps1: p.f32('eps[0]', eps1, { positive: true }),
+    eps2: p.f32('eps[1]', eps2, { positive: true, zero: true }),
+    clipThreshold: p.number(
+      'clip_threshold',
+      a.clip_threshold,
+      (v) => v > 0,
+      '> 0 (0 or less divides by 0 or never clips)',
+    ),
+    ...decayOptions(exponent),
+    ...(beta1 === null ? {} : { beta1 }),
+    weightDecay: p.f32(
+      'weight_decay',
+      p.number('weight_decay', a.weight_decay, (v) => v >= 0, '>= 0'),
+    ),
+    scaleParameter: p.boolean('scale_parameter', a.scale_parameter),
+    relativeStep,
+    warmupInit,
   };
 }
 

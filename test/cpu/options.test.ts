@@ -43,7 +43,7 @@ describe('options', () => {
 
   const bad: [string, AdafactorOptions, RegExp][] = [
     ['eps1 <= 0', { eps1: 0 }, /eps1 must be a finite number > 0/],
-    ['eps2 <= 0', { eps2: -1 }, /eps2 must be a finite number > 0/],
+    ['eps2 < 0', { eps2: -1 }, /eps2 must be a finite number >= 0/],
     ['clipThreshold <= 0', { clipThreshold: 0 }, /clipThreshold/],
     ['decayRate >= 0', { decayRate: 0 }, /decayRate must be a finite number < 0/],
     ['beta1 = 1', { beta1: 1 }, /beta1 must be a finite number in \[0, 1\)/],

@@ -100,7 +100,7 @@ export function decodeGolden(
   if (json.format !== 'adafactor-golden/1') throw new Error(`golden: unknown format ${json.format}`);
   const translate = (options: Record<string, unknown>): { options: AdafactorOptions; refused?: string } => {
     try {
-      return { options: toOptions(options) };
+      return { options: toOptions(withNumbers(options) as Record<string, unknown>) };
     } catch (error) {
       return { options: {}, refused: (error as Error).message };
     }
@@ -122,6 +122,16 @@ export function decodeGolden(
       return out;
     }),
   }));
+}
+
+/** Options with the numbers JSON cannot hold, which trace files write as the strings 'Infinity' and '-Infinity'. */
+function withNumbers(value: unknown): unknown {
+  if (value === 'Infinity') return Infinity;
+  if (value === '-Infinity') return -Infinity;
+  if (Array.isArray(value)) return value.map(withNumbers);
+  if (value !== null && typeof value === 'object' && !('schedule' in value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNumbers(v)]));
+  return value;
 }
 
 /** Each traced library's names of the state tensors, to ours (Hugging Face's). */
@@ -172,4 +182,17 @@ function renameOptaxFactors(state: GoldenState, shape: readonly number[]): void 
   [state.exp_avg_sq_row, state.exp_avg_sq_col] = d0 > d1 ? [vRow, vCol] : [vCol, vRow];
   delete state.v_row;
   delete state.v_col;
+}
+
+/** The edge-value traces (test/data/edge-traces.json), each library's through its preset. */
+export function decodeEdgeTraces(json: {
+  format: string;
+  libraries: Record<'torch' | 'optax' | 'huggingFace', RawCase[]>;
+}): Record<'torch' | 'optax' | 'huggingFace', GoldenCase[]> {
+  const file = (cases: RawCase[]) => ({ format: json.format, cases });
+  return {
+    torch: decodeTrace(file(json.libraries.torch), 'torch'),
+    optax: decodeTrace(file(json.libraries.optax), 'optax'),
+    huggingFace: decodeGolden(file(json.libraries.huggingFace), (o) => presets.huggingFace(o)),
+  };
 }

@@ -1,11 +1,13 @@
 // Golden traces of PyTorch's and optax's own Adafactor (test/data/torch-adafactor.json,
 // optax-adafactor.json, made by scripts/golden/make_traces.py), replayed through presets.torch and
-// presets.optax on WebGPU (Dawn) within 1e-5 of RMS(x), in both buffer layouts and both paths.
+// presets.optax on WebGPU (Dawn) within 1e-5 of RMS(x), in both buffer layouts and both paths; and
+// the edge values of all three libraries (test/data/edge-traces.json, make_edge_traces.py).
 import { describe, expect, it } from 'vitest';
 import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
+import edgeJson from '../data/edge-traces.json';
 import { checkGoldenCase } from '../gpu/checks.js';
-import { decodeTrace } from '../gpu/golden.js';
+import { decodeEdgeTraces, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -35,3 +37,16 @@ for (const [library, cases] of Object.entries(traces)) {
     }
   });
 }
+
+describe('edge values of torch, optax and Hugging Face through their presets, on WebGPU (Dawn)', () => {
+  const edges = decodeEdgeTraces(edgeJson as Parameters<typeof decodeEdgeTraces>[0]);
+  for (const [library, cases] of Object.entries(edges)) {
+    for (const golden of cases) {
+      it(`${library}: ${golden.name} (one shared buffer, and a buffer per tensor)`, async () => {
+        expect(golden.refused).toBeUndefined();
+        await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, 'arena', 'whole'));
+        await withGpuErrors(gpu.device, () => checkGoldenCase(gpu.device, golden, 'separate', 'passes'));
+      });
+    }
+  }
+});
