@@ -4,7 +4,7 @@
  * program's dispatches; the state layer (src/state/) turns the state into a file and back.
  */
 import type { AdafactorParamGroup } from './core/groups.js';
-import type { AdafactorOptions, KernelVariant } from './core/options.js';
+import { type AdafactorOptions, type KernelVariant, optionsToJson } from './core/options.js';
 import type { AdafactorStats } from './core/stats.js';
 import { AdafactorEngine, STATE_BUFFERS, type StateBuffer } from './gpu/engine.js';
 import { type AdafactorParam, rebindParams } from './gpu/params.js';
@@ -48,8 +48,7 @@ export class Adafactor {
       ? paramsOrGroups.map((g) => ({ ...g, params: undefined }))
       : [];
     this.savedOptions = JSON.stringify(
-      groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options,
-      (key, value) => (key === 'lr' && typeof value === 'function' ? 'function' : value),
+      optionsToJson(groupOverrides.length > 0 ? { ...options, groups: groupOverrides } : options),
     );
     void device.lost?.then((info) => {
       this.deviceLostReason = info.message || info.reason || 'unknown reason';

@@ -19,8 +19,8 @@ export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'A
 }
 
 /** beta2_t = 1 - (t - decayOffset)^decayRate, or the fixed beta2. */
-export function beta2(options: ResolvedOptions, step: number): number {
-  return options.beta2 ?? 1 - oneMinusBeta2(options, step);
+export function beta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
+  return options.beta2 ?? 1 - oneMinusBeta2(options, step, where);
 }
 
 /**

@@ -45,12 +45,15 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
  */
 export function stepScalarHalves(groupOptions: readonly ResolvedOptions[], step: number): number[][] {
   return groupOptions.map((o, g) => {
-    const rho = stepSize(o, step, groupWhere('Adafactor', g, groupOptions.length));
+    const where = groupWhere('Adafactor', g, groupOptions.length);
+    const rho = stepSize(o, step, where);
     // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
     const seed = o.stochasticRounding
       ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING
       : SHADER.constants.NO_STOCHASTIC_ROUNDING;
-    return [f32Bits(beta2(o, step)), f32Bits(oneMinusBeta2(o, step)), f32Bits(rho), seed].flatMap(wordHalves);
+    return [f32Bits(beta2(o, step, where)), f32Bits(oneMinusBeta2(o, step, where)), f32Bits(rho), seed].flatMap(
+      wordHalves,
+    );
   });
 }
 

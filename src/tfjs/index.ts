@@ -6,7 +6,13 @@
  * algorithm and options as the WebGPU `Adafactor` and the float64 reference (Hugging Face semantics).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from '../core/options.js';
+import {
+  type AdafactorOptions,
+  type ResolvedOptions,
+  optionsFromJson,
+  optionsToJson,
+  resolveOptions,
+} from '../core/options.js';
 import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
 import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
@@ -259,15 +265,17 @@ export class AdafactorOptimizer extends tf.Optimizer {
 
   /**
    * The options given, as JSON keeps them (tfjs-layers saves this with `includeOptimizer`):
-   * numbers, booleans and strings; an option given as undefined is left out, as JSON would.
-   * `limits` is left out too: it describes the device it was tested on, not the optimizer.
+   * numbers, booleans and strings; a number JSON has no word for (`clipThreshold: Infinity`) as the
+   * string that says it ('Infinity'), which fromConfig reads back; an option given as undefined is
+   * left out, as JSON would. `limits` is left out too: it describes the device it was tested on,
+   * not the optimizer.
    */
   getConfig(): tf.serialization.ConfigDict {
     if (typeof this.options.lr === 'function')
       throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
     const { limits: _limits, ...options } = this.options;
-    return Object.fromEntries(
-      Object.entries(options).filter(([, value]) => value !== undefined),
+    return optionsToJson(
+      Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     ) as tf.serialization.ConfigDict;
   }
 
@@ -282,7 +290,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     config: tf.serialization.ConfigDict,
   ): T {
     const { customObjects: _customObjects, ...options } = config;
-    return new (cls as unknown as new (options: AdafactorOptions) => T)(options as AdafactorOptions);
+    return new (cls as unknown as new (options: AdafactorOptions) => T)(optionsFromJson(options) as AdafactorOptions);
   }
 
   /** How Adafactor sees a variable with these options: factored or not, and along which dims. */

@@ -456,6 +456,7 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
       'momentum and the relative step with warmup (the schedule needs the restored step count)',
       { beta1: 0.5, warmupInit: true },
     ],
+    ['no clipping: clipThreshold Infinity, a number JSON has no word for', { clipThreshold: Infinity, beta1: 0.9 }],
   ] as [string, AdafactorOptions][])('%s', async (_, options) => {
     const { x, y } = data();
     const { uninterrupted, initial, first, optimizer, saved } = await trainUntilSave(options, x, y, 3 * EPOCHS, EPOCHS);

@@ -41,28 +41,32 @@ export async function trainUntilSave(
   return { uninterrupted, initial, first, optimizer, saved };
 }
 
+const base64 = (bytes: Uint8Array) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(''));
+
 /**
- * Saves to memory as a user's IOHandler would (the topology and training config as JSON, the
- * optimizer included) and loads the model back; `edit` may change the saved optimizer config.
+ * Saves as a user's IOHandler that writes files, downloads, localStorage or http does: the whole
+ * of the artifacts (the topology and training config with the optimizer, the weights as base64)
+ * through one JSON string, and loads the model back from it; `edit` may change the saved
+ * optimizer config.
  */
 export async function saveAndLoad(
   model: tfl.LayersModel,
   edit = (config: tf.serialization.ConfigDict) => config,
 ): Promise<tfl.LayersModel> {
-  let saved: tf.io.ModelArtifacts | undefined;
+  let written = '';
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
+      const weightData = base64(new Uint8Array(artifacts.weightData as ArrayBuffer));
+      written = JSON.stringify({ ...artifacts, weightData });
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
     { includeOptimizer: true },
   );
-  const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
-  const trainingConfig = json(saved!.trainingConfig!);
+  const read = JSON.parse(written) as tf.io.ModelArtifacts & { weightData: string };
   // tfjs-core types optimizer_config as {}; tfjs-layers writes { class_name, config } there.
-  const optimizerConfig = trainingConfig.optimizer_config as { config: tf.serialization.ConfigDict };
+  const optimizerConfig = read.trainingConfig!.optimizer_config as { config: tf.serialization.ConfigDict };
   optimizerConfig.config = edit(optimizerConfig.config);
   return tfl.loadLayersModel(
-    tf.io.fromMemory({ ...saved!, modelTopology: json(saved!.modelTopology), trainingConfig }),
+    tf.io.fromMemory({ ...read, weightData: Uint8Array.from(atob(read.weightData), (c) => c.charCodeAt(0)).buffer }),
   );
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Adafactor, type AdafactorOptions, decodeSafetensors, encodeSafetensors } from '../../src/index.js';
+import {
+  Adafactor,
+  type AdafactorOptions,
+  decodeSafetensors,
+  encodeSafetensors,
+  optionsFromJson,
+} from '../../src/index.js';
 import { TensorSet, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -138,6 +144,44 @@ describe('saveState and loadState', () => {
     expect(() => new Adafactor(gpu.device, params)).toThrow(
       /tensor 'w' has the name of tensor 0; names must be unique/,
     );
+    tensors.destroy();
+  });
+});
+
+describe("a checkpoint's metadata", () => {
+  it('parses back to the options given, numbers JSON has no word for included', async () => {
+    const tensors = new TensorSet(gpu.device, shapes, trace(5, 0).init);
+    const given: AdafactorOptions & { groups?: unknown } = {
+      clipThreshold: Infinity,
+      beta1: 0.9,
+      relativeStep: false,
+      lr: 0.01,
+      eps1Mode: 'floor',
+      eps1: 1e-10,
+      eps2: 0,
+      decayOffset: 0,
+      limits: { maxBindingBytes: 1 << 20 },
+      kernelVariant: 'unsynced',
+    };
+    const optimizer = new Adafactor(gpu.device, tensors.params, given);
+    const saved = decodeSafetensors(await optimizer.saveState()).metadata.options;
+    expect(saved).toContain('"clipThreshold":"Infinity"');
+    expect(optionsFromJson(JSON.parse(saved))).toEqual(given);
+    optimizer.destroy();
+
+    // With parameter groups, each group's overrides too; a learning-rate function is written as 'function'.
+    const [a, b, c, d] = tensors.params;
+    const groups = [
+      { params: [a, b], clipThreshold: Infinity },
+      { params: [c, d], relativeStep: false, lr: (t: number) => 0.1 / t },
+    ];
+    const grouped = new Adafactor(gpu.device, groups, { beta1: 0.5 });
+    const back = optionsFromJson(JSON.parse(decodeSafetensors(await grouped.saveState()).metadata.options));
+    expect(back).toEqual({
+      beta1: 0.5,
+      groups: [{ clipThreshold: Infinity }, { relativeStep: false, lr: 'function' }],
+    });
+    grouped.destroy();
     tensors.destroy();
   });
 });

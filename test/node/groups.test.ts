@@ -66,4 +66,26 @@ describe('parameter groups', () => {
     );
     tensors.destroy();
   });
+
+  it("names the group of every error of one group's options after construction, and changes nothing", async () => {
+    const init = [Float32Array.from([1, -2, 3, -4]), Float32Array.from([0.5, 0.25, -1, 2])];
+    const tensors = new TensorSet(gpu.device, [[4], [4]], init);
+    tensors.writeGrads([Float32Array.from([0.1, 0.2, 0.3, 0.4]), Float32Array.from([1, 1, 1, 1])]);
+    const [a, b] = tensors.params;
+    // Group 1's decay counts from step 3 on; its lr function fails at step 2.
+    const optimizer = new Adafactor(gpu.device, [
+      { params: [a] },
+      { params: [b], decayOffset: 3, relativeStep: false, lr: (t: number) => (t === 2 ? NaN : 0.1) },
+    ]);
+    expect(() => optimizer.step()).toThrow(/^Adafactor: parameter group 1: step 1 is not past decayOffset 3/);
+    expect(() => optimizer.learningRate(2)).toThrow(
+      /^Adafactor.learningRate: parameter group 1: lr\(2\) returned NaN; the learning rate must be a finite number >= 0/,
+    );
+    expect(optimizer.stepCount).toBe(0);
+    const params = await tensors.readParams();
+    params.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(init[i])));
+    expect(await optimizer.stats()).toEqual({ step: 0, skipped: false, tensors: [] });
+    optimizer.destroy();
+    tensors.destroy();
+  });
 });

@@ -1,7 +1,7 @@
 // What users log: the learning rate of each group (computed on the host) and what the last step
 // did to each tensor (read back from the GPU only when asked), against the float64 reference.
 import { describe, expect, it } from 'vitest';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor, rms } from '../../src/index.js';
 import { TensorSet, expectStatsClose, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -81,6 +81,13 @@ describe('stats() and learningRate()', () => {
     const stats = await optimizer.stats();
     expect(stats.step).toBe(2);
     expect(stats.skipped).toBe(true);
+    // What the skipped step computed before it was skipped: RMS(X) of the parameters it left as they
+    // were, and a NaN RMS(U) and clip divisor where the gradient held the NaN.
+    const params = await tensors.readParams();
+    stats.tensors.forEach((t, i) => expect(t.paramRms).toBeCloseTo(rms(params[i]), 6));
+    expect(stats.tensors[2].updateRms).toBeNaN();
+    expect(stats.tensors[2].clipDivisor).toBeNaN();
+    for (const i of [0, 1, 3]) expect(Number.isFinite(stats.tensors[i].updateRms)).toBe(true);
     optimizer.loadState(saved);
     expect(await optimizer.stats()).toEqual({ step: 1, skipped: false, tensors: [] });
     grads[2][4] = 0;
