@@ -13,10 +13,11 @@ import {
   optionsToJson,
   resolveOptions,
 } from '../core/options.js';
-import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { stepSize } from '../core/schedules.js';
 import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
 import { SLOTS, STATE_SLOTS, type Slot, stateShapes } from '../state/tensors.js';
+import { type AdafactorOptimizerGroup, VariableGroups, groupsFromConfig } from './groups.js';
 import {
   type HostState,
   type NamedTensor,
@@ -25,7 +26,7 @@ import {
   parseWeights,
   renamedRestores,
 } from './restore.js';
-import { type NextValues, nextValues } from './stages.js';
+import { assignStep, nextValues } from './stages.js';
 import { WebGPUSteps, webgpuBackend } from './webgpu.js';
 
 type SlotState = Partial<Record<Slot, tf.Variable>>;
@@ -54,10 +55,19 @@ export class AdafactorOptimizer extends tf.Optimizer {
   /** The options as given (a copy: later changes to the caller's object change nothing), for getConfig and the webgpu path. */
   private readonly options: AdafactorOptions;
 
-  constructor(options: AdafactorOptions = {}) {
+  /** Each variable's options: those of the first group that matches its name, else `options`. */
+  private readonly groups: VariableGroups;
+
+  /**
+   * `options` apply to every variable but those of a group in `groups` ({ match, ...options }: a
+   * variable takes the options of the first group whose `match`, a RegExp or a function of the
+   * variable's name, matches it), as the WebGPU `Adafactor`'s parameter groups.
+   */
+  constructor(options: AdafactorOptions = {}, groups: readonly AdafactorOptimizerGroup[] = []) {
     super();
     this.resolved = resolveOptions(options, 'AdafactorOptimizer');
     this.options = { ...options, ...(options.limits ? { limits: { ...options.limits } } : {}) };
+    this.groups = new VariableGroups(this.resolved, this.options, groups);
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -72,13 +82,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
       return { name, variable, grad: tensor };
     });
     const step = this.iterations + 1;
-    const o = this.resolved;
-    // A bad learning rate (or a step before decayOffset) throws before anything changes.
-    const scalars = {
-      rho: stepSize(o, step, 'AdafactorOptimizer'),
-      decay: beta2(o, step),
-      rate: oneMinusBeta2(o, step, 'AdafactorOptimizer'),
-    };
+    // A bad learning rate (or a step before decayOffset) in any group throws before anything changes.
+    const scalars = this.groups.stepScalars(step);
     const renamed = renamedRestores(
       entries,
       new Set(this.restored.keys()),
@@ -87,7 +92,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const restoredAs = (name: string) => renamed.get(name) ?? name;
     const backend = webgpuBackend(tf.getBackend(), tf.backend());
     if (backend && entries.length > 0) {
-      this.gpu ??= new WebGPUSteps(this.options);
+      this.gpu ??= new WebGPUSteps(this.options, this.groups);
       this.gpu.step(backend, entries, this.iterations, {
         read: (name) => this.restored.get(restoredAs(name)) ?? this.slotsOnHost(name),
         moved: (name) => {
@@ -125,7 +130,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
         checkStateShapes(
           'AdafactorOptimizer',
           name,
-          stateShapes(variable.shape, geom, o.beta1 !== undefined),
+          stateShapes(variable.shape, geom, this.groups.optionsOf(name).beta1 !== undefined),
           restored,
         );
       return { name, variable, grad, geom };
@@ -137,21 +142,30 @@ export class AdafactorOptimizer extends tf.Optimizer {
     this.disposeStats();
     const stats: { name: string; values: tf.Tensor }[] = [];
     let skipped: tf.Tensor | undefined;
-    if (o.skipNonFinite) {
+    const next = (p: (typeof planned)[number]) =>
+      nextValues(
+        p.variable,
+        p.grad,
+        p.geom,
+        p.slots,
+        this.groups.optionsOf(p.name),
+        scalars[this.groups.indexOf(p.name)],
+      );
+    if (this.resolved.skipNonFinite) {
       tf.tidy(() => {
-        const next = planned.map((p) => nextValues(p.variable, p.grad, p.geom, p.slots, o, scalars));
+        const nexts = planned.map(next);
         // One decision for the whole step, taken by tensors: nothing is read back to the CPU.
-        const ok = next.reduce((all, n) => tf.logicalAnd(all, n.finite!), tf.scalar(true, 'bool'));
-        planned.forEach((p, i) => assignStep(p, next[i], ok));
-        next.forEach((n, i) => stats.push({ name: planned[i].name, values: tf.keep(n.stats) }));
+        const ok = nexts.reduce((all, n) => tf.logicalAnd(all, n.finite!), tf.scalar(true, 'bool'));
+        planned.forEach((p, i) => assignStep(p, nexts[i], ok));
+        nexts.forEach((n, i) => stats.push({ name: planned[i].name, values: tf.keep(n.stats) }));
         skipped = tf.keep(tf.logicalNot(ok));
       });
     } else {
       for (const p of planned) {
         tf.tidy(() => {
-          const next = nextValues(p.variable, p.grad, p.geom, p.slots, o, scalars);
-          assignStep(p, next);
-          stats.push({ name: p.name, values: tf.keep(next.stats) });
+          const values = next(p);
+          assignStep(p, values);
+          stats.push({ name: p.name, values: tf.keep(values.stats) });
         });
       }
     }
@@ -162,12 +176,19 @@ export class AdafactorOptimizer extends tf.Optimizer {
 
   /**
    * rho_t of step t, computed on the host: min(1e-2, 1/sqrt(t)) (with warmupInit min(1e-6 t,
-   * 1/sqrt(t))), or lr(t) without relativeStep. t defaults to the last step taken (1 before any).
+   * 1/sqrt(t))), or lr(t) without relativeStep; of parameter group `group` where given, else of
+   * the options outside every group. t defaults to the last step taken (1 before any).
    */
-  learningRate(step = Math.max(1, this.iterations)): number {
+  learningRate(step = Math.max(1, this.iterations), group?: number): number {
+    const where = 'AdafactorOptimizer.learningRate';
     if (!Number.isSafeInteger(step) || step < 1)
-      throw new Error(`AdafactorOptimizer.learningRate: step must be an integer >= 1, got ${String(step)}`);
-    return stepSize(this.resolved, step, 'AdafactorOptimizer.learningRate');
+      throw new Error(`${where}: step must be an integer >= 1, got ${String(step)}`);
+    if (group !== undefined && !(Number.isInteger(group) && group >= 0 && group < this.groups.count))
+      throw new Error(
+        `${where}: group must be the index of one of the ${this.groups.count} parameter groups, got ${String(group)}`,
+      );
+    const index = group ?? this.groups.count;
+    return stepSize(this.groups.resolved[index] ?? this.resolved, step, this.groups.where(where, index));
   }
 
   /**
@@ -216,14 +237,18 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const where = 'AdafactorOptimizer.setWeights';
     const { iterations, given } = await parseWeights(where, weightValues);
     for (const [name, state] of given) {
-      checkSlotsPresent(where, name, state, this.resolved.beta1 !== undefined);
+      checkSlotsPresent(where, name, state, this.groups.optionsOf(name).beta1 !== undefined);
       // A variable that exists already is checked now, rather than by the step that would meet it.
       const variable = tf.engine().registeredVariables[name];
       if (variable)
         checkStateShapes(
           where,
           name,
-          stateShapes(variable.shape, this.geometryOf(name, variable.shape), this.resolved.beta1 !== undefined),
+          stateShapes(
+            variable.shape,
+            this.geometryOf(name, variable.shape),
+            this.groups.optionsOf(name).beta1 !== undefined,
+          ),
           state,
         );
     }
@@ -274,8 +299,11 @@ export class AdafactorOptimizer extends tf.Optimizer {
     if (typeof this.options.lr === 'function')
       throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
     const { limits: _limits, ...options } = this.options;
-    return optionsToJson(
+    const config = optionsToJson(
       Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    );
+    return (
+      this.groups.count > 0 ? { ...(config as object), groups: this.groups.toConfig() } : config
     ) as tf.serialization.ConfigDict;
   }
 
@@ -289,13 +317,16 @@ export class AdafactorOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    const { customObjects: _customObjects, ...options } = config;
-    return new (cls as unknown as new (options: AdafactorOptions) => T)(optionsFromJson(options) as AdafactorOptions);
+    const { customObjects: _customObjects, groups, ...options } = config;
+    return new (cls as unknown as new (options: AdafactorOptions, groups: AdafactorOptimizerGroup[]) => T)(
+      optionsFromJson(options) as AdafactorOptions,
+      groupsFromConfig(groups),
+    );
   }
 
   /** How Adafactor sees a variable with these options: factored or not, and along which dims. */
   private geometryOf(name: string, shape: readonly number[]): Geometry {
-    const o = this.resolved;
+    const o = this.groups.optionsOf(name);
     return withFactoringRule(
       geometry(shape, `AdafactorOptimizer: variable '${name}'`),
       shape,
@@ -323,7 +354,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
       const restored = this.restored.get(restoredAs) ?? {};
       slots = {};
       for (const [slot, shape] of Object.entries(
-        stateShapes(variable.shape, geom, this.resolved.beta1 !== undefined),
+        stateShapes(variable.shape, geom, this.groups.optionsOf(name).beta1 !== undefined),
       ) as [Slot, number[]][]) {
         const r = restored[slot];
         slots[slot] = tf.tidy(() => tf.variable(r ? tf.tensor(r.data, shape) : tf.zeros(shape), false));
@@ -354,16 +385,3 @@ export class AdafactorOptimizer extends tf.Optimizer {
 }
 
 tf.serialization.registerClass(AdafactorOptimizer);
-
-/** A variable, its gradient and its state, checked for one step. */
-interface Planned {
-  variable: tf.Variable;
-  slots: SlotState;
-}
-
-/** Assigns a step's new values; given `ok` (a bool scalar), only where it is true: all or nothing. */
-function assignStep(p: Planned, next: NextValues, ok?: tf.Tensor): void {
-  const keep = (variable: tf.Variable, value: tf.Tensor) => variable.assign(ok ? tf.where(ok, value, variable) : value);
-  for (const [slot, value] of Object.entries(next.state) as [Slot, tf.Tensor][]) keep(p.slots[slot]!, value);
-  keep(p.variable, next.param);
-}

@@ -147,3 +147,16 @@ export function nextValues(
   const finite = checked.map((t) => tf.all(tf.isFinite(t))).reduce((all, f) => tf.logicalAnd(all, f));
   return { param, state, stats, finite };
 }
+
+/** A variable, its gradient and its state, checked for one step. */
+export interface Planned {
+  variable: tf.Variable;
+  slots: Partial<Record<Slot, tf.Variable>>;
+}
+
+/** Assigns a step's new values; given `ok` (a bool scalar), only where it is true: all or nothing. */
+export function assignStep(p: Planned, next: NextValues, ok?: tf.Tensor): void {
+  const keep = (variable: tf.Variable, value: tf.Tensor) => variable.assign(ok ? tf.where(ok, value, variable) : value);
+  for (const [slot, value] of Object.entries(next.state) as [Slot, tf.Tensor][]) keep(p.slots[slot]!, value);
+  keep(p.variable, next.param);
+}

@@ -16,6 +16,7 @@ import { AdafactorEngine } from '../gpu/engine.js';
 import { rebindParams } from '../gpu/params.js';
 import { type StateEntry, entryValues, keptValues, stateEntries } from '../state/entries.js';
 import { STATE_SLOTS, type Slot } from '../state/tensors.js';
+import type { VariableGroups } from './groups.js';
 import type { HostState } from './restore.js';
 
 /**
@@ -89,7 +90,10 @@ export class WebGPUSteps {
   /** Where each variable's state lives now. */
   private readonly owners = new Map<string, { list: VariableList; index: number }>();
 
-  constructor(private readonly options: AdafactorOptions) {}
+  constructor(
+    private readonly options: AdafactorOptions,
+    private readonly groups: VariableGroups,
+  ) {}
 
   /** Whether the state of `name` lives here. */
   owns(name: string): boolean {
@@ -152,9 +156,15 @@ export class WebGPUSteps {
         backend.uploadToGPU(e.variable.dataId);
         backend.uploadToGPU((copies.get(e) ?? e.grad).dataId);
       }
-      const params = entries.map((e) => gpuBuffer(backend, e.variable, `variable '${e.name}'`));
-      const grads = entries.map((e) => gpuBuffer(backend, copies.get(e) ?? e.grad, `the gradient of '${e.name}'`));
-      const list = this.listFor(device, entries, params, grads);
+      // In the order the engine keeps them: each parameter group's variables, then the others'.
+      const { order } = this.groups.engineGroups(
+        entries.map((e) => e.name),
+        entries,
+      );
+      const ordered = order.map((i) => entries[i]);
+      const params = ordered.map((e) => gpuBuffer(backend, e.variable, `variable '${e.name}'`));
+      const grads = ordered.map((e) => gpuBuffer(backend, copies.get(e) ?? e.grad, `the gradient of '${e.name}'`));
+      const list = this.listFor(device, ordered, params, grads);
       const arriving = list.names.flatMap((name, index) => {
         const owner = this.owners.get(name);
         if (owner?.list === list && owner.index === index) return [];
@@ -253,9 +263,16 @@ export class WebGPUSteps {
       );
     }
     if (!list) {
+      const tensors = entries.map((e, i) => ({
+        param: params[i],
+        grad: grads[i],
+        shape: e.variable.shape,
+        name: e.name,
+      }));
+      // `entries` come in engine order already: the groups keep it.
       const engine = new AdafactorEngine(
         device,
-        entries.map((e, i) => ({ param: params[i], grad: grads[i], shape: e.variable.shape, name: e.name })),
+        this.groups.engineGroups(names, tensors).groups ?? tensors,
         this.options,
       );
       const slots = names.map(() => new Map<Slot, StateEntry>());

@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { STATE_SLOTS } from '../../src/state/tensors.js';
-import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { type AdafactorOptions, ReferenceAdafactor, rms } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import { decodeTrace } from '../gpu/golden.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import { trainBiasGroup } from '../gpu/tfjs-groups.js';
 import { fit, makeModel, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 
 await tf.setBackend('cpu');
@@ -616,4 +617,85 @@ describe("AdafactorOptimizer takes the presets' options: PyTorch's and optax's t
       });
     }
   }
+});
+
+describe('parameter groups of AdafactorOptimizer (tfjs-ops path)', () => {
+  it('zero-initialised biases in a group with scaleParameter: false learn as the float64 reference says; with the defaults they barely move', async () => {
+    const grouped = await trainBiasGroup(240, {}, { scaleParameter: false });
+    const defaults = await trainBiasGroup(240, {}, undefined);
+    expect(defaults).toBeLessThan(240 * 1e-5);
+    expect(grouped).toBeGreaterThan(100 * defaults);
+    // Momentum in the group only: the group's variables keep exp_avg, the others do not.
+    await trainBiasGroup(
+      20,
+      { weightDecay: 0.1 },
+      { scaleParameter: false, beta1: 0.9, relativeStep: false, lr: 1e-3 },
+    );
+  });
+
+  it('a variable takes the first group that matches its name; groups cross getConfig as RegExps; a function match cannot be saved', async () => {
+    const optimizer = new AdafactorOptimizer({ beta1: 0.5 }, [
+      { match: /bias/, scaleParameter: false },
+      { match: (name) => name.startsWith('x'), relativeStep: false, lr: 0.25 },
+    ]);
+    expect(optimizer.learningRate(4)).toBe(1e-2);
+    expect(optimizer.learningRate(4, 0)).toBe(1e-2);
+    expect(optimizer.learningRate(4, 1)).toBe(0.25);
+    expect(() => optimizer.learningRate(4, 2)).toThrow(
+      /group must be the index of one of the 2 parameter groups, got 2/,
+    );
+    expect(() => optimizer.getConfig()).toThrow(
+      /parameter group 1 matches with a function, which cannot be saved; match with a RegExp/,
+    );
+
+    const saved = new AdafactorOptimizer({ clipThreshold: Infinity }, [
+      { match: /\/bias$/i, scaleParameter: false, clipThreshold: 2 },
+    ]);
+    const config = JSON.parse(JSON.stringify(saved.getConfig()));
+    expect(config).toEqual({
+      clipThreshold: 'Infinity',
+      groups: [{ match: { source: '\\/bias$', flags: 'i' }, scaleParameter: false, clipThreshold: 2 }],
+    });
+    const back = AdafactorOptimizer.fromConfig(AdafactorOptimizer, config) as AdafactorOptimizer;
+    expect(back.getConfig()).toEqual(saved.getConfig());
+    [optimizer, saved, back].forEach((o) => o.dispose());
+  });
+
+  it('a tfjs-layers model with a bias group, saved through one JSON string and loaded, trains on to the uninterrupted weights', async () => {
+    const rand = random(9);
+    const x = tf.tensor(normals(32 * 6, rand), [32, 6]);
+    const y = tf.tensor(normals(32 * 3, rand), [32, 3]);
+    const groups = [{ match: /bias/, scaleParameter: false, beta1: 0.9 }];
+    const { uninterrupted, initial, first } = await trainUntilSave({ clipThreshold: Infinity }, x, y, 4, 2, groups);
+    const loaded = await saveAndLoad(first);
+    expect((loaded.optimizer as AdafactorOptimizer).getConfig()).toEqual(
+      (first.optimizer as AdafactorOptimizer).getConfig(),
+    );
+    await fit(loaded, x, y, 2);
+    const bits = (ts: tf.Tensor[]) =>
+      ts.map((t) => Array.from(new Uint32Array(Float32Array.from(t.dataSync()).buffer)));
+    expect(bits(loaded.getWeights())).toEqual(bits(uninterrupted.getWeights()));
+    // The biases learned (tfjs-layers starts them at zero).
+    const biases = loaded.getWeights().filter((w) => w.shape.length === 1);
+    for (const b of biases) expect(rms(b.dataSync())).toBeGreaterThan(1e-3);
+    [uninterrupted, first, loaded].forEach((m) => m.dispose());
+    tf.dispose([x, y, ...initial]);
+  });
+
+  it.each([
+    ['a group that is not an object', [3], /parameter group 0 must be an object \{ match, \.\.\.options \}/],
+    ['a group without match', [{ scaleParameter: false }], /parameter group 0: match must be a RegExp or a function/],
+    [
+      'an optimizer-wide option in a group',
+      [{ match: /b/, skipNonFinite: true }],
+      /parameter group 0 sets skipNonFinite, which applies to the whole optimizer/,
+    ],
+    [
+      'a bad option in a group',
+      [{ match: /a/ }, { match: /b/, beta1: 2 }],
+      /AdafactorOptimizer: parameter group 1: option beta1 must be a finite number in \[0, 1\)/,
+    ],
+  ])('refuses %s, naming the group', (_, groups, message) => {
+    expect(() => new AdafactorOptimizer({}, groups as never)).toThrow(message);
+  });
 });

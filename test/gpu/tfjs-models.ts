@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { AdafactorOptions } from '../../src/core/options.js';
+import type { AdafactorOptimizerGroup } from '../../src/tfjs/groups.js';
 import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 
 export const makeModel = (): tfl.Sequential =>
@@ -26,15 +27,16 @@ export async function trainUntilSave(
   y: tf.Tensor,
   totalEpochs: number,
   firstEpochs: number,
+  groups: AdafactorOptimizerGroup[] = [],
 ) {
   const uninterrupted = makeModel();
   const initial = uninterrupted.getWeights().map((w) => w.clone());
-  uninterrupted.compile({ optimizer: new AdafactorOptimizer(options), loss: 'meanSquaredError' });
+  uninterrupted.compile({ optimizer: new AdafactorOptimizer(options, groups), loss: 'meanSquaredError' });
   await fit(uninterrupted, x, y, totalEpochs);
 
   const first = makeModel();
   first.setWeights(initial);
-  const optimizer = new AdafactorOptimizer(options);
+  const optimizer = new AdafactorOptimizer(options, groups);
   first.compile({ optimizer, loss: 'meanSquaredError' });
   await fit(first, x, y, firstEpochs);
   const saved = await optimizer.getWeights();

@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import { trainBiasGroup } from '../gpu/tfjs-groups.js';
 import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
 
@@ -409,5 +410,19 @@ describe('a tfjs-layers model saved with its optimizer resumes training on the w
     );
     [uninterrupted, first, loaded].forEach((m) => m.dispose());
     tf.dispose([x, y, ...initial]);
+  });
+});
+
+describe('parameter groups of AdafactorOptimizer, on the webgpu backend (Dawn)', () => {
+  it('zero-initialised biases in a group with scaleParameter: false learn as the float64 reference says; with the defaults they barely move', async () => {
+    const grouped = await trainBiasGroup(240, {}, { scaleParameter: false });
+    const defaults = await trainBiasGroup(240, {}, undefined);
+    const externalRate = await trainBiasGroup(240, {}, { relativeStep: false, lr: 1e-3, scaleParameter: false });
+    console.log(
+      `biases' RMS after 240 steps: group scaleParameter false ${grouped}, defaults ${defaults}, lr 1e-3 without scaling ${externalRate}`,
+    );
+    expect(defaults).toBeLessThan(240 * 1e-5);
+    expect(grouped).toBeGreaterThan(100 * defaults);
+    expect(externalRate).toBeGreaterThan(10 * defaults);
   });
 });
