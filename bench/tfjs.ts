@@ -12,7 +12,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { Adafactor } from '../src/index.js';
 import { AdafactorOptimizer } from '../src/tfjs/index.js';
-import { type WebGPUBackendInternals, webgpuBackend } from '../src/tfjs/webgpu.js';
+import { type WebGPUBackendInternals, submitPending, webgpuBackend } from '../src/tfjs/backend.js';
 import { type BenchOptions, COPIES, copyRecorder, median, packedTensors } from './bench.js';
 import { CASES, numel } from './cases.js';
 import type { TfjsCaseResult, TfjsResult } from './tfjs_result.js';
@@ -32,9 +32,7 @@ interface Method {
 
 /** Submits what tfjs recorded but has not submitted yet, then waits for the GPU to finish everything. */
 async function finished(backend: WebGPUBackendInternals): Promise<void> {
-  backend.ensureCommandEncoderReady();
-  backend.endComputePassEncoder();
-  backend.submitQueue();
+  submitPending(backend);
   await backend.device.queue.onSubmittedWorkDone();
 }
 

@@ -27,7 +27,8 @@ import {
   renamedRestores,
 } from './restore.js';
 import { assignStep, nextValues } from './stages.js';
-import { WebGPUSteps, webgpuBackend } from './webgpu.js';
+import { webgpuBackend } from './backend.js';
+import { WebGPUSteps } from './webgpu.js';
 
 type SlotState = Partial<Record<Slot, tf.Variable>>;
 
@@ -385,3 +386,6 @@ export class AdafactorOptimizer extends tf.Optimizer {
 }
 
 tf.serialization.registerClass(AdafactorOptimizer);
+
+export { tfjsDevice } from './backend.js';
+export type { AdafactorOptimizerGroup } from './groups.js';

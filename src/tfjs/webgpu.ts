@@ -16,45 +16,9 @@ import { AdafactorEngine } from '../gpu/engine.js';
 import { rebindParams } from '../gpu/params.js';
 import { type StateEntry, entryValues, keptValues, stateEntries } from '../state/entries.js';
 import { STATE_SLOTS, type Slot } from '../state/tensors.js';
+import { type WebGPUBackendInternals, submitPending } from './backend.js';
 import type { VariableGroups } from './groups.js';
 import type { HostState } from './restore.js';
-
-/**
- * What this path uses of @tensorflow/tfjs-backend-webgpu's backend object (4.x), which
- * tfjs-core's types do not show.
- */
-export interface WebGPUBackendInternals {
-  device: GPUDevice;
-  tensorMap: { get(dataId: object): { resource?: unknown; values?: unknown } | undefined };
-  refCount(dataId: object): number;
-  uploadToGPU(dataId: object): void;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
-
-/** The backend object when tfjs runs on its `webgpu` backend, else undefined. */
-export function webgpuBackend(name: string, current: unknown): WebGPUBackendInternals | undefined {
-  if (name !== 'webgpu') return undefined;
-  const backend = current as Partial<WebGPUBackendInternals>;
-  const methods = [
-    'refCount',
-    'uploadToGPU',
-    'ensureCommandEncoderReady',
-    'endComputePassEncoder',
-    'submitQueue',
-  ] as const;
-  const missing = [
-    ...(['device', 'tensorMap'] as const).filter((m) => !backend[m]),
-    ...methods.filter((m) => typeof backend[m] !== 'function'),
-  ];
-  if (missing.length > 0) {
-    throw new Error(
-      `AdafactorOptimizer: tfjs's webgpu backend has no ${missing.join(', ')}, which this optimizer uses; it is built for @tensorflow/tfjs-backend-webgpu 4.x`,
-    );
-  }
-  return backend as WebGPUBackendInternals;
-}
 
 /** State kept on the CPU side of the optimizer, for a variable whose state moves to the GPU. */
 export interface HostStates {
@@ -181,9 +145,7 @@ export class WebGPUSteps {
       list.engine.record(encoder, iterations + 1);
       this.lastList = list;
       // The gradients may still sit in tfjs's unsubmitted commands: submit those first.
-      backend.ensureCommandEncoderReady();
-      backend.endComputePassEncoder();
-      backend.submitQueue();
+      submitPending(backend);
       device.queue.submit([encoder.finish()]);
 
       for (const { name, index, state } of arriving) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor, rms } from '../../src/index.js';
 import { TensorSet, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -87,5 +87,47 @@ describe('parameter groups', () => {
     expect(await optimizer.stats()).toEqual({ step: 0, skipped: false, tensors: [] });
     optimizer.destroy();
     tensors.destroy();
+  });
+});
+
+describe('remedies for parameters that start at zero', () => {
+  // With the defaults a zero tensor moves by rho_t * eps2 = 1e-5 a step (alpha_t = rho_t * max(eps2, RMS(X))).
+  async function biasRms(bias: AdafactorOptions | undefined, steps = 240): Promise<number> {
+    const rand = random(31);
+    const shapes = [[24, 16], [16]];
+    const init = [normals(24 * 16, rand), new Float32Array(16)];
+    const tensors = new TensorSet(gpu.device, shapes, init);
+    const [w, b] = tensors.params;
+    const optimizer = new Adafactor(gpu.device, bias ? [{ params: [w] }, { params: [b], ...bias }] : [w, b]);
+    const references = [
+      new ReferenceAdafactor([{ data: init[0], shape: shapes[0] }], {}),
+      new ReferenceAdafactor([{ data: init[1], shape: shapes[1] }], bias ?? {}),
+    ];
+    for (let step = 0; step < steps; step++) {
+      const grads = [normals(24 * 16, rand, 0.1), normals(16, rand, 0.1)];
+      tensors.writeGrads(grads);
+      optimizer.step();
+      references.forEach((r, i) => r.step([grads[i]]));
+    }
+    const params = await tensors.readParams();
+    params.forEach((p, i) => expectClose(p, references[i].params[0], `tensor ${i} after ${steps} steps`));
+    optimizer.destroy();
+    tensors.destroy();
+    return rms(params[1]);
+  }
+
+  it('a group with scaleParameter: false, or an external rate without parameter scaling, moves a zero bias as the float64 reference says', async () => {
+    const defaults = await biasRms(undefined);
+    const grouped = await biasRms({ scaleParameter: false });
+    const external = await biasRms({ scaleParameter: false, relativeStep: false, lr: 1e-3 });
+    // The old advice, an external rate with parameter scaling kept: lr * eps2 = 1e-6 a step.
+    const scaled = await biasRms({ relativeStep: false, lr: 1e-3 });
+    console.log(
+      `zero bias, RMS after 240 steps: defaults ${defaults}, scaleParameter false ${grouped}, lr 1e-3 without scaling ${external}, lr 1e-3 with scaling ${scaled}`,
+    );
+    expect(defaults).toBeLessThan(240 * 1e-5);
+    expect(grouped).toBeGreaterThan(100 * defaults);
+    expect(external).toBeGreaterThan(10 * defaults);
+    expect(scaled).toBeLessThan(defaults);
   });
 });

@@ -10,9 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
-import { AdafactorOptimizer } from '../../src/tfjs/index.js';
-import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { BufferUsage } from '../../src/gpu/usage.js';
+import { AdafactorOptimizer, tfjsDevice } from '../../src/tfjs/index.js';
+import { expectClose, expectStatsClose, normals, random, readFloats } from '../gpu/harness.js';
 import { trainBiasGroup } from '../gpu/tfjs-groups.js';
 import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
@@ -424,5 +425,44 @@ describe('parameter groups of AdafactorOptimizer, on the webgpu backend (Dawn)',
     expect(defaults).toBeLessThan(240 * 1e-5);
     expect(grouped).toBeGreaterThan(100 * defaults);
     expect(externalRate).toBeGreaterThan(10 * defaults);
+  });
+});
+
+describe("the raw Adafactor on tfjs's own GPUDevice", () => {
+  it('steps buffers of its own with gradients that tfjs computed, after tfjs has submitted them, as the float64 reference says', async () => {
+    const { device, submitPending } = tfjsDevice();
+    expect(device).toBe(backend.device);
+    const shape = [32, 8];
+    const count = 32 * 8;
+    const rand = random(4);
+    const init = normals(count, rand);
+    const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+    const params = device.createBuffer({ size: count * 4, usage });
+    const grads = device.createBuffer({ size: count * 4, usage });
+    device.queue.writeBuffer(params, 0, Float32Array.from(init));
+    const optimizer = new Adafactor(device, [{ param: params, grad: grads, shape, name: 'w' }]);
+    // tfjs runs ops on tensors this small on the CPU unless told not to.
+    const forward = tf.env().getBool('WEBGPU_CPU_FORWARD');
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    const reference = new ReferenceAdafactor([{ data: init, shape }], {});
+    for (let step = 0; step < 3; step++) {
+      const values = normals(count, rand);
+      // A gradient tfjs computes (on its own encoder, submitted in batches), handed over as a GPUBuffer.
+      const g = tf.tidy(() => tf.mul(tf.tensor(values, shape), 2));
+      const { buffer, tensorRef } = g.dataToGPU();
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(buffer!, 0, grads, 0, count * 4);
+      optimizer.step(encoder);
+      // tfjs's pending commands (those that wrote the gradient) first: the queue runs submissions in order.
+      submitPending();
+      device.queue.submit([encoder.finish()]);
+      tf.dispose([g, tensorRef]);
+      reference.step([values.map((v) => 2 * v)]);
+    }
+    tf.env().set('WEBGPU_CPU_FORWARD', forward);
+    expectClose(await readFloats(device, params), reference.params[0], "the raw optimizer on tfjs's device");
+    optimizer.destroy();
+    params.destroy();
+    grads.destroy();
   });
 });
