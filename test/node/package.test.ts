@@ -5,28 +5,17 @@
 // CommonJS require of both entries, a strict TypeScript consumer, and a tfjs model saved with its
 // optimizer and loaded again.
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installedVersion, packInto } from '../../tools/pack.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const readme = readFileSync(join(repo, 'README.md'), 'utf8');
 let folder = '';
 
-/** The version of a package this repository installed, so the fresh folder gets the same one. */
-function installed(name: string): string {
-  return JSON.parse(readFileSync(join(repo, 'node_modules', name, 'package.json'), 'utf8')).version;
-}
+const installed = (name: string) => installedVersion(repo, name);
 
 /** The code blocks of a markdown text (the README by default) in a language, in order. */
 function blocks(language: string, markdown = readme): string[] {
@@ -74,26 +63,7 @@ function typeCheck(files: string[]): void {
 describe('the packed package in a fresh folder', () => {
   beforeAll(() => {
     folder = mkdtempSync(join(tmpdir(), 'webgpu-adafactor-user-'));
-    // Packed as `npm pack` does (its prepack script builds dist/ first), from a copy of the
-    // repository's files so that it never races another suite's build of dist/ in the repository.
-    const source = join(folder, 'source');
-    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
-      cwd: repo,
-      encoding: 'utf8',
-    })
-      .split('\0')
-      .filter(Boolean);
-    for (const file of files.filter((f) => existsSync(join(repo, f)))) cpSync(join(repo, file), join(source, file));
-    symlinkSync(join(repo, 'node_modules'), join(source, 'node_modules'));
-    execFileSync('npm', ['run', 'prepack'], { cwd: source, stdio: 'ignore' });
-    const packed = JSON.parse(
-      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', folder], {
-        cwd: source,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }),
-    );
-    const tarball = join(folder, packed[0].filename);
+    const tarball = packInto(repo, folder);
     const dependencies = {
       'webgpu-adafactor': `file:${tarball}`,
       webgpu: installed('webgpu'),
