@@ -90,7 +90,9 @@ const benchBuild = {
 /** `--mode paper` builds `npm run paper`'s Node driver (into node_modules/.cache/paper: a build output git ignores). */
 const paperBuild = {
   ssr: true,
-  rollupOptions: { input: { main: resolve(here, 'demo/paper/runner/main.ts') } },
+  rollupOptions: {
+    input: { main: resolve(here, 'demo/paper/runner/main.ts'), plot: resolve(here, 'demo/paper/runner/plot.ts') },
+  },
   outDir: resolve(here, 'node_modules/.cache/paper'),
   emptyOutDir: true,
   target: 'node20',
