@@ -65,10 +65,18 @@ export function lossChart(runs: readonly RunFile[], width = 1200, height = 640):
     const last = curves[k].at(-1)!;
     return `<rect x="${width - pad.right + 16}" y="${pad.top + k * 24 - 10}" width="14" height="14" fill="${COLORS[k]}"/><text x="${width - pad.right + 36}" y="${pad.top + k * 24 + 2}">${k + 1}. ${c.name} ${last.toFixed(3)}${banded ? ' *' : ''}</text>`;
   });
-  const seedsText =
+  // Two lines, so that the note fits the legend's column.
+  const seedsLines =
     others.length > 0
-      ? `* band: lowest to highest over minibatch seeds ${[main, ...others].map((r) => r.shape.batchSeed).join(', ')}`
-      : '';
+      ? [
+          '* band: lowest to highest over',
+          `minibatch seeds ${[main, ...others].map((r) => r.shape.batchSeed).join(', ')}`,
+        ]
+      : [];
+  const footnote = seedsLines.map(
+    (line, i) =>
+      `<text x="${width - pad.right + 16}" y="${pad.top + main.configs.length * 24 + 12 + i * 15}" font-size="11">${line}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${pad.left}" y="24" font-size="15">Training loss (trailing mean of ${WINDOW} steps), minibatch seed ${main.shape.batchSeed}, ${steps} steps per configuration</text>
@@ -78,7 +86,7 @@ ${ticks.join('\n')}
 <text x="${(pad.left + width - pad.right) / 2}" y="${height - 10}" text-anchor="middle">step</text>
 ${parts.join('\n')}
 ${legend.join('\n')}
-<text x="${width - pad.right + 16}" y="${pad.top + main.configs.length * 24 + 12}" font-size="11">${seedsText}</text>
+${footnote.join('\n')}
 </svg>`;
 }
 
