@@ -2,6 +2,7 @@
  * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`) and their
  * checks. The per-step schedules that read them are in schedules.ts.
  */
+import type { FactorDims } from './shape.js';
 
 /**
  * The kernel variants by name (their geometry is the GPU layer's: KERNEL_VARIANTS in
@@ -53,9 +54,12 @@ export interface AdafactorOptions {
   warmupInit?: boolean;
   /**
    * Which two dims of a tensor of rank >= 2 are factored: 'last2' (default, Hugging Face and
-   * PyTorch) or 'largest2' (optax and t5x; the later one on a tie); the others form a batch.
+   * PyTorch), 'largest2' (optax and t5x; the later one on a tie), 'conv' (timm: for rank > 2,
+   * dims 0 and 1 when both pass minDimSizeToFactor, else the last two), or a function of the shape
+   * that returns the two dims, or null to keep a full second moment (checked at construction); the
+   * other dims form a batch.
    */
-  factorDims?: 'last2' | 'largest2';
+  factorDims?: FactorDims;
   /**
    * Tensors of rank >= 2 are factored only when both of their factored dims are at least this.
    * Default 0 (Hugging Face and PyTorch: always); optax and t5x use 128.
@@ -114,7 +118,7 @@ export interface ResolvedOptions {
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
-  factorDims: 'last2' | 'largest2';
+  factorDims: FactorDims;
   minDimSizeToFactor: number;
   weightDecayScale: 'alpha' | 'none';
   stochasticRounding: boolean;
@@ -198,7 +202,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     return value;
   };
   const oneOf = <T extends string>(
-    name: 'weightDecayScale' | 'factorDims' | 'eps1Mode' | 'kernelVariant',
+    name: 'weightDecayScale' | 'eps1Mode' | 'kernelVariant',
     values: readonly T[],
   ): T => {
     const value = merged[name] as unknown;
@@ -230,7 +234,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
-    factorDims: oneOf('factorDims', ['last2', 'largest2'] as const),
+    factorDims: factorDimsOption(merged.factorDims, where),
     minDimSizeToFactor: number('minDimSizeToFactor', (v) => Number.isInteger(v) && v >= 0, 'and an integer >= 0'),
     weightDecayScale: oneOf('weightDecayScale', ['alpha', 'none'] as const),
     stochasticRounding: flag('stochasticRounding'),
@@ -276,6 +280,16 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   return resolved;
 }
 
+function factorDimsOption(value: unknown, where: string): FactorDims {
+  if (typeof value === 'function') return value as FactorDims;
+  const rules = ['last2', 'largest2', 'conv'];
+  if (!rules.includes(value as string))
+    throw new Error(
+      `${where}: option factorDims must be one of ${rules.map((r) => `'${r}'`).join(', ')} or a function of the shape, got ${String(value)}`,
+    );
+  return value as FactorDims;
+}
+
 function resolveLimits(limits: AdafactorLimits | undefined, where: string): AdafactorLimits {
   if (limits === undefined) return {};
   if (typeof limits !== 'object' || limits === null) throw new Error(`${where}: option limits must be an object`);
@@ -312,7 +326,7 @@ const NUMBER_OPTIONS = new Set([
 /**
  * Options as JSON can carry them, wherever options are written (checkpoint metadata, tfjs's
  * getConfig): a number JSON has no word for (Infinity: clipThreshold's "no clipping") becomes the
- * string that says it, and a learning-rate function the string 'function'. `optionsFromJson`
+ * string that says it, and a function (lr, factorDims) the string 'function'. `optionsFromJson`
  * undoes the first.
  */
 export function optionsToJson(options: unknown): unknown {
@@ -321,7 +335,7 @@ export function optionsToJson(options: unknown): unknown {
   return Object.fromEntries(
     Object.entries(options).map(([key, value]) => {
       if (typeof value === 'number' && !Number.isFinite(value)) return [key, String(value)];
-      if (key === 'lr' && typeof value === 'function') return [key, 'function'];
+      if ((key === 'lr' || key === 'factorDims') && typeof value === 'function') return [key, 'function'];
       return [key, optionsToJson(value)];
     }),
   );

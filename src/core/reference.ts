@@ -90,6 +90,7 @@ export class ReferenceAdafactor {
         p.shape,
         this.options.factorDims,
         this.options.minDimSizeToFactor,
+        `ReferenceAdafactor: tensor ${p.name ?? i}`,
       ),
     );
     this.params = params.map((p) => Float64Array.from(p.data));

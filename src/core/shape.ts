@@ -95,27 +95,54 @@ export function geometry(shape: readonly number[], label: string): Geometry {
   return factoredGeometry(shape, shape.length - 2, shape.length - 1);
 }
 
-export type FactorDims = 'last2' | 'largest2';
+/** A function factoring rule: the two dims of a tensor of this shape to factor, or null for none. */
+export type FactorDimsRule = (shape: readonly number[]) => readonly [number, number] | null;
 
 /**
- * The geometry under a factoring rule: `factorDims` 'last2' (Hugging Face, PyTorch) factors the
- * last two dims, 'largest2' (optax, t5x) the two largest (the later one on a tie); a tensor
- * whose factored dims are not both at least `minDimSizeToFactor` keeps a full second moment.
+ * Which two dims of a tensor of rank >= 2 are factored: 'last2' (Hugging Face, PyTorch), 'largest2'
+ * (optax, t5x: the two largest, the later one on a tie), 'conv' (timm: for rank > 2, dims 0 and 1,
+ * a convolution kernel's output and input channels, when both pass minDimSizeToFactor, else the
+ * last two), or a function of the shape.
+ */
+export type FactorDims = 'last2' | 'largest2' | 'conv' | FactorDimsRule;
+
+/**
+ * The geometry under a factoring rule: a tensor whose factored dims are not both at least
+ * `minDimSizeToFactor` keeps a full second moment (a function rule decides that itself).
+ * `label` names the tensor in the error for a function that returns something other than null
+ * or two distinct dims of the shape.
  */
 export function withFactoringRule(
   geom: Geometry,
   shape: readonly number[],
   factorDims: FactorDims,
   minDimSizeToFactor: number,
+  label = 'tensor',
 ): Geometry {
   if (!geom.factored) return geom;
-  let factored = geom;
-  if (factorDims === 'largest2') {
+  const big = (...dims: number[]) => dims.every((d) => shape[d] >= minDimSizeToFactor);
+  const last = [shape.length - 2, shape.length - 1] as const;
+  let dims: readonly [number, number] | null;
+  if (typeof factorDims === 'function') dims = checkedDims(factorDims(shape), shape, label);
+  else if (factorDims === 'largest2') {
     // numpy's argsort of the shape, as optax: ascending, earlier index first on a tie.
     const order = shape.map((_, i) => i).sort((a, b) => shape[a] - shape[b] || a - b);
-    const [first, second] = [order[order.length - 2], order[order.length - 1]].sort((a, b) => a - b);
-    factored = factoredGeometry(shape, first, second);
+    const pair = [order[order.length - 2], order[order.length - 1]] as const;
+    dims = big(...pair) ? pair : null;
+  } else if (factorDims === 'conv' && shape.length > 2 && big(0, 1)) dims = [0, 1];
+  else dims = big(...last) ? last : null;
+  if (!dims) return vectorGeometry(geom.numel);
+  const [rowDim, colDim] = [...dims].sort((a, b) => a - b);
+  return factoredGeometry(shape, rowDim, colDim);
+}
+
+function checkedDims(dims: unknown, shape: readonly number[], label: string): readonly [number, number] | null {
+  if (dims === null) return null;
+  const dim = (d: unknown) => Number.isInteger(d) && (d as number) >= 0 && (d as number) < shape.length;
+  if (!Array.isArray(dims) || dims.length !== 2 || !dims.every(dim) || dims[0] === dims[1]) {
+    throw new Error(
+      `${label}: the factorDims function returned ${JSON.stringify(dims)} for shape [${shape.join(', ')}]; it must return null or two different dims of the shape`,
+    );
   }
-  if (Math.min(factored.rows, factored.cols) >= minDimSizeToFactor) return factored;
-  return vectorGeometry(geom.numel);
+  return [dims[0], dims[1]];
 }

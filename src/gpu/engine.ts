@@ -117,7 +117,7 @@ export class AdafactorEngine {
     const tiles = tileGeometry(this.kernelVariant);
     this.geometries = this.tensors.map((t, i) => {
       const o = this.groupOptions[groups.groupOf[i]];
-      return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor);
+      return withFactoringRule(t.geom, params[i].shape, o.factorDims, o.minDimSizeToFactor, t.label);
     });
     this.plan = planTensors(
       this.tensors.map((t, i) => ({

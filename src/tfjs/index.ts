@@ -299,6 +299,10 @@ export class AdafactorOptimizer extends tf.Optimizer {
   getConfig(): tf.serialization.ConfigDict {
     if (typeof this.options.lr === 'function')
       throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
+    if (typeof this.options.factorDims === 'function')
+      throw new Error(
+        "AdafactorOptimizer.getConfig: a factorDims function cannot be serialized; use 'last2', 'largest2' or 'conv'",
+      );
     const { limits: _limits, ...options } = this.options;
     const config = optionsToJson(
       Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
@@ -333,6 +337,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
       shape,
       o.factorDims,
       o.minDimSizeToFactor,
+      `AdafactorOptimizer: variable '${name}'`,
     );
   }
 

@@ -95,6 +95,11 @@ describe('options', () => {
       { weightDecayScale: 'lr' as 'none' },
       /weightDecayScale must be one of 'alpha', 'none', got lr/,
     ],
+    [
+      'an unknown factorDims',
+      { factorDims: 'first2' as 'last2' },
+      /option factorDims must be one of 'last2', 'largest2', 'conv' or a function of the shape, got first2/,
+    ],
     // Fine in float64, not in the GPU's f32.
     ['eps1 below the smallest normal f32', { eps1: 1e-40 }, /option eps1 is 1e-40, which is 0 or a denormal in f32/],
     ['eps1 that rounds to 0 in f32', { eps1: 1e-46 }, /option eps1 is 1e-46, which is 0 or a denormal in f32/],

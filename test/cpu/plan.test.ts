@@ -153,6 +153,39 @@ describe('shapes', () => {
     });
     expect(withFactoringRule(geometry([8, 9], 't'), [8, 9], 'largest2', 10).factored).toBe(false);
   });
+  it("factors a convolution kernel's dims 0 and 1 with factorDims 'conv', else the last two (timm's rule)", () => {
+    const rule = (shape: number[], minDim = 0) => {
+      const g = withFactoringRule(geometry(shape, 't'), shape, 'conv', minDim);
+      return g.factored ? [g.rowDim, g.colDim] : null;
+    };
+    expect(rule([32, 16, 3, 3], 17)).toBeNull(); // 16 < 17 and the last two (3, 3) too
+    expect(rule([32, 17, 3, 3], 17)).toEqual([0, 1]);
+    expect(rule([32, 16, 20, 30], 17)).toEqual([2, 3]); // dims 0, 1 fail; the last two pass
+    expect(rule([40, 50], 17)).toEqual([0, 1]); // rank 2: the last two
+    expect(rule([4, 40, 50], 17)).toEqual([1, 2]);
+    expect(rule([64], 0)).toBeNull();
+    const g = withFactoringRule(geometry([6, 5, 3, 2], 't'), [6, 5, 3, 2], 'conv', 0);
+    expect(g).toMatchObject({ rows: 6, cols: 5, batch: 6, rowDim: 0, colDim: 1, middle: 1, inner: 6 });
+  });
+  it('takes a function of the shape, sorting its two dims, and refuses what is not two dims of the shape', () => {
+    const shape = [7, 3, 5];
+    const calls: number[][] = [];
+    const rule = (s: readonly number[]) => {
+      calls.push([...s]);
+      return [2, 0] as const;
+    };
+    const g = withFactoringRule(geometry(shape, 't'), shape, rule, 1000); // minDimSizeToFactor is the function's affair
+    expect(g).toMatchObject({ factored: true, rowDim: 0, colDim: 2, rows: 7, cols: 5, batch: 3 });
+    expect(calls).toEqual([[7, 3, 5]]);
+    expect(withFactoringRule(geometry(shape, 't'), shape, () => null, 0).factored).toBe(false);
+    // Vectors are never factored: the function is not asked.
+    expect(withFactoringRule(geometry([9], 't'), [9], rule, 0).factored).toBe(false);
+    expect(calls.length).toBe(1);
+    for (const bad of [[0, 0], [0, 3], [-1, 1], [0.5, 1], [0], [0, 1, 2], '0,1', undefined, 7])
+      expect(() => withFactoringRule(geometry(shape, 't'), shape, (() => bad) as never, 0, "tensor 'w'")).toThrow(
+        /^tensor 'w': the factorDims function returned .* for shape \[7, 3, 5\]; it must return null or two different dims of the shape$/,
+      );
+  });
 });
 
 describe('the shaders', () => {

@@ -23,6 +23,11 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
       "optax's factoring",
       { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 },
     ],
+    ["timm's convolution factoring", { factorDims: 'conv', minDimSizeToFactor: 3, beta1: 0.9 }],
+    [
+      'a factoring function (the first and last dims of rank 3, none of rank 2)',
+      { factorDims: (shape: readonly number[]) => (shape.length === 3 ? ([0, 2] as const) : null) },
+    ],
     ['skipNonFinite with nothing to skip', { skipNonFinite: true, beta1: 0.9 }],
   ] as [string, AdafactorOptions][])('%s: the same updates and stats as the float64 reference', async (_, options) => {
     const rand = random(Date.now() % 2 ** 31);
@@ -567,6 +572,10 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
     expect(() => new AdafactorOptimizer({ relativeStep: false, lr: (t) => 0.01 / t }).getConfig()).toThrow(
       /getConfig: a learning-rate function cannot be serialized; pass a number/,
     );
+    expect(() => new AdafactorOptimizer({ factorDims: () => null }).getConfig()).toThrow(
+      /getConfig: a factorDims function cannot be serialized; use 'last2', 'largest2' or 'conv'/,
+    );
+    expect(new AdafactorOptimizer({ factorDims: 'conv' }).getConfig()).toStrictEqual({ factorDims: 'conv' });
   });
 
   it("fromConfig takes the customObjects tfjs-layers adds, and still refuses an unknown option, also from a saved model's training config", async () => {

@@ -65,3 +65,67 @@ describe("factorDims: 'largest2'", () => {
     }
   });
 });
+
+describe("factorDims: 'conv' and a function", () => {
+  it("'conv' factors a convolution kernel's channels, as timm does, and matches the float64 reference", async () => {
+    const tensors = new TensorSet(gpu.device, [[20, 18, 3, 3]], [new Float32Array(3240)]);
+    const optimizer = new Adafactor(gpu.device, tensors.params, { factorDims: 'conv', minDimSizeToFactor: 17 });
+    const saved = decodeSafetensors(await optimizer.saveState());
+    expect(saved.tensors.get('p0.exp_avg_sq_row')!.shape).toEqual([20, 3, 3]);
+    expect(saved.tensors.get('p0.exp_avg_sq_col')!.shape).toEqual([18, 3, 3]);
+    optimizer.destroy();
+    tensors.destroy();
+    for (const layout of ['arena', 'separate'] as const)
+      await withGpuErrors(gpu.device, () =>
+        checkAgainstReference(gpu.device, {
+          seed: Date.now() % 2 ** 31,
+          shapes: [[20, 18, 3, 3], [16, 20, 5, 40], [30, 40], [64]],
+          options: { factorDims: 'conv', minDimSizeToFactor: 17, beta1: 0.9 },
+          steps: 3,
+          layout,
+        }),
+      );
+  });
+
+  it('a function picks the dims (or none) per shape, and matches the float64 reference', async () => {
+    const rule = (shape: readonly number[]) => (shape.length === 3 ? ([2, 0] as const) : null);
+    const tensors = new TensorSet(
+      gpu.device,
+      [
+        [7, 3, 5],
+        [6, 8],
+      ],
+      [new Float32Array(105), new Float32Array(48)],
+    );
+    const optimizer = new Adafactor(gpu.device, tensors.params, { factorDims: rule });
+    const saved = decodeSafetensors(await optimizer.saveState());
+    expect(saved.tensors.get('p0.exp_avg_sq_row')!.shape).toEqual([7, 3]);
+    expect(saved.tensors.get('p0.exp_avg_sq_col')!.shape).toEqual([3, 5]);
+    expect(saved.tensors.get('p1.exp_avg_sq')!.shape).toEqual([6, 8]);
+    optimizer.destroy();
+    tensors.destroy();
+    for (const layout of ['arena', 'separate'] as const)
+      await withGpuErrors(gpu.device, () =>
+        checkAgainstReference(gpu.device, {
+          seed: Date.now() % 2 ** 31,
+          shapes: [
+            [7, 3, 5],
+            [6, 8],
+            [40, 2, 30],
+          ],
+          options: { factorDims: rule, beta1: 0.9 },
+          steps: 3,
+          layout,
+        }),
+      );
+  });
+
+  it('refuses a function that returns something other than two dims, naming the tensor, and builds nothing', async () => {
+    const tensors = new TensorSet(gpu.device, [[7, 3, 5]], [new Float32Array(105)]);
+    for (const bad of [[0, 3], [1, 1], 'rows'])
+      expect(() => new Adafactor(gpu.device, tensors.params, { factorDims: () => bad as never })).toThrow(
+        /^Adafactor: tensor 'p0': the factorDims function returned .* for shape \[7, 3, 5\]; it must return null or two different dims of the shape$/,
+      );
+    tensors.destroy();
+  });
+});

@@ -67,6 +67,11 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
       "optax's factoring",
       { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 },
     ],
+    ["timm's convolution factoring", { factorDims: 'conv', minDimSizeToFactor: 3, beta1: 0.9 }],
+    [
+      'a factoring function (the first and last dims of rank 3, none of rank 2)',
+      { factorDims: (shape: readonly number[]) => (shape.length === 3 ? ([0, 2] as const) : null) },
+    ],
   ] as [string, AdafactorOptions][])(
     "%s: in place on the variables' buffers, no read-back, the float64 reference's updates",
     async (_, options) => {
