@@ -3,7 +3,8 @@
 //   U = scale * G / sqrt(V_t)                               unfactored (V_t floored at eps1^2 with the eps1 floor)
 //   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored (see factoredUpdate)
 //   M_t = beta1 M_{t-1} + (1 - beta1) U,  U = M_t           with momentum
-//   X_t = X_{t-1} - weightDecay * alpha_t * X_{t-1} - U
+//   (with momentumBeforeLr, scale leaves out alpha_t and U = alpha_t M_t)
+//   X_t = X_{t-1} - decay * X_{t-1} - U                    decay: weightDecay * alpha_t, or see writeScalars
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn apply(@builtin(workgroup_id) workgroupId: vec3<u32>,
@@ -22,14 +23,14 @@ fn applyToTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
   roundingSeed = s.roundingSeed;
   let scalars = loadTensorScalars(t);
   if (t.factored == 1u) {
-    applyFactored(t, s, localTile, scalars.scale, scalars.decay, lid);
+    applyFactored(t, s, localTile, scalars, lid);
   } else {
-    applyVector(t, s, localTile, scalars.scale, scalars.decay, lid);
+    applyVector(t, s, localTile, scalars, lid);
   }
 }
 
 // Each invocation updates its block of quads in every ROW_LANES-th row (as in stats).
-fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
+fn applyFactored(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: u32) {
   let tile = factoredTile(t, localTile);
   let firstCol = (lid % COL_GROUPS) * QUAD * QUADS_PER_INVOCATION;
   let counts = blockCounts(tile, firstCol);
@@ -40,11 +41,11 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
   for (var row = lid / COL_GROUPS; row < tile.rowCount; row = row + ROW_LANES) {
     let rowFactor = rowTerm(t, s, tile.matrix * t.rows + tile.row0 + row);
     let first = firstElement + row * t.rowStride;
-    applyQuad(t, s, first, counts.x, rowFactor, cols[0], scale, decay);
-    if (QUADS_PER_INVOCATION > 1u) { applyQuad(t, s, first + step, counts.y, rowFactor, cols[1], scale, decay); }
+    applyQuad(t, s, first, counts.x, rowFactor, cols[0], k);
+    if (QUADS_PER_INVOCATION > 1u) { applyQuad(t, s, first + step, counts.y, rowFactor, cols[1], k); }
     if (QUADS_PER_INVOCATION > 2u) {
-      applyQuad(t, s, first + 2u * step, counts.z, rowFactor, cols[2], scale, decay);
-      applyQuad(t, s, first + 3u * step, counts.w, rowFactor, cols[3], scale, decay);
+      applyQuad(t, s, first + 2u * step, counts.z, rowFactor, cols[2], k);
+      applyQuad(t, s, first + 3u * step, counts.w, rowFactor, cols[3], k);
     }
   }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
@@ -60,13 +61,13 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32,
 
 // The update of one quad of `count` elements of a factored tensor from `element` on (none when
 // `count` is 0).
-fn applyQuad(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>, scale: f32, decay: f32) {
+fn applyQuad(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>, k: TensorScalars) {
   if (count == 0u) { return; }
   let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-  updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * scale, decay, count, t.colStride);
+  updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * k.scale, k, count, t.colStride);
 }
 
-fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, lid: u32) {
+fn applyVector(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: u32) {
   let start = localTile * VECTOR_TILE;
   let end = min(start + VECTOR_TILE, t.cols);
   for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
@@ -76,19 +77,20 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, scale: f32, decay: f32, l
     for (var c = 0u; c < count; c = c + 1u) {
       let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.epsAdded);
       fullState[fullStateIndex(t, i + c)] = v;
-      u[c] = g[c] * inverseSqrt(atLeast(v, s.vectorFloor)) * scale;
+      u[c] = g[c] * inverseSqrt(atLeast(v, s.vectorFloor)) * k.scale;
     }
-    updateParams(t, s, i, u, decay, count, 1u);
+    updateParams(t, s, i, u, k, count, 1u);
   }
 }
 
 // X_t = X - decay X - U for up to four elements `stride` apart, through the first moment if kept.
-fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, decay: f32, count: u32, stride: u32) {
+fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, k: TensorScalars, count: u32, stride: u32) {
   let x = loadParam4(paramIndex(t, element), count, stride);
   if (!USES_MOMENTUM || t.momentum == NO_MOMENTUM) {
-    storeParam4(paramIndex(t, element), x - decay * x - update, count, stride);
+    storeParam4(paramIndex(t, element), x - k.decay * x - update, count, stride);
   } else {
-    storeParam4(paramIndex(t, element), x - decay * x - momentumStep(t, s, element, update, count, stride), count, stride);
+    let step = momentumStep(t, s, element, update, count, stride) * k.momentumScale;
+    storeParam4(paramIndex(t, element), x - k.decay * x - step, count, stride);
   }
 }
 

@@ -12,11 +12,13 @@ struct Settings {
   clipThreshold: f32,
   beta1: f32,
   weightDecay: f32,
+  weightDecayMaxLr: f32,
   scaleParameter: u32,
   skipNonFinite: u32,
   weightDecayScaled: u32,
   roundingSeed: u32,
   epsFloor: u32,
+  momentumBeforeLr: u32,
   epsAdded: f32,        // added to G^2: eps1, or 0 with epsFloor
   vectorFloor: f32,     // floor of the second-moment estimate: eps1^2 with epsFloor, else 0
   meanRowFloor: f32,    // floor of mean(R_t): eps1 with epsFloor, else 0
@@ -30,10 +32,10 @@ fn settingsOf(group: u32) -> Settings {
     bitcast<f32>(joinHalves(g.beta2Low, g.beta2High)),
     bitcast<f32>(joinHalves(g.oneMinusBeta2Low, g.oneMinusBeta2High)),
     bitcast<f32>(joinHalves(g.rhoLow, g.rhoHigh)),
-    g.eps1, g.eps2, g.clipThreshold, g.beta1, g.weightDecay,
+    g.eps1, g.eps2, g.clipThreshold, g.beta1, g.weightDecay, g.weightDecayMaxLr,
     g.scaleParameter, g.skipNonFinite, g.weightDecayScaled,
     joinHalves(g.roundingSeedLow, g.roundingSeedHigh),
-    g.epsFloor,
+    g.epsFloor, g.momentumBeforeLr,
     select(g.eps1, 0.0, g.epsFloor == 1u),
     select(0.0, g.eps1 * g.eps1, g.epsFloor == 1u),
     select(0.0, g.eps1, g.epsFloor == 1u));
@@ -211,4 +213,5 @@ fn storeTensorScalars(t: Tensor, v: TensorScalars) {
   scratch[at + 4u] = v.stepSize;
   scratch[at + 5u] = v.updateRms;
   scratch[at + 6u] = v.clipDivisor;
+  scratch[at + 7u] = v.momentumScale;
 }

@@ -83,11 +83,16 @@ fn writeScalars(t: Tensor, s: Settings, paramSquares: f32, updateSquares: f32, n
   }
   let ratio = updateRms / s.clipThreshold;
   let clipDivisor = select(max(1.0, ratio), ratio, isNan(ratio));
-  let scale = alpha / clipDivisor;
-  let decay = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
+  // With momentumBeforeLr, M averages U / clipDivisor and alpha_t scales M_t.
+  let beforeLr = s.momentumBeforeLr == 1u;
+  let scale = select(alpha, 1.0, beforeLr) / clipDivisor;
+  let momentumScale = select(1.0, alpha, beforeLr);
+  // weightDecay * alpha_t (or weightDecay), times alpha_t / weightDecayMaxLr for the corrected decay.
+  var decay = s.weightDecay * select(1.0, alpha, s.weightDecayScaled == 1u);
+  if (s.weightDecayMaxLr > 0.0) { decay = decay * (alpha / s.weightDecayMaxLr); }
   // Sums that overflowed f32 (squares of finite gradients or parameters, R_t, C_t, V_t: see
   // finalize_stats) count as non-finite too, for skipNonFinite.
   let overflowed = !(isFinite(paramSquares) && isFinite(updateSquares) && isFinite(scale));
   let nonFiniteCount = nonFinite + select(0.0, 1.0, overflowed);
-  storeTensorScalars(t, TensorScalars(scale, decay, nonFiniteCount, paramRms, alpha, updateRms, clipDivisor, 0.0));
+  storeTensorScalars(t, TensorScalars(scale, decay, nonFiniteCount, paramRms, alpha, updateRms, clipDivisor, momentumScale));
 }

@@ -100,10 +100,12 @@ struct GroupSettings {
   clipThreshold: f32,
   beta1: f32,
   weightDecay: f32,
+  weightDecayMaxLr: f32, // > 0: the decay is also multiplied by alpha_t / weightDecayMaxLr; 0: not
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
   skipNonFinite: u32,   // 1: a step with a non-finite gradient or statistic anywhere changes nothing
   weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
   epsFloor: u32,        // 1: eps1 floors mean(R_t) and eps1^2 the estimate (PyTorch); 0: eps1 is added to G^2
+  momentumBeforeLr: u32, // 1: M averages the clipped update and the step is alpha_t M; 0: M averages alpha_t U
   beta2Low: u32,        // beta2_t = 1 - t^decayRate: the bits of an f32, low and high halves
   beta2High: u32,
   oneMinusBeta2Low: u32, // t^decayRate, computed in float64 on the host
@@ -139,14 +141,14 @@ struct Window {
 // and written whole through loadTensorScalars and storeTensorScalars (common.wgsl); the host reads
 // them by field name.
 struct TensorScalars {
-  scale: f32,           // alpha_t / clip divisor: apply's factor of U
-  decay: f32,           // weightDecay * alpha_t (or weightDecay): apply's factor of X
+  scale: f32,           // alpha_t / clip divisor (1 / clip divisor with momentumBeforeLr): apply's factor of U
+  decay: f32,           // weightDecay * alpha_t (or weightDecay; see writeScalars): apply's factor of X
   nonFinite: f32,       // non-finite sums of Q and statistics that overflowed f32, for decide_skip
   paramRms: f32,        // for optimizer.stats(): RMS(X_{t-1}),
   stepSize: f32,        //   alpha_t,
   updateRms: f32,       //   RMS(U) before clipping,
   clipDivisor: f32,     //   and max(1, RMS(U) / clipThreshold)
-  _unused: f32,
+  momentumScale: f32,   // apply's factor of M_t: alpha_t with momentumBeforeLr, else 1
 }
 
 // Set by apply from the step's settings before it stores parameters: the seed of stochastic

@@ -4,7 +4,8 @@
  * program's dispatches; the state layer (src/state/) turns the state into a file and back.
  */
 import type { AdafactorParamGroup } from './core/groups.js';
-import { type AdafactorOptions, type KernelVariant, optionsToJson } from './core/options.js';
+import type { AdafactorOptions, KernelVariant } from './core/options.js';
+import { optionsToJson } from './core/options_json.js';
 import type { AdafactorStats } from './core/stats.js';
 import { AdafactorEngine, STATE_BUFFERS, type StateBuffer } from './gpu/engine.js';
 import { type AdafactorParam, rebindParams } from './gpu/params.js';

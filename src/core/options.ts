@@ -42,10 +42,27 @@ export interface AdafactorOptions {
    * refused. Default 0.
    */
   decayOffset?: number;
+  /**
+   * A cap on the scheduled decay: beta2_t = min(beta2Cap, 1 - (t - decayOffset)^decayRate)
+   * (big_vision and timm's AdafactorBigVision: 0.999), in (0, 1); not with `beta2`. Default: none.
+   */
+  beta2Cap?: number;
   /** First-moment decay. Default undefined: no first moment is kept. */
   beta1?: number;
+  /**
+   * With beta1: the first moment averages the clipped update before alpha_t scales it, and the
+   * step is alpha_t M_t (big_vision, timm's AdafactorBigVision). Default false: it averages the
+   * scaled update, and the step is M_t (Hugging Face, PyTorch, optax, timm's Adafactor).
+   */
+  momentumBeforeLr?: boolean;
   /** Decoupled weight decay: X -= weightDecay * alpha_t * X. Default 0. */
   weightDecay?: number;
+  /**
+   * Corrected weight decay (timm's corrected_weight_decay, whose max_lr is the constructor's lr):
+   * the decay is also multiplied by alpha_t / weightDecayMaxLr, so that it follows the learning
+   * rate's schedule. A number > 0. Default: none.
+   */
+  weightDecayMaxLr?: number;
   /** alpha_t = rho_t * max(eps2, RMS(X_{t-1})) when true, rho_t when false. Default true. */
   scaleParameter?: boolean;
   /** rho_t = min(1e-2, 1/sqrt(t)) when true; the given `lr` when false. Default true. */
@@ -113,8 +130,12 @@ export interface ResolvedOptions {
   /** A fixed beta2, or undefined for the schedule. */
   beta2: number | undefined;
   decayOffset: number;
+  /** The cap on the scheduled beta2_t, or undefined for none. */
+  beta2Cap: number | undefined;
   beta1: number | undefined;
+  momentumBeforeLr: boolean;
   weightDecay: number;
+  weightDecayMaxLr: number | undefined;
   scaleParameter: boolean;
   relativeStep: boolean;
   warmupInit: boolean;
@@ -135,8 +156,11 @@ export const DEFAULT_OPTIONS = {
   decayRate: -0.8,
   decayOffset: 0,
   beta2: undefined,
+  beta2Cap: undefined,
   beta1: undefined,
+  momentumBeforeLr: false,
   weightDecay: 0,
+  weightDecayMaxLr: undefined,
   scaleParameter: true,
   relativeStep: true,
   warmupInit: false,
@@ -185,8 +209,7 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
     // Checked in the precision the GPU computes in, for the options the shaders use.
-    const hostOnly =
-      name === 'decayRate' || name === 'decayOffset' || name === 'minDimSizeToFactor' || name === 'beta2';
+    const hostOnly = ['decayRate', 'decayOffset', 'minDimSizeToFactor', 'beta2', 'beta2Cap'].includes(name);
     // A value that must stay positive may not be a denormal in f32 (0 itself, where allowed, is exact).
     const problem = hostOnly
       ? undefined
@@ -195,7 +218,8 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     return value;
   };
   const flag = (
-    name: 'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding',
+    name:
+      'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding' | 'momentumBeforeLr',
   ): boolean => {
     const value = merged[name] as unknown;
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
@@ -226,11 +250,18 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
         ? undefined
         : number('beta2', (v) => v >= 0 && Math.fround(v) < 1, "in [0, 1) (and below 1 in f32, the GPU's precision)"),
     decayOffset: number('decayOffset', (v) => Number.isSafeInteger(v) && v >= 0, 'and an integer >= 0'),
+    beta2Cap:
+      merged.beta2Cap === undefined
+        ? undefined
+        : number('beta2Cap', (v) => v > 0 && Math.fround(v) < 1, "in (0, 1) (and below 1 in f32, the GPU's precision)"),
     beta1:
       merged.beta1 === undefined
         ? undefined
         : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, "in [0, 1) (and below 1 in f32, the GPU's precision)"),
+    momentumBeforeLr: flag('momentumBeforeLr'),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
+    weightDecayMaxLr:
+      merged.weightDecayMaxLr === undefined ? undefined : number('weightDecayMaxLr', (v) => v > 0, '> 0'),
     scaleParameter: flag('scaleParameter'),
     relativeStep: flag('relativeStep'),
     warmupInit: flag('warmupInit'),
@@ -266,6 +297,11 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   if (resolved.beta2 !== undefined && (options.decayRate !== undefined || options.decayOffset !== undefined)) {
     throw new Error(
       `${where}: option beta2 fixes the second-moment decay; it cannot be given with ${options.decayRate !== undefined ? 'decayRate' : 'decayOffset'}, which shape the schedule it replaces`,
+    );
+  }
+  if (resolved.beta2 !== undefined && resolved.beta2Cap !== undefined) {
+    throw new Error(
+      `${where}: option beta2Cap caps the scheduled decay; with a fixed beta2 give the smaller value as beta2`,
     );
   }
   if (resolved.warmupInit && !resolved.relativeStep) {
@@ -305,50 +341,4 @@ function resolveLimits(limits: AdafactorLimits | undefined, where: string): Adaf
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** The options whose values are numbers (limits' too): those JSON may have to carry as strings. */
-const NUMBER_OPTIONS = new Set([
-  'lr',
-  'eps1',
-  'eps2',
-  'clipThreshold',
-  'decayRate',
-  'beta2',
-  'decayOffset',
-  'beta1',
-  'weightDecay',
-  'minDimSizeToFactor',
-  'maxWorkgroupsPerDimension',
-  'maxBindingBytes',
-]);
-
-/**
- * Options as JSON can carry them, wherever options are written (checkpoint metadata, tfjs's
- * getConfig): a number JSON has no word for (Infinity: clipThreshold's "no clipping") becomes the
- * string that says it, and a function (lr, factorDims) the string 'function'. `optionsFromJson`
- * undoes the first.
- */
-export function optionsToJson(options: unknown): unknown {
-  if (Array.isArray(options)) return options.map(optionsToJson);
-  if (options === null || typeof options !== 'object') return options;
-  return Object.fromEntries(
-    Object.entries(options).map(([key, value]) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) return [key, String(value)];
-      if ((key === 'lr' || key === 'factorDims') && typeof value === 'function') return [key, 'function'];
-      return [key, optionsToJson(value)];
-    }),
-  );
-}
-
-/** Options written by `optionsToJson` and read back as JSON: the numbers it wrote as strings, numbers again. */
-export function optionsFromJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(optionsFromJson);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, v]) => {
-      const written = v === 'Infinity' || v === '-Infinity' || v === 'NaN';
-      return [key, NUMBER_OPTIONS.has(key) && written ? Number(v) : optionsFromJson(v)];
-    }),
-  );
 }

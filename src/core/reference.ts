@@ -52,8 +52,12 @@ export function referenceStep(
   secondMoment(grad, geom, state, options, step);
   const update = normalize(grad, geom, state, options);
   const clipped = clip(update, options);
-  scale(update, alpha);
-  const averaged = momentum(update, state, options);
+  if (!options.momentumBeforeLr) scale(update, alpha);
+  let averaged = momentum(update, state, options);
+  if (options.momentumBeforeLr) {
+    averaged = Float64Array.from(averaged); // M itself stays unscaled
+    scale(averaged, alpha);
+  }
   weightDecay(param, alpha, options);
   apply(param, averaged);
   return { paramRms, stepSize: alpha, ...clipped };

@@ -5,8 +5,9 @@
 import { type ResolvedOptions, f32Problem } from './options.js';
 
 /**
- * 1 - beta2_t = (t - decayOffset)^decayRate. Kept separately from beta2_t so that it keeps full
- * precision. Throws for a step at or before decayOffset.
+ * 1 - beta2_t = (t - decayOffset)^decayRate, or 1 - beta2Cap where that is larger. Kept
+ * separately from beta2_t so that it keeps full precision. Throws for a step at or before
+ * decayOffset.
  */
 export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
   if (options.beta2 !== undefined) return 1 - options.beta2;
@@ -15,12 +16,15 @@ export function oneMinusBeta2(options: ResolvedOptions, step: number, where = 'A
       `${where}: step ${step} is not past decayOffset ${options.decayOffset}; the second-moment decay counts steps from decayOffset + 1 (set the step count with loadState, or lower decayOffset)`,
     );
   }
-  return Math.pow(step - options.decayOffset, options.decayRate);
+  const scheduled = Math.pow(step - options.decayOffset, options.decayRate);
+  return options.beta2Cap === undefined ? scheduled : Math.max(1 - options.beta2Cap, scheduled);
 }
 
-/** beta2_t = 1 - (t - decayOffset)^decayRate, or the fixed beta2. */
+/** beta2_t = 1 - (t - decayOffset)^decayRate (at most beta2Cap), or the fixed beta2. */
 export function beta2(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
-  return options.beta2 ?? 1 - oneMinusBeta2(options, step, where);
+  if (options.beta2 !== undefined) return options.beta2;
+  const scheduled = 1 - oneMinusBeta2({ ...options, beta2Cap: undefined }, step, where);
+  return options.beta2Cap === undefined ? scheduled : Math.min(options.beta2Cap, scheduled);
 }
 
 /**

@@ -11,6 +11,8 @@
  *   5. momentum      M = beta1 M + (1 - beta1) U; U = M        (with beta1)
  *   6. weightDecay   X = X - weightDecay alpha_t X              (or weightDecay X)
  *   7. apply         X = X - U
+ *
+ * With momentumBeforeLr, stage 4 follows stage 5: M averages the clipped update, U = alpha_t M.
  */
 import type { ResolvedOptions } from './options.js';
 import { beta2, oneMinusBeta2 } from './schedules.js';
@@ -144,9 +146,18 @@ export function momentum(update: Float64Array, state: ReferenceState, options: R
   return m;
 }
 
-/** Stage 6, weight decay: X -= weightDecay * alpha_t * X (or weightDecay * X with weightDecayScale 'none'). */
+/**
+ * The factor of X in stage 6: weightDecay * alpha_t (or weightDecay with weightDecayScale
+ * 'none'), times alpha_t / weightDecayMaxLr with the corrected decay.
+ */
+export function decayFactor(alpha: number, options: ResolvedOptions): number {
+  const corrected = options.weightDecayMaxLr === undefined ? 1 : alpha / options.weightDecayMaxLr;
+  return options.weightDecay * (options.weightDecayScale === 'alpha' ? alpha : 1) * corrected;
+}
+
+/** Stage 6, weight decay: X -= decayFactor * X. */
 export function weightDecay(param: Float64Array, alpha: number, options: ResolvedOptions): void {
-  const decay = options.weightDecay * (options.weightDecayScale === 'alpha' ? alpha : 1);
+  const decay = decayFactor(alpha, options);
   for (let i = 0; i < param.length; i++) param[i] = param[i] - decay * param[i];
 }
 

@@ -29,10 +29,13 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
       clipThreshold: o.clipThreshold,
       beta1: o.beta1 ?? 0,
       weightDecay: o.weightDecay,
+      weightDecayMaxLr: o.weightDecayMaxLr ?? 0,
       scaleParameter: o.scaleParameter ? 1 : 0,
       skipNonFinite: skipNonFinite ? 1 : 0,
       weightDecayScaled: o.weightDecayScale === 'alpha' ? 1 : 0,
       epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
+      // Without a first moment there is nothing to scale after: alpha_t scales U as usual.
+      momentumBeforeLr: o.momentumBeforeLr && o.beta1 !== undefined ? 1 : 0,
       ...stepScalars,
     });
   });

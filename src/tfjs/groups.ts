@@ -5,7 +5,8 @@
  * tfjs-ops path reads each variable's options, the webgpu path gives each engine its groups.
  */
 import type { AdafactorGroupOptions, AdafactorParamGroup } from '../core/groups.js';
-import { type ResolvedOptions, optionsFromJson, optionsToJson, resolveOptions } from '../core/options.js';
+import { type ResolvedOptions, resolveOptions } from '../core/options.js';
+import { optionsFromJson, optionsToJson } from '../core/options_json.js';
 import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
 import type { StepScalars } from './stages.js';
 

@@ -6,13 +6,8 @@
  * algorithm and options as the WebGPU `Adafactor` and the float64 reference (Hugging Face semantics).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type AdafactorOptions,
-  type ResolvedOptions,
-  optionsFromJson,
-  optionsToJson,
-  resolveOptions,
-} from '../core/options.js';
+import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from '../core/options.js';
+import { optionsFromJson, optionsToJson } from '../core/options_json.js';
 import { stepSize } from '../core/schedules.js';
 import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';

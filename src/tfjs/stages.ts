@@ -80,9 +80,10 @@ export function momentum(update: tf.Tensor, old: SlotTensors, o: ResolvedOptions
   return old.momentum ? tf.add(tf.mul(old.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!)) : undefined;
 }
 
-/** Stage 6, weight decay: X - weightDecay * alpha_t * X (or weightDecay * X). */
+/** Stage 6, weight decay: X - weightDecay * alpha_t * X (or weightDecay * X), times alpha_t / weightDecayMaxLr when corrected. */
 export function weightDecay(x: tf.Tensor, alpha: tf.Tensor, o: ResolvedOptions): tf.Tensor {
-  const decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
+  let decayFactor = tf.mul(o.weightDecay, o.weightDecayScale === 'alpha' ? alpha : tf.scalar(1));
+  if (o.weightDecayMaxLr !== undefined) decayFactor = tf.mul(decayFactor, tf.div(alpha, o.weightDecayMaxLr));
   return tf.sub(x, tf.mul(decayFactor, x));
 }
 
@@ -127,10 +128,11 @@ export function nextValues(
   const state = secondMoment(q, geom, old, decay, rate);
   const normalized = normalize(g, geom, state, o);
   const { clipped, updateRms, clipDivisor } = clip(normalized, o);
-  let update = scale(clipped, alpha);
   const stats = tf.stack([paramRms, alpha, updateRms, clipDivisor]);
+  let update = o.momentumBeforeLr ? clipped : scale(clipped, alpha);
   const averaged = momentum(update, old, o);
   if (averaged) update = state.momentum = averaged;
+  if (o.momentumBeforeLr) update = scale(update, alpha);
   const param = apply(weightDecay(x, alpha, o), update);
   if (!o.skipNonFinite) return { param, state, stats };
   // tfjs's mean divides before it sums, so the sums that overflow in f32 on the GPU are formed here.

@@ -25,6 +25,9 @@ describe('options', () => {
       minDimSizeToFactor: 0,
       weightDecayScale: 'alpha',
       skipNonFinite: false,
+      beta2Cap: undefined,
+      momentumBeforeLr: false,
+      weightDecayMaxLr: undefined,
     });
     expect(DEFAULT_OPTIONS.decayRate).toBe(-0.8);
   });
@@ -37,6 +40,14 @@ describe('options', () => {
     expect(stepSize(o, 40000)).toBeCloseTo(1 / 200, 15);
     const warm = resolveOptions({ warmupInit: true });
     expect(stepSize(warm, 10)).toBeCloseTo(1e-5, 20);
+    // A cap: beta2_t = min(0.9, 1 - t^-0.8), 1 - beta2_t = max(0.1, t^-0.8) kept in full precision.
+    const capped = resolveOptions({ beta2Cap: 0.9 });
+    expect(beta2(capped, 1)).toBe(0);
+    expect(beta2(capped, 10)).toBe(1 - 10 ** -0.8);
+    expect(oneMinusBeta2(capped, 10)).toBe(10 ** -0.8);
+    expect(beta2(capped, 1000)).toBe(0.9);
+    expect(oneMinusBeta2(capped, 1000)).toBe(1 - 0.9);
+    expect(beta2(resolveOptions({ beta2Cap: 0.9, decayOffset: 995 }), 1000)).toBe(1 - 5 ** -0.8);
     const external = resolveOptions({ relativeStep: false, lr: (t) => 0.1 / t });
     expect(stepSize(external, 4)).toBeCloseTo(0.025, 15);
   });
@@ -95,6 +106,15 @@ describe('options', () => {
       { weightDecayScale: 'lr' as 'none' },
       /weightDecayScale must be one of 'alpha', 'none', got lr/,
     ],
+    ['beta2Cap = 1', { beta2Cap: 1 }, /option beta2Cap must be a finite number in \(0, 1\)/],
+    ['beta2Cap = 0', { beta2Cap: 0 }, /option beta2Cap must be a finite number in \(0, 1\)/],
+    [
+      'beta2Cap with a fixed beta2',
+      { beta2Cap: 0.9, beta2: 0.99 },
+      /option beta2Cap caps the scheduled decay; with a fixed beta2 give the smaller value as beta2/,
+    ],
+    ['a momentumBeforeLr string', { momentumBeforeLr: 'true' as never }, /option momentumBeforeLr must be a boolean/],
+    ['weightDecayMaxLr = 0', { weightDecayMaxLr: 0 }, /option weightDecayMaxLr must be a finite number > 0, got 0/],
     [
       'an unknown factorDims',
       { factorDims: 'first2' as 'last2' },

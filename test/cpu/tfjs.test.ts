@@ -25,6 +25,19 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
     ],
     ["timm's convolution factoring", { factorDims: 'conv', minDimSizeToFactor: 3, beta1: 0.9 }],
     [
+      "big_vision's momentum before the lr, a capped decay, corrected weight decay",
+      {
+        beta1: 0.9,
+        momentumBeforeLr: true,
+        beta2Cap: 0.6,
+        weightDecay: 0.5,
+        weightDecayMaxLr: 0.05,
+        relativeStep: false,
+        lr: 0.02,
+        scaleParameter: false,
+      },
+    ],
+    [
       'a factoring function (the first and last dims of rank 3, none of rank 2)',
       { factorDims: (shape: readonly number[]) => (shape.length === 3 ? ([0, 2] as const) : null) },
     ],

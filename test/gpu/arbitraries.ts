@@ -17,11 +17,11 @@ export function shape(maxElements = 40_000): fc.Arbitrary<number[]> {
     .filter((s) => s.reduce((a, b) => a * b, 1) <= maxElements);
 }
 
-/** Options as this library's own names give them. */
 /** A factoring rule of the user's own: the first and the last dim, when both have at least 4 elements. */
 const firstAndLast = (shape: readonly number[]) =>
   shape[0] >= 4 && shape[shape.length - 1] >= 4 ? ([0, shape.length - 1] as const) : null;
 
+/** Options as this library's own names give them. */
 const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
   .record({
     relativeStep: fc.boolean(),
@@ -29,7 +29,11 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     lr: fc.double({ min: 1e-4, max: 0.1, noNaN: true }),
     lrDecays: fc.boolean(),
     beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
+    momentumBeforeLr: fc.boolean(),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
+    weightDecayMaxLr: fc.option(fc.double({ min: 1e-3, max: 1, noNaN: true }), { nil: undefined }),
+    // Caps the schedule only: dropped where the case draws a fixed beta2.
+    beta2Cap: fc.option(fc.constantFrom(0.5, 0.9, 0.999), { nil: undefined }),
     clipThreshold: fc.oneof(
       fc.constant(1),
       fc.double({ min: 0.05, max: 5, noNaN: true }),
@@ -54,8 +58,8 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
     weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
-  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, ...rest }) => {
-    const base = { ...rest, ...epsilon, ...decay };
+  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, beta2Cap, ...rest }) => {
+    const base = { ...rest, ...epsilon, ...decay, ...('beta2' in decay ? {} : { beta2Cap }) };
     return relativeStep
       ? { ...base, relativeStep, warmupInit }
       : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };
