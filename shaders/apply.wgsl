@@ -4,6 +4,8 @@
 //   U = scale * sqrt(mean(R_t)) G / (sqrt(R_t) sqrt(C_t))   factored (see factoredUpdate)
 //   M_t = beta1 M_{t-1} + (1 - beta1) U,  U = M_t           with momentum
 //   (with momentumBeforeLr, scale leaves out alpha_t and U = alpha_t M_t)
+//   (with caution, U keeps only the elements where M_t G > 0, times momentumScale's
+//   1 / max(fraction kept, 1e-3))
 //   X_t = X_{t-1} - decay * X_{t-1} - U                    decay: weightDecay * alpha_t, or see writeScalars
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -17,6 +19,11 @@ fn apply(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (s.skipNonFinite == 1u && scratch[STATUS_SKIP] != 0.0) { return; }
   applyToTile(t, s, tileIndex - t.firstTile, lid);
 }
+
+// Set by caution_count before it walks a tile through apply's functions: then nothing is stored,
+// and cautionKept counts this invocation's elements whose M_t agrees in sign with G.
+var<private> cautionCounting = false;
+var<private> cautionKept = 0u;
 
 // The update of one tile, and the commit of its share of the new state.
 fn applyToTile(t: Tensor, s: Settings, localTile: u32, lid: u32) {
@@ -48,6 +55,7 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: 
       applyQuad(t, s, first + 3u * step, counts.w, rowFactor, cols[3], k);
     }
   }
+  if (cautionCounting) { return; }
   // Commit C_t (the first tile row of the matrix owns these columns) and R_t (the first tile column owns these rows).
   for (var col = lid; tile.tileRow == 0u && col < tile.colCount; col = col + WORKGROUP_SIZE) {
     let colIndex = tile.matrix * t.cols + tile.col0 + col;
@@ -64,7 +72,7 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: 
 fn applyQuad(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>, k: TensorScalars) {
   if (count == 0u) { return; }
   let g = loadGrad4(gradIndex(t, element), count, t.colStride);
-  updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * k.scale, k, count, t.colStride);
+  updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * k.scale, g, k, count, t.colStride);
 }
 
 fn applyVector(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: u32) {
@@ -76,30 +84,57 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: u3
     var u = vec4<f32>(0.0);
     for (var c = 0u; c < count; c = c + 1u) {
       let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.epsAdded);
-      fullState[fullStateIndex(t, i + c)] = v;
+      if (!cautionCounting) { fullState[fullStateIndex(t, i + c)] = v; }
       u[c] = g[c] * inverseSqrt(atLeast(v, s.vectorFloor)) * k.scale;
     }
-    updateParams(t, s, i, u, k, count, 1u);
+    updateParams(t, s, i, u, g, k, count, 1u);
   }
 }
 
-// X_t = X - decay X - U for up to four elements `stride` apart, through the first moment if kept.
-fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, k: TensorScalars, count: u32, stride: u32) {
-  let x = loadParam4(paramIndex(t, element), count, stride);
+// X_t = X - decay X - U for up to four elements `stride` apart (gradients g), through the first
+// moment if kept.
+fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, g: vec4<f32>, k: TensorScalars, count: u32, stride: u32) {
   if (!USES_MOMENTUM || t.momentum == NO_MOMENTUM) {
+    let x = loadParam4(paramIndex(t, element), count, stride);
     storeParam4(paramIndex(t, element), x - k.decay * x - update, count, stride);
-  } else {
-    let step = momentumStep(t, s, element, update, count, stride) * k.momentumScale;
-    storeParam4(paramIndex(t, element), x - k.decay * x - step, count, stride);
+    return;
   }
+  let step = momentumStep(t, s, element, update, g, count, stride) * k.momentumScale;
+  if (cautionCounting) { return; }
+  let x = loadParam4(paramIndex(t, element), count, stride);
+  storeParam4(paramIndex(t, element), x - k.decay * x - step, count, stride);
 }
 
-// M_t = beta1 M_{t-1} + (1 - beta1) U for up to four elements `stride` apart: stored, and returned.
-fn momentumStep(t: Tensor, s: Settings, element: u32, update: vec4<f32>, count: u32, stride: u32) -> vec4<f32> {
-  var m = vec4<f32>(0.0);
+// M_t = beta1 M_{t-1} + (1 - beta1) U for up to four elements `stride` apart: stored, and returned
+// as the step uses it (with caution, 0 where M_t G <= 0); while caution_count counts, only counted.
+fn momentumStep(t: Tensor, s: Settings, element: u32, update: vec4<f32>, g: vec4<f32>, count: u32, stride: u32) -> vec4<f32> {
+  var step = vec4<f32>(0.0);
   for (var c = 0u; c < count; c = c + 1u) {
-    m[c] = s.beta1 * momentum[momentumIndex(t, element + c * stride)] + (1.0 - s.beta1) * update[c];
-    momentum[momentumIndex(t, element + c * stride)] = m[c];
+    let i = momentumIndex(t, element + c * stride);
+    let m = nextMomentum(s, i, update[c]);
+    let agrees = m.x * g[c] > 0.0;
+    if (cautionCounting) {
+      cautionKept = cautionKept + select(0u, 1u, agrees);
+    } else {
+      storeMomentum(i, m.y);
+      step[c] = select(m.x, select(0.0, m.x, agrees), s.caution == 1u);
+    }
   }
-  return m;
+  return step;
+}
+
+// M_t at element i of the momentum binding from the update u: (what the step uses, what is
+// stored, in the momentum view's format). 'ema' (optax's order): beta1 M rounded to the format,
+// plus (1 - beta1) u; the step uses M_t before it is rounded. 'lerp' (torch's lerp_ on the stored
+// M: timm): u rounded first, M + w (u - M) from the nearer end, rounded; the step uses it as stored.
+fn nextMomentum(s: Settings, i: u32, u: f32) -> vec2<f32> {
+  let old = loadMomentum(i);
+  if (s.momentumLerp == 1u) {
+    let end = roundMomentum(u);
+    let w = s.oneMinusBeta1;
+    let stored = roundMomentumAt(i, select(end - (end - old) * (1.0 - w), old + w * (end - old), w < 0.5));
+    return vec2<f32>(stored, stored);
+  }
+  let m = roundMomentum(s.beta1 * old) + s.oneMinusBeta1 * u;
+  return vec2<f32>(m, roundMomentumAt(i, m));
 }

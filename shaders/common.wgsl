@@ -11,6 +11,7 @@ struct Settings {
   eps2: f32,
   clipThreshold: f32,
   beta1: f32,
+  oneMinusBeta1: f32,
   weightDecay: f32,
   weightDecayMaxLr: f32,
   scaleParameter: u32,
@@ -19,6 +20,8 @@ struct Settings {
   roundingSeed: u32,
   epsFloor: u32,
   momentumBeforeLr: u32,
+  momentumLerp: u32,
+  caution: u32,
   epsAdded: f32,        // added to G^2: eps1, or 0 with epsFloor
   vectorFloor: f32,     // floor of the second-moment estimate: eps1^2 with epsFloor, else 0
   meanRowFloor: f32,    // floor of mean(R_t): eps1 with epsFloor, else 0
@@ -32,10 +35,10 @@ fn settingsOf(group: u32) -> Settings {
     bitcast<f32>(joinHalves(g.beta2Low, g.beta2High)),
     bitcast<f32>(joinHalves(g.oneMinusBeta2Low, g.oneMinusBeta2High)),
     bitcast<f32>(joinHalves(g.rhoLow, g.rhoHigh)),
-    g.eps1, g.eps2, g.clipThreshold, g.beta1, g.weightDecay, g.weightDecayMaxLr,
+    g.eps1, g.eps2, g.clipThreshold, g.beta1, g.oneMinusBeta1, g.weightDecay, g.weightDecayMaxLr,
     g.scaleParameter, g.skipNonFinite, g.weightDecayScaled,
     joinHalves(g.roundingSeedLow, g.roundingSeedHigh),
-    g.epsFloor, g.momentumBeforeLr,
+    g.epsFloor, g.momentumBeforeLr, g.momentumLerp, g.caution,
     select(g.eps1, 0.0, g.epsFloor == 1u),
     select(0.0, g.eps1 * g.eps1, g.epsFloor == 1u),
     select(0.0, g.eps1, g.epsFloor == 1u));

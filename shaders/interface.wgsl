@@ -34,7 +34,8 @@ const SKIPPED_DIGITS = 3u;
 const SKIPPED_DIGIT_BASE = 16777216.0;
 const STATUS_STEP = 4u;
 const STATUS_WORDS = 8u;
-// Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite sums of Q (see quadStats), unused.
+// Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite sums of Q (see quadStats), and
+// with caution the count of elements whose M_t agrees in sign with G (caution_count).
 const TILE_PARTIALS = 4u;
 // 0: the tile passes (stats, update_norm) sum over their workgroup (a few barriers per tile) and
 // leave one partial per tile, row and column. 1: each invocation leaves its own partials and the
@@ -99,6 +100,7 @@ struct GroupSettings {
   eps2: f32,
   clipThreshold: f32,
   beta1: f32,
+  oneMinusBeta1: f32,   // 1 - beta1, computed in float64 (as the other libraries pass it to their f32 kernels)
   weightDecay: f32,
   weightDecayMaxLr: f32, // > 0: the decay is also multiplied by alpha_t / weightDecayMaxLr; 0: not
   scaleParameter: u32,  // 1: alpha_t = rho_t * max(eps2, RMS(X_{t-1}))
@@ -106,6 +108,8 @@ struct GroupSettings {
   weightDecayScaled: u32, // 1: X -= weightDecay * alpha_t * X; 0: X -= weightDecay * X
   epsFloor: u32,        // 1: eps1 floors mean(R_t) and eps1^2 the estimate (PyTorch); 0: eps1 is added to G^2
   momentumBeforeLr: u32, // 1: M averages the clipped update and the step is alpha_t M; 0: M averages alpha_t U
+  momentumLerp: u32,    // 1: momentumArithmetic 'lerp' (torch's lerp_ on the stored M); 0: 'ema'
+  caution: u32,         // 1: the step keeps M_t only where M_t G > 0 (caution_count, finalize_caution)
   beta2Low: u32,        // beta2_t = 1 - t^decayRate: the bits of an f32, low and high halves
   beta2High: u32,
   oneMinusBeta2Low: u32, // t^decayRate, computed in float64 on the host
@@ -148,7 +152,8 @@ struct TensorScalars {
   stepSize: f32,        //   alpha_t,
   updateRms: f32,       //   RMS(U) before clipping,
   clipDivisor: f32,     //   and max(1, RMS(U) / clipThreshold)
-  momentumScale: f32,   // apply's factor of M_t: alpha_t with momentumBeforeLr, else 1
+  momentumScale: f32,   // apply's factor of M_t: alpha_t with momentumBeforeLr, else 1; with caution, divided by
+                        //   max(fraction of M_t kept, 1e-3) (finalize_caution)
 }
 
 // Set by apply from the step's settings before it stores parameters: the seed of stochastic
@@ -156,12 +161,12 @@ struct TensorScalars {
 const NO_STOCHASTIC_ROUNDING = 0xffffffffu;
 
 // Bindings 0 and 1, param and grad, are declared by one param_*.wgsl and one grad_*.wgsl file,
-// which also give loadParam4, storeParam4 and loadGrad4.
+// which also give loadParam4, storeParam4 and loadGrad4; binding 6, momentum, by one
+// momentum_*.wgsl view, with loadMomentum, storeMomentum and roundMomentum.
 
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
 @group(0) @binding(3) var<storage, read> settings: array<GroupSettings>;
 @group(0) @binding(4) var<storage, read_write> factorState: array<f32>;
 @group(0) @binding(5) var<storage, read_write> fullState: array<f32>;
-@group(0) @binding(6) var<storage, read_write> momentum: array<f32>;
 @group(0) @binding(7) var<storage, read_write> scratch: array<f32>;
 @group(0) @binding(8) var<uniform> window: Window;

@@ -7,7 +7,7 @@ import type { AdafactorParamGroup } from './core/groups.js';
 import type { AdafactorOptions, KernelVariant } from './core/options.js';
 import { optionsToJson } from './core/options_json.js';
 import type { AdafactorStats } from './core/stats.js';
-import { AdafactorEngine, STATE_BUFFERS, type StateBuffer } from './gpu/engine.js';
+import { AdafactorEngine } from './gpu/engine.js';
 import { type AdafactorParam, rebindParams } from './gpu/params.js';
 import { decodeCheckpoint, encodeCheckpoint } from './state/checkpoint.js';
 import { type StateEntry, stateEntries } from './state/entries.js';
@@ -141,7 +141,12 @@ export class Adafactor {
    */
   async saveState(): Promise<Uint8Array> {
     this.checkUsable('saveState()');
-    return encodeCheckpoint(this.stateEntries, await this.engine.readState(), this.savedOptions);
+    return encodeCheckpoint(
+      this.stateEntries,
+      await this.engine.readState(),
+      this.savedOptions,
+      this.engine.options.momentumDtype,
+    );
   }
 
   /**
@@ -152,11 +157,13 @@ export class Adafactor {
    */
   loadState(bytes: Uint8Array): void {
     this.checkUsable('loadState()');
-    const lengths = Object.fromEntries(STATE_BUFFERS.map((b) => [b, this.engine.state[b].size / 4])) as Record<
-      StateBuffer,
-      number
-    >;
-    const checkpoint = decodeCheckpoint(bytes, this.stateEntries, lengths, 'Adafactor.loadState');
+    const checkpoint = decodeCheckpoint(
+      bytes,
+      this.stateEntries,
+      this.engine.stateLengths(),
+      'Adafactor.loadState',
+      this.engine.options.momentumDtype,
+    );
     this.engine.writeState(checkpoint);
     this.recordedSteps = checkpoint.step;
   }

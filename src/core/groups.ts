@@ -5,13 +5,16 @@
 import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
 /** Options a parameter group may override: all but the optimizer-wide ones. */
-export type AdafactorGroupOptions = Omit<AdafactorOptions, 'skipNonFinite' | 'limits' | 'kernelVariant'>;
+export type AdafactorGroupOptions = Omit<
+  AdafactorOptions,
+  'skipNonFinite' | 'limits' | 'kernelVariant' | 'momentumDtype'
+>;
 
 export interface AdafactorParamGroup<P> extends AdafactorGroupOptions {
   params: readonly P[];
 }
 
-const OPTIMIZER_WIDE = ['skipNonFinite', 'limits', 'kernelVariant'] as const;
+const OPTIMIZER_WIDE = ['skipNonFinite', 'limits', 'kernelVariant', 'momentumDtype'] as const;
 
 export interface ResolvedGroups<P> {
   /** Every tensor, groups flattened in order. */

@@ -2,6 +2,7 @@
  * Adafactor's options, their defaults (those of Hugging Face transformers' `Adafactor`) and their
  * checks. The per-step schedules that read them are in schedules.ts.
  */
+import type { StateDtype } from './half.js';
 import type { FactorDims } from './shape.js';
 
 /**
@@ -55,6 +56,26 @@ export interface AdafactorOptions {
    * scaled update, and the step is M_t (Hugging Face, PyTorch, optax, timm's Adafactor).
    */
   momentumBeforeLr?: boolean;
+  /**
+   * How the first moment M is kept: 'f32' (default), or in 16 bits, 'bf16' or 'f16' (half the
+   * memory; timm's AdafactorBigVision keeps bf16, optax's dtype_momentum), rounded to nearest
+   * (or stochastically, with `stochasticRounding`); the arithmetic stays f32. Optimizer-wide.
+   */
+  momentumDtype?: StateDtype;
+  /**
+   * The first moment's update. 'ema' (default; Hugging Face, PyTorch, optax): M_t = beta1 M +
+   * (1 - beta1) U with beta1 M rounded to momentumDtype first (optax's product of a 16-bit M), and
+   * the step uses M_t before it is rounded to be stored. 'lerp' (torch's lerp_ on a 16-bit M: timm):
+   * U is rounded to momentumDtype, M_t = M + (1 - beta1)(U - M) is rounded and stored, and the step
+   * uses M_t as stored. The two differ only by rounding, and not at all in f32 but for its last bit.
+   */
+  momentumArithmetic?: 'ema' | 'lerp';
+  /**
+   * Cautious updates (arXiv 2411.16085, in timm's form; needs beta1): the step keeps only the
+   * elements of M_t whose sign agrees with the gradient's (M_t G > 0), times 1 / max(mean of that
+   * mask over the tensor, 1e-3). Default false.
+   */
+  caution?: boolean;
   /** Decoupled weight decay: X -= weightDecay * alpha_t * X. Default 0. */
   weightDecay?: number;
   /**
@@ -88,9 +109,9 @@ export interface AdafactorOptions {
    */
   weightDecayScale?: 'alpha' | 'none';
   /**
-   * f16 parameters are written with unbiased stochastic rounding (deterministic per step and
-   * element), so that updates smaller than half an f16 ulp are not lost on average. Default
-   * false: round to nearest.
+   * f16 parameters and 16-bit momentum are written with unbiased stochastic rounding
+   * (deterministic per step and element), so that updates smaller than half an ulp are not lost
+   * on average. Default false: round to nearest.
    */
   stochasticRounding?: boolean;
   /**
@@ -134,6 +155,9 @@ export interface ResolvedOptions {
   beta2Cap: number | undefined;
   beta1: number | undefined;
   momentumBeforeLr: boolean;
+  momentumDtype: StateDtype;
+  momentumArithmetic: 'ema' | 'lerp';
+  caution: boolean;
   weightDecay: number;
   weightDecayMaxLr: number | undefined;
   scaleParameter: boolean;
@@ -159,6 +183,9 @@ export const DEFAULT_OPTIONS = {
   beta2Cap: undefined,
   beta1: undefined,
   momentumBeforeLr: false,
+  momentumDtype: 'f32',
+  momentumArithmetic: 'ema',
+  caution: false,
   weightDecay: 0,
   weightDecayMaxLr: undefined,
   scaleParameter: true,
@@ -219,14 +246,20 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   };
   const flag = (
     name:
-      'scaleParameter' | 'relativeStep' | 'warmupInit' | 'skipNonFinite' | 'stochasticRounding' | 'momentumBeforeLr',
+      | 'scaleParameter'
+      | 'relativeStep'
+      | 'warmupInit'
+      | 'skipNonFinite'
+      | 'stochasticRounding'
+      | 'momentumBeforeLr'
+      | 'caution',
   ): boolean => {
     const value = merged[name] as unknown;
     if (typeof value !== 'boolean') throw new Error(`${where}: option ${name} must be a boolean, got ${String(value)}`);
     return value;
   };
   const oneOf = <T extends string>(
-    name: 'weightDecayScale' | 'eps1Mode' | 'kernelVariant',
+    name: 'weightDecayScale' | 'eps1Mode' | 'kernelVariant' | 'momentumDtype' | 'momentumArithmetic',
     values: readonly T[],
   ): T => {
     const value = merged[name] as unknown;
@@ -259,6 +292,9 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
         ? undefined
         : number('beta1', (v) => v >= 0 && Math.fround(v) < 1, "in [0, 1) (and below 1 in f32, the GPU's precision)"),
     momentumBeforeLr: flag('momentumBeforeLr'),
+    momentumDtype: oneOf('momentumDtype', ['f32', 'bf16', 'f16'] as const),
+    momentumArithmetic: oneOf('momentumArithmetic', ['ema', 'lerp'] as const),
+    caution: flag('caution'),
     weightDecay: number('weightDecay', (v) => v >= 0, '>= 0'),
     weightDecayMaxLr:
       merged.weightDecayMaxLr === undefined ? undefined : number('weightDecayMaxLr', (v) => v > 0, '> 0'),
@@ -302,6 +338,11 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
   if (resolved.beta2 !== undefined && resolved.beta2Cap !== undefined) {
     throw new Error(
       `${where}: option beta2Cap caps the scheduled decay; with a fixed beta2 give the smaller value as beta2`,
+    );
+  }
+  if (resolved.caution && resolved.beta1 === undefined) {
+    throw new Error(
+      `${where}: option caution needs beta1: it masks the first moment's step (timm applies it only with momentum)`,
     );
   }
   if (resolved.warmupInit && !resolved.relativeStep) {

@@ -8,6 +8,7 @@ import { type Geometry, geometry, withFactoringRule } from './shape.js';
 import {
   type ReferenceState,
   apply,
+  caution,
   clip,
   momentum,
   normalize,
@@ -53,7 +54,7 @@ export function referenceStep(
   const update = normalize(grad, geom, state, options);
   const clipped = clip(update, options);
   if (!options.momentumBeforeLr) scale(update, alpha);
-  let averaged = momentum(update, state, options);
+  let averaged = caution(momentum(update, state, options), grad, options);
   if (options.momentumBeforeLr) {
     averaged = Float64Array.from(averaged); // M itself stays unscaled
     scale(averaged, alpha);

@@ -14,6 +14,7 @@
  *
  * With momentumBeforeLr, stage 4 follows stage 5: M averages the clipped update, U = alpha_t M.
  */
+import { roundTo } from './half.js';
 import type { ResolvedOptions } from './options.js';
 import { beta2, oneMinusBeta2 } from './schedules.js';
 import { type Geometry, elementIndex } from './shape.js';
@@ -138,12 +139,47 @@ export function scale(update: Float64Array, alpha: number): void {
   for (let i = 0; i < update.length; i++) update[i] *= alpha;
 }
 
-/** Stage 5, momentum: with beta1, M = beta1 M + (1 - beta1) U, and the update is M; else U. */
+/**
+ * Stage 5, momentum: with beta1, M_t = beta1 M + (1 - beta1) U, and the update is M_t; else U.
+ * A 16-bit M (momentumDtype) is stored rounded to it: with momentumArithmetic 'ema' (optax's
+ * order) beta1 M is rounded first and the update is M_t before rounding; with 'lerp' (torch's
+ * lerp_ on the 16-bit M) U is rounded first, M_t = M + (1 - beta1)(U - M), and the update is M_t
+ * as stored. An f32 M is kept in float64 here.
+ */
 export function momentum(update: Float64Array, state: ReferenceState, options: ResolvedOptions): Float64Array {
   const m = state.momentum;
   if (options.beta1 === undefined || m === undefined) return update;
-  for (let i = 0; i < update.length; i++) m[i] = options.beta1 * m[i] + (1 - options.beta1) * update[i];
-  return m;
+  const dtype = options.momentumDtype;
+  const round = dtype === 'f32' ? (x: number) => x : (x: number) => roundTo(dtype, x);
+  const beta1 = options.beta1;
+  const weight = 1 - beta1;
+  if (options.momentumArithmetic === 'lerp') {
+    for (let i = 0; i < update.length; i++) {
+      const target = round(update[i]);
+      // torch's lerp: from the nearer end, so that a weight of 1 gives the end exactly.
+      m[i] = round(weight < 0.5 ? m[i] + weight * (target - m[i]) : target - (target - m[i]) * (1 - weight));
+    }
+    return m;
+  }
+  const averaged = new Float64Array(update.length);
+  for (let i = 0; i < update.length; i++) {
+    averaged[i] = round(beta1 * m[i]) + weight * update[i];
+    m[i] = round(averaged[i]);
+  }
+  return averaged;
+}
+
+/**
+ * Stage 5b, caution (with `caution`): the momentum's update M_t kept only where M_t G > 0, times
+ * 1 / max(the fraction kept, 1e-3), the fraction over the whole tensor (timm). A new array: M
+ * itself is not masked.
+ */
+export function caution(update: Float64Array, grad: ArrayLike<number>, options: ResolvedOptions): Float64Array {
+  if (!options.caution || options.beta1 === undefined) return update;
+  let kept = 0;
+  for (let i = 0; i < update.length; i++) if (update[i] * grad[i] > 0) kept++;
+  const factor = 1 / Math.max(kept / update.length, 1e-3);
+  return update.map((u, i) => (u * grad[i] > 0 ? u * factor : 0));
 }
 
 /**

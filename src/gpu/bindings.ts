@@ -83,7 +83,12 @@ export function chooseViews(
 }
 
 /** The Window uniform of one window of a group (a group's first window also serves its group-wide passes). */
-export function windowUniformData(g: PlannedGroup<unknown>, w: PlannedWindow, totalTensors: number): ArrayBuffer {
+export function windowUniformData(
+  g: PlannedGroup<unknown>,
+  w: PlannedWindow,
+  totalTensors: number,
+  momentumElementBytes: number,
+): ArrayBuffer {
   const { Window } = SHADER.structs;
   const data = new DataView(new ArrayBuffer(align(Window.size, 16)));
   Window.write(data, 0, {
@@ -96,7 +101,7 @@ export function windowUniformData(g: PlannedGroup<unknown>, w: PlannedWindow, to
     paramBase: (w.param?.offset ?? 0) / g.paramElementBytes,
     gradBase: (w.grad?.offset ?? 0) / g.gradElementBytes,
     fullStateBase: (w.fullState?.offset ?? 0) / 4,
-    momentumBase: (w.momentum?.offset ?? 0) / 4,
+    momentumBase: (w.momentum?.offset ?? 0) / momentumElementBytes,
     totalTensors,
   });
   return data.buffer;

@@ -11,6 +11,7 @@ import type { AdafactorOptions, KernelVariant, ResolvedOptions } from '../core/o
 import { stepSize } from '../core/schedules.js';
 import { type Geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
+import { dtypeSize } from '../core/half.js';
 import {
   type GroupViews,
   type SharedBuffers,
@@ -43,19 +44,15 @@ import {
 } from './status.js';
 import { groupWhere, settingsData, stepScalarHalves } from './settings.js';
 import { createHalfTable, recordHalves, stepHalves } from './step_scalars.js';
-import { BufferUsage, MapMode } from './usage.js';
+import { BufferUsage } from './usage.js';
 import { type PlannedWindow, planWindows } from './windows.js';
-
-/** The optimizer's state buffers: R and C of factored tensors, V of the others, M with beta1. */
-export type StateBuffer = 'factorState' | 'fullState' | 'momentum';
-export const STATE_BUFFERS: readonly StateBuffer[] = ['factorState', 'fullState', 'momentum'];
-
-/** The contents of the state buffers, with the step and skipped-step counts: what a checkpoint holds. */
-export interface StateValues {
-  values: Record<StateBuffer, Float32Array<ArrayBuffer>>;
-  step: number;
-  skippedSteps: number;
-}
+import {
+  STATE_BUFFERS,
+  type StateBuffer,
+  type StateValues,
+  encodeStateBuffer,
+  readStateValues,
+} from './state_buffers.js';
 
 export class AdafactorEngine {
   readonly kernelVariant: KernelVariant;
@@ -132,7 +129,10 @@ export class AdafactorEngine {
         momentum: this.groupOptions[groups.groupOf[i]].beta1 !== undefined,
       })),
       tiles,
-      !this.options.skipNonFinite,
+      // Small tensors are stepped whole by one workgroup, unless a step needs every tensor's
+      // statistics before any applies (skipNonFinite) or a pass between them (caution).
+      !this.options.skipNonFinite && !this.usesCaution,
+      dtypeSize(this.options.momentumDtype),
     );
     const bindingLimit = Math.min(
       device.limits.maxStorageBufferBindingSize,
@@ -176,7 +176,7 @@ export class AdafactorEngine {
       this.state = {
         factorState: storage('factored state', this.plan.factorStateLength * 4, keep),
         fullState: storage('full state', this.plan.fullStateLength * 4, keep),
-        momentum: storage('momentum', this.plan.momentumLength * 4, keep),
+        momentum: storage('momentum', this.plan.momentumLength * this.plan.momentumElementBytes, keep),
       };
       this.scratch = storage('scratch', this.plan.scratchLength * 4, keep);
       this.statusReader = new ScratchReader(
@@ -186,10 +186,16 @@ export class AdafactorEngine {
       );
 
       this.bindGroupLayout = device.createBindGroupLayout({ label: 'adafactor', entries: bindGroupLayoutEntries() });
-      this.pipelineFor = pipelineFactory(device, this.bindGroupLayout, this.kernelVariant, this.groupOptions);
+      this.pipelineFor = pipelineFactory(
+        device,
+        this.bindGroupLayout,
+        this.kernelVariant,
+        this.groupOptions,
+        this.options.momentumDtype,
+      );
       this.windowUniforms = this.plan.groups.map((g, i) =>
         windows[i].map((w, k) => {
-          const data = windowUniformData(g, w, this.plan.tensors.length);
+          const data = windowUniformData(g, w, this.plan.tensors.length, this.plan.momentumElementBytes);
           const uniform = this.own(
             device.createBuffer({
               label: `adafactor window ${i}.${k}`,
@@ -210,9 +216,14 @@ export class AdafactorEngine {
     }
   }
 
-  /** Bytes of GPU memory the optimizer state occupies: R and C per factored tensor, V per other tensor, and M with beta1. */
+  /**
+   * Bytes of GPU memory the optimizer state occupies: R and C per factored tensor, V per other
+   * tensor, and M with beta1 (4 or 2 bytes an element, by momentumDtype; 16-bit M pads each
+   * tensor to whole u32 words).
+   */
   get stateBytes(): number {
-    return 4 * (this.plan.factorStateLength + this.plan.fullStateLength + this.plan.momentumLength);
+    const { factorStateLength, fullStateLength, momentumLength, momentumElementBytes } = this.plan;
+    return 4 * (factorStateLength + fullStateLength) + momentumElementBytes * momentumLength;
   }
 
   /** Bytes of GPU memory the optimizer uses besides the state: scratch (tile partial sums) and tables. */
@@ -313,37 +324,24 @@ export class AdafactorEngine {
    * copied into one staging buffer by one submit.
    */
   async readState(): Promise<StateValues> {
-    let end = statusBytes();
-    const placed = STATE_BUFFERS.map((name) => {
-      const start = end;
-      end += this.state[name].size;
-      return { name, start, size: this.state[name].size };
-    });
-    const staging = this.device.createBuffer({
-      label: 'adafactor save',
-      size: end,
-      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
-    });
-    const encoder = this.device.createCommandEncoder({ label: 'adafactor save' });
-    encoder.copyBufferToBuffer(this.scratch, 0, staging, 0, statusBytes());
-    for (const p of placed) encoder.copyBufferToBuffer(this.state[p.name], 0, staging, p.start, p.size);
-    this.device.queue.submit([encoder.finish()]);
-    try {
-      await staging.mapAsync(MapMode.READ);
-      const bytes = staging.getMappedRange().slice(0);
-      const values = Object.fromEntries(
-        placed.map((p) => [p.name, new Float32Array(bytes, p.start, p.size / 4)]),
-      ) as StateValues['values'];
-      const { step, skippedSteps } = readStatus(bytes.slice(0, statusBytes()));
-      return { values, step, skippedSteps };
-    } finally {
-      staging.destroy();
-    }
+    return readStateValues(this.device, this.scratch, this.state, this.options.momentumDtype);
+  }
+
+  /** Elements each state buffer holds (f32, or 16-bit for a 16-bit M). */
+  stateLengths(): Record<StateBuffer, number> {
+    const size = (b: StateBuffer) => (b === 'momentum' ? this.plan.momentumElementBytes : 4);
+    return Object.fromEntries(STATE_BUFFERS.map((b) => [b, this.state[b].size / size(b)])) as Record<
+      StateBuffer,
+      number
+    >;
   }
 
   /** Replaces the whole state and the counts (checked by the caller); steps recorded earlier no longer count for stats(). */
   writeState(state: StateValues): void {
-    for (const b of STATE_BUFFERS) this.device.queue.writeBuffer(this.state[b], 0, state.values[b]);
+    for (const b of STATE_BUFFERS) {
+      const data = encodeStateBuffer(this.options.momentumDtype, b, state.values[b]);
+      this.device.queue.writeBuffer(this.state[b], 0, data.buffer, data.byteOffset, data.byteLength);
+    }
     this.device.queue.writeBuffer(this.scratch, 0, statusWords(state.step, state.skippedSteps));
     this.firstRecordedStep = undefined;
   }
@@ -378,8 +376,13 @@ export class AdafactorEngine {
         })),
         pipelineFor: (kernel: KernelName) => this.pipelineFor(kernel, views[i]),
       })),
-      this.options.skipNonFinite,
+      { skipNonFinite: this.options.skipNonFinite, caution: this.usesCaution },
     );
+  }
+
+  /** Whether a parameter group uses caution, whose whole-tensor count needs passes of its own. */
+  private get usesCaution(): boolean {
+    return this.groupOptions.some((o) => o.caution && o.beta1 !== undefined);
   }
 
   private own(buffer: GPUBuffer): GPUBuffer {

@@ -1,6 +1,6 @@
 /**
  * The host side of the TypeScript/WGSL boundary, built from the shaders' reflected interface
- * (shaders/interface.wgsl and the views' bindings, read at build time by reflect.ts): struct
+ * (shaders/interface.wgsl and the views' bindings (param, grad, momentum), read at build time by reflect.ts): struct
  * layouts read and written by field name, the bind group layout, and the constants.
  */
 import type { BindingInfo, ShaderInterface, StructData } from './reflect.js';
@@ -8,6 +8,7 @@ import { ShaderStage } from './usage.js';
 import kernelInterface from '../../shaders/interface.wgsl?reflect';
 import paramInterface from '../../shaders/param_f32.wgsl?reflect';
 import gradInterface from '../../shaders/grad_f32.wgsl?reflect';
+import momentumInterface from '../../shaders/momentum_f32.wgsl?reflect';
 
 /** A WGSL struct, read from and written into a DataView by field name; every field but padding must be given. */
 export class StructLayout {
@@ -75,6 +76,7 @@ export const SHADER = {
   bindings: [
     ...paramInterface.bindings,
     ...gradInterface.bindings,
+    ...momentumInterface.bindings,
     ...kernelInterface.bindings,
   ] as readonly BindingInfo[],
   structs: {

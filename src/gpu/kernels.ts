@@ -2,6 +2,7 @@
  * The WGSL sources, bundled as strings so that the library needs no files at run time, and the
  * kernel variants: one source, a few `const`s of interface.wgsl substituted per variant.
  */
+import type { StateDtype } from '../core/half.js';
 import type { KernelVariant } from '../core/options.js';
 import { SHADER } from './interface.js';
 import type { TileGeometry } from './plan.js';
@@ -15,12 +16,19 @@ import gradF32x4 from '../../shaders/grad_f32x4.wgsl?raw';
 import gradF32 from '../../shaders/grad_f32.wgsl?raw';
 import gradF16 from '../../shaders/grad_f16.wgsl?raw';
 import gradQuads from '../../shaders/grad_quads.wgsl?raw';
+import half from '../../shaders/half.wgsl?raw';
+import momentumF32 from '../../shaders/momentum_f32.wgsl?raw';
+import momentumPacked from '../../shaders/momentum_packed.wgsl?raw';
+import momentumBf16 from '../../shaders/momentum_bf16.wgsl?raw';
+import momentumF16 from '../../shaders/momentum_f16.wgsl?raw';
 import stats from '../../shaders/stats.wgsl?raw';
 import finalizeStats from '../../shaders/finalize_stats.wgsl?raw';
 import meanRows from '../../shaders/mean_rows.wgsl?raw';
 import updateNorm from '../../shaders/update_norm.wgsl?raw';
 import finalizeScale from '../../shaders/finalize_scale.wgsl?raw';
 import decideSkip from '../../shaders/decide_skip.wgsl?raw';
+import cautionCount from '../../shaders/caution_count.wgsl?raw';
+import finalizeCaution from '../../shaders/finalize_caution.wgsl?raw';
 import apply from '../../shaders/apply.wgsl?raw';
 import wholeTensor from '../../shaders/whole_tensor.wgsl?raw';
 
@@ -34,6 +42,13 @@ export const PARAM_VIEWS = { quads: paramQuads, f32x4: paramF32x4, f32: paramF32
 export const GRAD_VIEWS = { quads: gradQuads, f32x4: gradF32x4, f32: gradF32, f16: gradF16 } as const;
 export type ViewName = keyof typeof PARAM_VIEWS;
 
+/** How the first moment (binding 6) is kept, by momentumDtype: f32, or 16 bits packed two to a word. */
+export const MOMENTUM_VIEWS: Record<StateDtype, string> = {
+  f32: momentumF32,
+  bf16: momentumPacked + momentumBf16,
+  f16: momentumPacked + momentumF16,
+};
+
 /**
  * The kernels, one file each, each the entry point of its name: the passes of a step (the order
  * and extent of their dispatches is the step program's: program.ts), and whole_tensor, which runs
@@ -45,6 +60,8 @@ export const KERNEL_SOURCES = {
   meanRows,
   updateNorm,
   finalizeScale,
+  cautionCount,
+  finalizeCaution,
   decideSkip,
   apply,
   wholeTensor,
@@ -52,15 +69,25 @@ export const KERNEL_SOURCES = {
 
 export type KernelName = keyof typeof KERNEL_SOURCES;
 
-/** The WGSL of the shader module for the given views and variant: the interface, the shared math, the views and every kernel. */
-export function moduleSource(param: ViewName, grad: ViewName, variant: KernelVariant = 'wide'): string {
+/**
+ * The WGSL of the shader module for the given views, variant and momentum format: the interface,
+ * the shared math, the 16-bit conversions, the views and every kernel.
+ */
+export function moduleSource(
+  param: ViewName,
+  grad: ViewName,
+  variant: KernelVariant = 'wide',
+  momentum: StateDtype = 'f32',
+): string {
   const f16 = param === 'f16' || grad === 'f16' ? 'enable f16;\n' : '';
   return (
     f16 +
     interfaceSource(KERNEL_VARIANTS[variant]) +
     common +
+    half +
     PARAM_VIEWS[param] +
     GRAD_VIEWS[grad] +
+    MOMENTUM_VIEWS[momentum] +
     Object.values(KERNEL_SOURCES).join('')
   );
 }

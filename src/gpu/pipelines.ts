@@ -1,4 +1,5 @@
 /** Shader modules and compute pipelines, each made once, on first use, and shared by the groups that use the same views. */
+import type { StateDtype } from '../core/half.js';
 import type { KernelVariant, ResolvedOptions } from '../core/options.js';
 import type { GroupViews } from './bindings.js';
 import { type KernelName, moduleSource } from './kernels.js';
@@ -22,6 +23,7 @@ export function pipelineFactory(
   layout: GPUBindGroupLayout,
   variant: KernelVariant,
   groups: readonly ResolvedOptions[],
+  momentum: StateDtype,
 ): (kernel: KernelName, views: GroupViews) => GPUComputePipeline {
   const features = pipelineFeatures(groups);
   const pipelineLayout = device.createPipelineLayout({ label: 'adafactor', bindGroupLayouts: [layout] });
@@ -35,8 +37,8 @@ export function pipelineFactory(
       let module = modules.get(viewKey);
       if (!module) {
         module = device.createShaderModule({
-          label: `adafactor ${variant} ${viewKey}`,
-          code: moduleSource(views.param, views.grad, variant),
+          label: `adafactor ${variant} ${viewKey} ${momentum}`,
+          code: moduleSource(views.param, views.grad, variant, momentum),
         });
         modules.set(viewKey, module);
       }

@@ -108,11 +108,13 @@ export interface Plan<B> {
   /** Table order: the tensors of group 0, then of group 1, ... Empty tensors are left out. */
   tensors: PlannedTensor[];
   groups: PlannedGroup<B>[];
-  /** f32 elements of each buffer the optimizer owns: R and C; V; M; scratch. */
+  /** Elements of each buffer the optimizer owns: R and C; V; M; scratch (f32, but M of momentumElementBytes). */
   factorStateLength: number;
   fullStateLength: number;
   momentumLength: number;
   scratchLength: number;
+  /** 4 (f32), or 2: then each tensor's M starts on an even element and takes an even count, so that it is whole u32 words. */
+  momentumElementBytes: number;
 }
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
@@ -148,6 +150,7 @@ export function planTensors<B>(
   inputs: readonly PlanInput<B>[],
   tiles: TileGeometry,
   wholeSmallTensors = true,
+  momentumElementBytes = 4,
 ): Plan<B> {
   const byBuffers = new Map<B, Map<B, number[]>>();
   inputs.forEach((t, i) => {
@@ -167,7 +170,9 @@ export function planTensors<B>(
     fullStateLength: 0,
     momentumLength: 0,
     scratchLength: tiles.STATUS_WORDS + tiles.TENSOR_SCALARS * tensorCount,
+    momentumElementBytes,
   };
+  const momentumWords = (numel: number) => (momentumElementBytes === 2 ? numel + (numel % 2) : numel);
   const allocate = (
     key: 'factorStateLength' | 'fullStateLength' | 'momentumLength' | 'scratchLength',
     length: number,
@@ -240,7 +245,7 @@ export function planTensors<B>(
           rowState: allocate('factorStateLength', factored ? batch * rows : 0),
           colState: allocate('factorStateLength', factored ? batch * cols : 0),
           fullState: allocate('fullStateLength', factored ? 0 : numel),
-          momentum: t.momentum ? allocate('momentumLength', numel) : tiles.NO_MOMENTUM,
+          momentum: t.momentum ? allocate('momentumLength', momentumWords(numel)) : tiles.NO_MOMENTUM,
           rowPartials: allocate('scratchLength', factored ? batch * rows * tileColCount * (tiles.ROW_PARTS ?? 1) : 0),
           colPartials: allocate('scratchLength', factored ? batch * cols * tileRowCount * (tiles.COL_PARTS ?? 1) : 0),
           newRow: allocate('scratchLength', factored ? batch * rows : 0),

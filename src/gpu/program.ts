@@ -16,8 +16,14 @@ export interface Pass {
   scope: PassScope;
   /** Its workgroups over a group (and, for window passes, one of the group's windows); a pass with none is left out. */
   workgroups: (group: PlannedGroup<unknown>, window: PlannedWindow) => number;
-  /** Whether the step has the pass: only with skipNonFinite, or always. */
-  onlyWithSkipNonFinite?: boolean;
+  /** Whether the step has the pass: only with skipNonFinite, only where a group uses caution, or always. */
+  onlyWith?: keyof ProgramFeatures;
+}
+
+/** The options that add passes to a step. */
+export interface ProgramFeatures {
+  skipNonFinite: boolean;
+  caution: boolean;
 }
 
 /** The tiles of a window that go through the passes: all but those of small tensors, which whole_tensor steps. */
@@ -34,11 +40,19 @@ export const STEP_PROGRAM: readonly Pass[] = [
   { kernel: 'updateNorm', scope: 'window', workgroups: (_, w) => w.factoredTileCount },
   // 5. RMS(X), alpha_t, RMS(U), the clip divisor: a workgroup per tensor but the small ones.
   { kernel: 'finalizeScale', scope: 'group', workgroups: (g) => g.tensorCount - g.wholeTensorCount },
+  // With caution: per tile, how many elements of M_t agree in sign with G; then per tensor, the fraction.
+  { kernel: 'cautionCount', scope: 'window', workgroups: passTiles, onlyWith: 'caution' },
+  {
+    kernel: 'finalizeCaution',
+    scope: 'group',
+    workgroups: (g) => g.tensorCount - g.wholeTensorCount,
+    onlyWith: 'caution',
+  },
   // With skipNonFinite: one workgroup decides, from every tensor's counts, whether the step is skipped.
-  { kernel: 'decideSkip', scope: 'optimizer', workgroups: () => 1, onlyWithSkipNonFinite: true },
+  { kernel: 'decideSkip', scope: 'optimizer', workgroups: () => 1, onlyWith: 'skipNonFinite' },
   // 6. X_t, M_t and the new R, C, V: a workgroup per tile.
   { kernel: 'apply', scope: 'window', workgroups: passTiles },
-  // The whole step of each small tensor (one tile): a workgroup each (none with skipNonFinite).
+  // The whole step of each small tensor (one tile): a workgroup each (none with skipNonFinite or caution).
   { kernel: 'wholeTensor', scope: 'window', workgroups: (_, w) => w.wholeTensorCount },
 ];
 
@@ -62,14 +76,14 @@ export interface ProgramGroup {
  * next pass; group passes through the group's first window's bind group, the optimizer-wide pass
  * through the first group's. Passes with no workgroups are left out.
  */
-export function programDispatches(groups: readonly ProgramGroup[], skipNonFinite: boolean): Dispatch[] {
+export function programDispatches(groups: readonly ProgramGroup[], features: ProgramFeatures): Dispatch[] {
   const dispatches: Dispatch[] = [];
   const add = (pass: Pass, g: ProgramGroup, bindGroup: GPUBindGroup, workgroups: number) => {
     if (workgroups > 0)
       dispatches.push({ kernel: pass.kernel, pipeline: g.pipelineFor(pass.kernel), bindGroup, workgroups });
   };
   for (const pass of STEP_PROGRAM) {
-    if (pass.onlyWithSkipNonFinite && !skipNonFinite) continue;
+    if (pass.onlyWith && !features[pass.onlyWith]) continue;
     if (pass.scope === 'optimizer') {
       if (groups.length > 0)
         add(pass, groups[0], groups[0].windows[0].bindGroup, pass.workgroups(groups[0].group, groups[0].windows[0]));

@@ -28,6 +28,7 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
       eps2: o.eps2,
       clipThreshold: o.clipThreshold,
       beta1: o.beta1 ?? 0,
+      oneMinusBeta1: 1 - (o.beta1 ?? 0),
       weightDecay: o.weightDecay,
       weightDecayMaxLr: o.weightDecayMaxLr ?? 0,
       scaleParameter: o.scaleParameter ? 1 : 0,
@@ -36,6 +37,8 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
       epsFloor: o.eps1Mode === 'floor' ? 1 : 0,
       // Without a first moment there is nothing to scale after: alpha_t scales U as usual.
       momentumBeforeLr: o.momentumBeforeLr && o.beta1 !== undefined ? 1 : 0,
+      momentumLerp: o.momentumArithmetic === 'lerp' ? 1 : 0,
+      caution: o.caution && o.beta1 !== undefined ? 1 : 0,
       ...stepScalars,
     });
   });

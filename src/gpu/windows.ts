@@ -60,7 +60,7 @@ export function planWindows<B>(
     param: group.paramElementBytes,
     grad: group.gradElementBytes,
     fullState: 4,
-    momentum: 4,
+    momentum: plan.momentumElementBytes,
   };
   const span = (space: Space, lo: number, hi: number) => {
     const bytes = elementBytes[space];
@@ -73,7 +73,9 @@ export function planWindows<B>(
       if (c.hi[space] === -Infinity) return undefined;
       const bytes = elementBytes[space];
       const offset = Math.floor((c.lo[space] * bytes) / alignBytes) * alignBytes;
-      return { offset, size: c.hi[space] * bytes - offset };
+      const size = c.hi[space] * bytes - offset;
+      // A 16-bit M is bound in whole u32 words (its buffer holds every tensor's last word whole).
+      return { offset, size: space === 'momentum' ? Math.ceil(size / 4) * 4 : size };
     };
     windows.push({
       firstTile: c.firstTile,

@@ -3,21 +3,33 @@
  * check a file passes before it may replace a state. Pure CPU code: `Adafactor.saveState` and
  * `loadState` move the bytes.
  */
-import { STATE_BUFFERS, type StateBuffer, type StateValues } from '../gpu/engine.js';
+import { STATE_BUFFERS, type StateBuffer, type StateValues } from '../gpu/state_buffers.js';
 import { type StateEntry, entryValues, keptValues } from './entries.js';
-import { decodeSafetensors, encodeSafetensors, float32Values, type NamedTensor } from './safetensors.js';
+import { type StateDtype, roundTo } from '../core/half.js';
+import { type FloatDtype, type NamedTensor, decodeSafetensors, encodeSafetensors, floatValues } from './safetensors.js';
+
+const SAFETENSORS_DTYPES: Record<StateDtype, FloatDtype> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
 import { STATE_SLOTS } from './tensors.js';
 import { checkStateValues } from './values.js';
 
 /** Version written into saved state, checked on load. */
 export const STATE_FORMAT = 'webgpu-adafactor/1';
 
-/** The file `saveState` writes: every state tensor under its name, the counts and the options in `__metadata__`. */
-export function encodeCheckpoint(entries: readonly StateEntry[], checkpoint: StateValues, options: string): Uint8Array {
+/**
+ * The file `saveState` writes: every state tensor under its name (F32; M as BF16 or F16 when
+ * kept in 16 bits), the counts and the options in `__metadata__`.
+ */
+export function encodeCheckpoint(
+  entries: readonly StateEntry[],
+  checkpoint: StateValues,
+  options: string,
+  momentumDtype: StateDtype = 'f32',
+): Uint8Array {
   const tensors: NamedTensor[] = entries.map((e) => ({
     name: e.name,
     shape: e.shape,
     data: entryValues(e, checkpoint.values),
+    dtype: e.buffer === 'momentum' ? SAFETENSORS_DTYPES[momentumDtype] : 'F32',
   }));
   return encodeSafetensors(tensors, {
     format: STATE_FORMAT,
@@ -37,6 +49,7 @@ export function decodeCheckpoint(
   entries: readonly StateEntry[],
   lengths: Record<StateBuffer, number>,
   where: string,
+  momentumDtype: StateDtype = 'f32',
 ): StateValues {
   let file;
   try {
@@ -61,14 +74,24 @@ export function decodeCheckpoint(
   for (const e of entries) {
     const found = file.tensors.get(e.name);
     if (!found) throw new Error(`${where}: the state has no tensor '${e.name}'`);
-    if (found.dtype !== 'F32') throw new Error(`${where}: tensor '${e.name}' is ${found.dtype}, expected F32`);
+    // M may come in any float dtype the library writes (a 16-bit M rounds an F32 one to nearest).
+    const dtypes = e.buffer === 'momentum' ? ['F32', 'BF16', 'F16'] : ['F32'];
+    if (!dtypes.includes(found.dtype))
+      throw new Error(`${where}: tensor '${e.name}' is ${found.dtype}, expected ${dtypes.join(', ')}`);
     if (found.shape.length !== e.shape.length || found.shape.some((d, i) => d !== e.shape[i])) {
       throw new Error(
         `${where}: tensor '${e.name}' has shape [${found.shape.join(', ')}], expected [${e.shape.join(', ')}]`,
       );
     }
-    const saved = float32Values(found);
+    const saved = floatValues(found);
     checkStateValues(where, `tensor '${e.name}'`, STATE_SLOTS[e.slot].kind, saved);
+    if (e.buffer === 'momentum' && momentumDtype !== 'f32') {
+      const at = saved.findIndex((v) => !Number.isFinite(roundTo(momentumDtype, v)));
+      if (at >= 0)
+        throw new Error(
+          `${where}: tensor '${e.name}' holds ${saved[at]} at element ${at}, past the largest ${momentumDtype} (momentumDtype); the state does not fit`,
+        );
+    }
     values[e.buffer].set(keptValues(e, saved), e.offset);
   }
   const expected = new Set(entries.map((e) => e.name));

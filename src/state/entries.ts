@@ -6,7 +6,7 @@
  * shape (Hugging Face's layout).
  */
 import type { Geometry } from '../core/shape.js';
-import type { StateBuffer } from '../gpu/engine.js';
+import type { StateBuffer } from '../gpu/state_buffers.js';
 import { SHADER } from '../gpu/interface.js';
 import { tensorName } from '../gpu/params.js';
 import type { Plan } from '../gpu/plan.js';

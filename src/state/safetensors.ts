@@ -1,13 +1,20 @@
 /**
  * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
  * header length N, N bytes of JSON (name -> { dtype, shape, data_offsets }, plus an optional
- * string map `__metadata__`), then the raw little-endian data. Only F32 is written here.
+ * string map `__metadata__`), then the raw little-endian data. F32, BF16 and F16 are written here.
  */
+import { decodeHalves, encodeHalves } from '../core/half.js';
+
+/** The float dtypes written and read as values here. */
+export type FloatDtype = 'F32' | 'BF16' | 'F16';
 
 export interface NamedTensor {
   name: string;
   shape: readonly number[];
+  /** The values (for BF16 and F16, rounded to nearest; exact for values of that type). */
   data: Float32Array;
+  /** Default F32. */
+  dtype?: FloatDtype;
 }
 
 export interface DecodedTensor {
@@ -53,7 +60,8 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
       throw new Error(`safetensors: __metadata__ '${key}' is ${describe(value)}, not a string`);
   }
   let offset = 0;
-  for (const t of tensors) {
+  const data = tensors.map((t) => toLittleEndianBytes(t.dtype ?? 'F32', t.data));
+  for (const [i, t] of tensors.entries()) {
     if (names.has(t.name)) throw new Error(`safetensors: duplicate or reserved tensor name '${t.name}'`);
     names.add(t.name);
     if (!isShape(t.shape))
@@ -64,8 +72,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
       throw new Error(
         `safetensors: tensor '${t.name}' has ${t.data.length} values; shape [${t.shape.join(', ')}] holds ${product(t.shape)}`,
       );
-    entries.push([t.name, { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] }]);
-    offset += t.data.byteLength;
+    const dtype = t.dtype ?? 'F32';
+    entries.push([t.name, { dtype, shape: [...t.shape], data_offsets: [offset, offset + data[i].byteLength] }]);
+    offset += data[i].byteLength;
   }
   // Written entry by entry, not with JSON.stringify(Object.fromEntries(...)), so that the header
   // lists the tensors in data order even when a name looks like an integer (objects put those first).
@@ -77,9 +86,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
-  for (const t of tensors) {
-    out.set(toLittleEndianBytes(t.data), at);
-    at += t.data.byteLength;
+  for (const bytes of data) {
+    out.set(bytes, at);
+    at += bytes.byteLength;
   }
   return out;
 }
@@ -270,21 +279,31 @@ function describe(value: unknown): string {
 /** The float32 values of a decoded F32 tensor. */
 export function float32Values(tensor: DecodedTensor): Float32Array {
   if (tensor.dtype !== 'F32') throw new Error(`safetensors: float32Values of a ${tensor.dtype} tensor`);
-  const copy = tensor.bytes.slice();
-  if (!littleEndian) swapBytes(copy);
-  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+  return floatValues(tensor);
 }
 
-function toLittleEndianBytes(data: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/** The values of a decoded F32, BF16 or F16 tensor, as f32. */
+export function floatValues(tensor: DecodedTensor): Float32Array {
+  const copy = tensor.bytes.slice();
+  if (tensor.dtype === 'F32') {
+    if (!littleEndian) swapBytes(copy, 4);
+    return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+  }
+  if (tensor.dtype !== 'BF16' && tensor.dtype !== 'F16')
+    throw new Error(`safetensors: floatValues of a ${tensor.dtype} tensor`);
+  if (!littleEndian) swapBytes(copy, 2);
+  return decodeHalves(tensor.dtype === 'BF16' ? 'bf16' : 'f16', new Uint16Array(copy.buffer, 0, copy.byteLength / 2));
+}
+
+function toLittleEndianBytes(dtype: FloatDtype, data: Float32Array): Uint8Array {
+  const typed = dtype === 'F32' ? data : encodeHalves(dtype === 'BF16' ? 'bf16' : 'f16', data);
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
   if (littleEndian) return bytes;
   const copy = bytes.slice();
-  swapBytes(copy);
+  swapBytes(copy, typed.BYTES_PER_ELEMENT);
   return copy;
 }
 
-function swapBytes(bytes: Uint8Array): void {
-  for (let i = 0; i < bytes.length; i += 4) {
-    [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]] = [bytes[i + 3], bytes[i + 2], bytes[i + 1], bytes[i]];
-  }
+function swapBytes(bytes: Uint8Array, size: number): void {
+  for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
 }

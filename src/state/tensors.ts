@@ -4,7 +4,7 @@
  * holds, the state buffer that holds it on the GPU, and its shape.
  */
 import type { Geometry } from '../core/shape.js';
-import type { StateBuffer } from '../gpu/engine.js';
+import type { StateBuffer } from '../gpu/state_buffers.js';
 
 /** Which state a tensor holds: a second moment (R, C or V: finite and >= 0) or the first moment M (finite). */
 export type StateKind = 'secondMoment' | 'momentum';

@@ -231,7 +231,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
    */
   async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const where = 'AdafactorOptimizer.setWeights';
-    const { iterations, given } = await parseWeights(where, weightValues);
+    const { iterations, given } = await parseWeights(where, weightValues, this.resolved.momentumDtype);
     for (const [name, state] of given) {
       checkSlotsPresent(where, name, state, this.groups.optionsOf(name).beta1 !== undefined);
       // A variable that exists already is checked now, rather than by the step that would meet it.

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SLOTS, STATE_SLOTS, type Slot, slotNamed } from '../state/tensors.js';
+import { type StateDtype, roundTo } from '../core/half.js';
 import { checkStateValues } from '../state/values.js';
 
 /** State of one variable held on the CPU (restored by setWeights, not yet used), by slot. */
@@ -14,11 +15,13 @@ export type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /**
  * The step count and each variable's state from setWeights' argument: the step count first,
- * then every slot as `<variable>/<Hugging Face name>`. Checks each weight and its values.
+ * then every slot as `<variable>/<Hugging Face name>`. Checks each weight and its values; a
+ * 16-bit M (momentumDtype) is rounded to nearest, and refused where a value does not fit.
  */
 export async function parseWeights(
   where: string,
   weightValues: NamedTensor[],
+  momentumDtype: StateDtype = 'f32',
 ): Promise<{ iterations: number; given: Map<string, HostState> }> {
   if (!Array.isArray(weightValues) || weightValues.length === 0) {
     throw new Error(
@@ -50,8 +53,16 @@ export async function parseWeights(
     const variableName = name.slice(0, at);
     const state = given.get(variableName) ?? {};
     if (state[slot]) throw new Error(`${where}: '${name}' is given twice`);
-    const data = Float32Array.from(await tensor.data());
+    let data = Float32Array.from(await tensor.data());
     checkStateValues(where, `'${name}'`, STATE_SLOTS[slot].kind, data);
+    if (slot === 'momentum' && momentumDtype !== 'f32') {
+      data = data.map((v) => roundTo(momentumDtype, v));
+      const at = data.findIndex((v) => !Number.isFinite(v));
+      if (at >= 0)
+        throw new Error(
+          `${where}: '${name}' holds a value past the largest ${momentumDtype} (momentumDtype) at element ${at}; the state does not fit`,
+        );
+    }
     state[slot] = { shape: [...tensor.shape], data };
     given.set(variableName, state);
   }

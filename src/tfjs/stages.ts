@@ -3,7 +3,7 @@
  * built from the same stages, with the same names and in the same order, as the float64
  * reference (src/core/stages.ts):
  *
- *   1. secondMoment  2. normalize  3. clip  4. scale  5. momentum  6. weightDecay  7. apply
+ *   1. secondMoment  2. normalize  3. clip  4. scale  5. momentum (5b. caution)  6. weightDecay  7. apply
  *
  * Each returns new tensors and assigns nothing; `nextValues` composes them.
  */
@@ -75,10 +75,67 @@ export function scale(update: tf.Tensor, alpha: tf.Tensor): tf.Tensor {
   return tf.mul(update, alpha);
 }
 
-/** Stage 5, momentum: with beta1, M = beta1 M + (1 - beta1) U, and the update is M. */
-export function momentum(update: tf.Tensor, old: SlotTensors, o: ResolvedOptions): tf.Tensor | undefined {
-  return old.momentum ? tf.add(tf.mul(old.momentum, o.beta1!), tf.mul(update, 1 - o.beta1!)) : undefined;
+/**
+ * Stage 5, momentum: with beta1, M_t = beta1 M + (1 - beta1) U; `next` is the update and `stored`
+ * the new M, which differ for a 16-bit M (see the reference's stage, src/core/stages.ts).
+ */
+export function momentum(
+  update: tf.Tensor,
+  old: SlotTensors,
+  o: ResolvedOptions,
+): { next: tf.Tensor; stored: tf.Tensor } | undefined {
+  const m = old.momentum;
+  if (!m) return undefined;
+  const round = (x: tf.Tensor) => roundToDtype(x, o.momentumDtype);
+  const weight = 1 - o.beta1!;
+  if (o.momentumArithmetic === 'lerp') {
+    const target = round(update);
+    const stored = round(
+      weight < 0.5
+        ? tf.add(m, tf.mul(weight, tf.sub(target, m)))
+        : tf.sub(target, tf.mul(tf.sub(target, m), 1 - weight)),
+    );
+    return { next: stored, stored };
+  }
+  const next = tf.add(round(tf.mul(m, o.beta1!)), tf.mul(update, weight));
+  return { next, stored: round(next) };
 }
+
+/**
+ * Stage 5b, caution (with `caution`): M_t kept only where M_t G > 0, times 1 / max(the fraction
+ * kept over the tensor, 1e-3).
+ */
+export function caution(update: tf.Tensor, g: tf.Tensor, o: ResolvedOptions): tf.Tensor {
+  if (!o.caution) return update;
+  const mask = tf.cast(tf.greater(tf.mul(update, g), 0), 'float32');
+  return tf.mul(update, tf.div(mask, tf.maximum(tf.mean(mask), 1e-3)));
+}
+
+/**
+ * `x` rounded to the nearest value of a 16-bit float (ties to even: tf.round is banker's), in
+ * f32 tensors, which tfjs has no 16-bit type for: x / ulp rounded, times ulp, where the ulp is
+ * 2^(e - mantissa bits) for x's binary exponent e (at least the format's smallest normal one);
+ * past the largest finite value, infinity. f32: x itself.
+ */
+function roundToDtype(x: tf.Tensor, dtype: ResolvedOptions['momentumDtype']): tf.Tensor {
+  if (dtype === 'f32') return x;
+  const { mantissaBits, minExponent, largest } = HALF_FORMATS[dtype];
+  const size = tf.abs(x);
+  // log2 can be off by one next to powers of two: correct e so that 2^e <= |x| < 2^(e + 1).
+  let e = tf.floor(tf.div(tf.log(size), Math.LN2));
+  e = tf.sub(e, tf.cast(tf.greater(tf.pow(2, e), size), 'float32'));
+  e = tf.add(e, tf.cast(tf.lessEqual(tf.pow(2, tf.add(e, 1)), size), 'float32'));
+  const ulp = tf.pow(2, tf.sub(tf.maximum(e, minExponent), mantissaBits));
+  const rounded = tf.mul(tf.round(tf.div(x, ulp)), ulp);
+  const finite = tf.where(tf.greater(tf.abs(rounded), largest), tf.mul(tf.sign(x), Infinity), rounded);
+  // Zeros, infinities and NaN stay as they are.
+  return tf.where(tf.logicalAnd(tf.greater(size, 0), tf.isFinite(x)), finite, x);
+}
+
+const HALF_FORMATS = {
+  bf16: { mantissaBits: 7, minExponent: -126, largest: 3.3895313892515355e38 },
+  f16: { mantissaBits: 10, minExponent: -14, largest: 65504 },
+} as const;
 
 /** Stage 6, weight decay: X - weightDecay * alpha_t * X (or weightDecay * X), times alpha_t / weightDecayMaxLr when corrected. */
 export function weightDecay(x: tf.Tensor, alpha: tf.Tensor, o: ResolvedOptions): tf.Tensor {
@@ -131,7 +188,10 @@ export function nextValues(
   const stats = tf.stack([paramRms, alpha, updateRms, clipDivisor]);
   let update = o.momentumBeforeLr ? clipped : scale(clipped, alpha);
   const averaged = momentum(update, old, o);
-  if (averaged) update = state.momentum = averaged;
+  if (averaged) {
+    update = caution(averaged.next, g, o);
+    state.momentum = averaged.stored;
+  }
   if (o.momentumBeforeLr) update = scale(update, alpha);
   const param = apply(weightDecay(x, alpha, o), update);
   if (!o.skipNonFinite) return { param, state, stats };

@@ -14,6 +14,7 @@ import type { AdafactorOptions } from '../core/options.js';
 import type { AdafactorStats } from '../core/stats.js';
 import { AdafactorEngine } from '../gpu/engine.js';
 import { rebindParams } from '../gpu/params.js';
+import { encodeStateBuffer } from '../gpu/state_buffers.js';
 import { type StateEntry, entryValues, keptValues, stateEntries } from '../state/entries.js';
 import { STATE_SLOTS, type Slot } from '../state/tensors.js';
 import { type WebGPUBackendInternals, submitPending } from './backend.js';
@@ -302,14 +303,21 @@ function copyState(
   for (const [slot, t] of target.slots[to]) {
     const s = source.slots[from].get(slot);
     if (!s || s.length !== t.length) throw new Error(`internal: no matching ${slot} state for '${target.names[to]}'`);
+    const [sourceAt, targetAt] = [entryBytes(source, s), entryBytes(target, t)];
     encoder.copyBufferToBuffer(
       source.engine.state[s.buffer],
-      s.offset * 4,
+      sourceAt.offset,
       target.engine.state[t.buffer],
-      t.offset * 4,
-      t.length * 4,
+      targetAt.offset,
+      targetAt.size,
     );
   }
+}
+
+/** The bytes of a state entry in its buffer: whole u32 words (a 16-bit M is padded to them). */
+function entryBytes(list: VariableList, entry: StateEntry): { offset: number; size: number } {
+  const bytes = entry.buffer === 'momentum' ? list.engine.plan.momentumElementBytes : 4;
+  return { offset: entry.offset * bytes, size: Math.ceil((entry.length * bytes) / 4) * 4 };
 }
 
 /** Given state must have the shapes this variable's state has here, and no slot it lacks. */
@@ -334,17 +342,12 @@ function writeState(list: VariableList, index: number, state: HostState | undefi
   const buffers = list.engine.state;
   for (const [slot, entry] of list.slots[index]) {
     const given = state?.[slot];
+    const at = entryBytes(list, entry);
     if (!given) {
-      encoder.clearBuffer(buffers[entry.buffer], entry.offset * 4, entry.length * 4);
+      encoder.clearBuffer(buffers[entry.buffer], at.offset, at.size);
       continue;
     }
-    const kept = keptValues(entry, given.data);
-    list.device.queue.writeBuffer(
-      buffers[entry.buffer],
-      entry.offset * 4,
-      kept.buffer,
-      kept.byteOffset,
-      kept.byteLength,
-    );
+    const kept = encodeStateBuffer(list.engine.options.momentumDtype, entry.buffer, keptValues(entry, given.data));
+    list.device.queue.writeBuffer(buffers[entry.buffer], at.offset, kept.buffer, kept.byteOffset, kept.byteLength);
   }
 }

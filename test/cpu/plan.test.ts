@@ -205,6 +205,11 @@ describe('the shaders', () => {
       for (const view of views.slice(1)) expect(view).toEqual(views[0]);
       expect(views[0].map((b) => b.name)).toEqual([kind]);
     }
+    // The momentum views: f32, and the 16-bit formats packed two to a word (the format files declare no binding).
+    const momentum = ['momentum_f32', 'momentum_packed'].map((v) => read(`${v}.wgsl`).bindings.map(strip));
+    expect(momentum[1]).toEqual(momentum[0]);
+    expect(momentum[0].map((b) => [b.name, b.binding])).toEqual([['momentum', 6]]);
+    for (const format of ['momentum_bf16', 'momentum_f16']) expect(read(`${format}.wgsl`).bindings).toEqual([]);
     const all = SHADER.bindings.map((b) => b.binding);
     expect(new Set(all).size).toBe(all.length);
     expect(SHADER.bindings.find((b) => b.name === 'param')!.elementSize).toBe(4);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import goldenJson from '../data/hf-adafactor.json';
 import { ReferenceAdafactor } from '../../src/index.js';
+import { resolveOptions } from '../../src/core/options.js';
+import { caution } from '../../src/core/stages.js';
 import { decodeGolden } from '../gpu/golden.js';
 import { relativeError } from '../gpu/harness.js';
 
@@ -78,5 +80,36 @@ describe('factoring rules of other libraries in the reference', () => {
     const small = new ReferenceAdafactor([{ data: new Float64Array(6), shape: [2, 3] }], { minDimSizeToFactor: 3 });
     expect(small.states[0].row).toBeUndefined();
     expect(small.states[0].full).toHaveLength(6);
+  });
+});
+
+describe('caution in the reference (timm: mask = M_t G > 0, divided by max(mean(mask), 1e-3))', () => {
+  const options = resolveOptions({ beta1: 0.9, caution: true }, 'test');
+  it('keeps the agreeing elements, times the inverse of the fraction kept', () => {
+    const kept = caution(Float64Array.from([1, -2, 3, -4]), [1, 1, 1, 1], options);
+    expect(Array.from(kept)).toEqual([2, 0, 6, 0]);
+    // Zero agrees with nothing.
+    expect(Array.from(caution(Float64Array.from([0, 1]), [1, -1], options))).toEqual([0, 0]);
+  });
+  it('divides by at least 1e-3', () => {
+    const update = new Float64Array(10_000).fill(-1);
+    update[7] = 1;
+    const kept = caution(update, new Float64Array(10_000).fill(1), options);
+    expect(kept[7]).toBeCloseTo(1000, 9);
+    expect(kept.reduce((a, b) => a + Math.abs(b), 0)).toBeCloseTo(1000, 9);
+  });
+  it('does nothing without the option, and a step with it differs from one without', () => {
+    const update = Float64Array.from([1, -2]);
+    expect(caution(update, [1, 1], resolveOptions({ beta1: 0.9 }, 'test'))).toBe(update);
+    const run = (withCaution: boolean) => {
+      const reference = new ReferenceAdafactor([{ data: [1, 2, 3, 4], shape: [4] }], {
+        beta1: 0.9,
+        caution: withCaution,
+      });
+      reference.step([[1, 1, 1, 1]]);
+      reference.step([[-0.01, 1, -0.01, 1]]); // M_2 stays positive where G turns negative
+      return Array.from(reference.params[0]);
+    };
+    expect(run(true)).not.toEqual(run(false));
   });
 });

@@ -30,6 +30,14 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     lrDecays: fc.boolean(),
     beta1: fc.option(fc.double({ min: 0, max: 0.99, noNaN: true }), { nil: undefined }),
     momentumBeforeLr: fc.boolean(),
+    // Mostly f32: each format is a shader module of its own, which a CPU adapter takes seconds to compile.
+    momentumDtype: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('f32' as const) },
+      { weight: 1, arbitrary: fc.constantFrom('bf16' as const, 'f16' as const) },
+    ),
+    momentumArithmetic: fc.constantFrom('ema' as const, 'lerp' as const),
+    // Only where beta1 is drawn (caution needs it).
+    caution: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),
     weightDecayMaxLr: fc.option(fc.double({ min: 1e-3, max: 1, noNaN: true }), { nil: undefined }),
     // Caps the schedule only: dropped where the case draws a fixed beta2.
@@ -58,8 +66,14 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     minDimSizeToFactor: fc.constantFrom(0, 0, 8, 128),
     weightDecayScale: fc.constantFrom('alpha' as const, 'none' as const),
   })
-  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, beta2Cap, ...rest }) => {
-    const base = { ...rest, ...epsilon, ...decay, ...('beta2' in decay ? {} : { beta2Cap }) };
+  .map(({ relativeStep, warmupInit, lr, lrDecays, epsilon, decay, beta2Cap, caution, ...rest }) => {
+    const base = {
+      ...rest,
+      ...epsilon,
+      ...decay,
+      ...('beta2' in decay ? {} : { beta2Cap }),
+      caution: caution && rest.beta1 !== undefined,
+    };
     return relativeStep
       ? { ...base, relativeStep, warmupInit }
       : { ...base, relativeStep, lr: lrDecays ? (t: number) => lr / Math.sqrt(t) : lr };

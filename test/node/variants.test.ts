@@ -65,7 +65,8 @@ for (const kernelVariant of KERNEL_VARIANT_NAMES) {
       });
     }
 
-    it('random shapes, options and buffer layouts', async () => {
+    // Its cases draw options that need shader modules of their own, which a CPU adapter compiles slowly when cold.
+    it('random shapes, options and buffer layouts', { timeout: 300_000 }, async () => {
       await withGpuErrors(gpu.device, () => checkRandomCases(gpu.device, 40, forced));
     });
 

@@ -1,0 +1,47 @@
+// The first moment M kept in 16 bits (momentumDtype 'bf16' or 'f16'; the format's functions
+// momentumValue, momentumNearest and MOMENTUM_EXPONENT come from momentum_bf16.wgsl or
+// momentum_f16.wgsl), two elements to a u32 word, element 2k in the low half (a little-endian
+// 16-bit array to the host). Neighbouring elements may belong to different invocations, so each
+// writes its own half with two atomics, one that clears it and one that sets it, which leave the
+// other half alone. Stores round to nearest, or stochastically with stochasticRounding.
+
+@group(0) @binding(6) var<storage, read_write> momentum: array<atomic<u32>>;
+
+// Momentum draws its random numbers from a stream of its own, apart from the parameters'.
+const MOMENTUM_STREAM = 0x80000000u;
+
+fn loadMomentum(i: u32) -> f32 {
+  return momentumValue((atomicLoad(&momentum[i >> 1u]) >> (16u * (i & 1u))) & 0xffffu);
+}
+
+// Stores a value of the format (roundMomentumAt's) at element i of the binding.
+fn storeMomentum(i: u32, value: f32) {
+  let shift = 16u * (i & 1u);
+  atomicAnd(&momentum[i >> 1u], ~(0xffffu << shift));
+  atomicOr(&momentum[i >> 1u], momentumNearest(value) << shift);
+}
+
+// What storing `value` at element i keeps: rounded to nearest, or stochastically (from a hash of
+// the step's seed and the element, so that every pass that asks gets the same answer).
+fn roundMomentumAt(i: u32, value: f32) -> f32 {
+  var bits = momentumNearest(value);
+  if (roundingSeed != NO_STOCHASTIC_ROUNDING) {
+    bits = stochasticMomentum(value, bits, uniformRandom(roundingSeed ^ MOMENTUM_STREAM, i + window.momentumBase));
+  }
+  return momentumValue(bits);
+}
+
+// x rounded to the nearest value of the stored format.
+fn roundMomentum(x: f32) -> f32 { return momentumValue(momentumNearest(x)); }
+
+// The value below or above x (`nearest` is one of them), with the probabilities that make the
+// expectation x.
+fn stochasticMomentum(x: f32, nearest: u32, random: f32) -> u32 {
+  let value = momentumValue(nearest);
+  if (value == x || (nearest & MOMENTUM_EXPONENT) == MOMENTUM_EXPONENT) { return nearest; } // exact, infinite or NaN
+  var low = nearest;
+  var high = nearest;
+  if (value < x) { high = halfNeighbour(nearest, true); } else { low = halfNeighbour(nearest, false); }
+  let p = (x - momentumValue(low)) / (momentumValue(high) - momentumValue(low));
+  return select(low, high, random < p);
+}
