@@ -13,6 +13,8 @@ export {
   type HuggingFaceAdafactorArgs,
   type OptaxAdafactorArgs,
   type TorchAdafactorArgs,
+  type TimmAdafactorArgs,
+  type TimmBigVisionArgs,
 } from './core/presets.js';
 export {
   encodeSafetensors,

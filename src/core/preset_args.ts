@@ -80,3 +80,24 @@ export class PresetArgs {
     return value;
   }
 }
+
+/**
+ * The lr a torch scheduler sets on the group before step t = 1, 2, ...: checked where given (a
+ * function), and each value checked when the step asks for it.
+ */
+export type TorchSchedule = (t: number) => number;
+
+export function checkedSchedule(p: PresetArgs, schedule: unknown): TorchSchedule | undefined {
+  if (schedule === undefined) return undefined;
+  if (typeof schedule !== 'function')
+    p.refuse(
+      'schedule',
+      `must be a function of the step t = 1, 2, ... (the lr a torch scheduler sets), got ${describe(schedule)}`,
+    );
+  return (t: number) => {
+    const value = (schedule as TorchSchedule)(t);
+    if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(Math.fround(value)))
+      p.refuse(`schedule(${t})`, `returned ${describe(value)}; a learning rate must be a finite number >= 0`);
+    return value;
+  };
+}

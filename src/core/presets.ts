@@ -9,9 +9,17 @@
  *   new Adafactor(device, params, presets.torch({ lr: 0.01, weight_decay: 0.1 }))
  *   new Adafactor(device, params, presets.optax({ learning_rate: 1e-3, momentum: 0.9 }))
  *   new Adafactor(device, params, presets.huggingFace({ lr: 1e-3, relative_step: false, scale_parameter: false }))
+ *   new Adafactor(device, params, presets.timmBigVision({ lr: 3e-3, caution: true }, (t) => 3e-3 * Math.min(1, t / 100)))
+ *
+ * The torch-based presets take an optional `schedule(t)`: the lr a torch scheduler sets on the
+ * group before step t = 1, 2, ... (the constructor's lr stays what the library keeps as its
+ * maximum, where it keeps one).
  */
 import { type AdafactorOptions, F32_MIN_NORMAL } from './options.js';
-import { PresetArgs, describe } from './preset_args.js';
+import { PresetArgs, checkedSchedule, describe } from './preset_args.js';
+import { timm, timmBigVision } from './presets_timm.js';
+
+export type { TimmAdafactorArgs, TimmBigVisionArgs } from './presets_timm.js';
 
 /** PyTorch's machine epsilon of float32, its default eps1 (`eps=(None, 1e-3)`) for f32 parameters. */
 const FLOAT32_EPS = 2 ** -23;
@@ -70,10 +78,13 @@ function decayOptions(exponent: number, offset?: number): AdafactorOptions {
  * weight_decay=0.0, foreach=None, maximize=False)`: rho_t = min(lr, 1/sqrt(t)); eps1 floors
  * mean(R) and eps1^2 the estimate (None: float32's machine epsilon, 2^-23, as PyTorch uses for
  * f32 parameters); weight decay multiplies X by 1 - lr * weight_decay. Its own checks (lr >= 0,
- * beta2_decay <= 0, eps >= 0, d >= 1, weight_decay >= 0) are made here too.
+ * beta2_decay <= 0, eps >= 0, d >= 1, weight_decay >= 0) are made here too. With a schedule,
+ * rho_t = min(schedule(t), 1/sqrt(t)); weight decay then follows the scheduled lr, which is not
+ * reproduced (refused).
  */
-function torch(args?: TorchAdafactorArgs): AdafactorOptions {
+function torch(args?: TorchAdafactorArgs, schedule?: (t: number) => number): AdafactorOptions {
   const p = new PresetArgs('presets.torch (torch.optim.Adafactor)');
+  const scheduled = checkedSchedule(p, schedule);
   const a = p.withDefaults<TorchAdafactorArgs>(
     { lr: 1e-2, beta2_decay: -0.8, eps: [null, 1e-3], d: 1.0, weight_decay: 0.0, foreach: null, maximize: false },
     args,
@@ -104,11 +115,18 @@ function torch(args?: TorchAdafactorArgs): AdafactorOptions {
   const weightDecay = p.number('weight_decay', a.weight_decay, (v) => v >= 0 && Number.isFinite(v), 'finite and >= 0');
   // torch multiplies parameters by 1 - lr * weight_decay (and skips it when weight_decay is 0).
   const decay = weightDecay === 0 ? 0 : p.f32('lr * weight_decay', lr * weightDecay);
+  if (scheduled && weightDecay !== 0)
+    p.refuse(
+      'weight_decay',
+      'is not 0 with a schedule: torch then decays by 1 - lr(t) * weight_decay, which this library does not reproduce (its decay follows alpha_t = lr(t) * RMS(X) or nothing); give the decay to a parameter group without a schedule, or use presets.timmBigVision',
+    );
   return {
     // min(1e-2, 1/sqrt(t)) is Hugging Face's relative step: the default lr is exactly it.
-    ...(lr === 1e-2
-      ? { relativeStep: true }
-      : { relativeStep: false, lr: (t: number) => Math.min(lr, 1 / Math.sqrt(t)) }),
+    ...(scheduled
+      ? { relativeStep: false, lr: (t: number) => Math.min(scheduled(t), 1 / Math.sqrt(t)) }
+      : lr === 1e-2
+        ? { relativeStep: true }
+        : { relativeStep: false, lr: (t: number) => Math.min(lr, 1 / Math.sqrt(t)) }),
     eps1Mode: 'floor',
     eps1: floor,
     eps2,
@@ -126,7 +144,8 @@ function torch(args?: TorchAdafactorArgs): AdafactorOptions {
  * `optax.adafactor(learning_rate=None, min_dim_size_to_factor=128, decay_rate=0.8,
  * decay_offset=0, multiply_by_parameter_scale=True, clipping_threshold=1.0, momentum=None,
  * dtype_momentum=jnp.float32, weight_decay_rate=None, eps=1e-30, factored=True,
- * weight_decay_mask=None)`. `learning_rate=None` is a step of 1; a schedule is called, as optax
+ * weight_decay_mask=None)`; dtype_momentum as its name, 'float32', 'bfloat16' or 'float16' (optax's
+ * ema: beta1 M in the 16-bit type, the step with M_t before it is cast). `learning_rate=None` is a step of 1; a schedule is called, as optax
  * calls it, with optax's count, t - 1. optax checks none of these; values that make its step
  * meaningless (a negative decay_rate, a clipping threshold <= 0, momentum outside [0, 1)) are
  * refused here.
@@ -157,8 +176,9 @@ function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
     );
   if (typeof a.dtype_momentum !== 'string')
     p.refuse('dtype_momentum', `must be a dtype's name such as 'float32', got ${describe(a.dtype_momentum)}`);
-  if (a.dtype_momentum !== 'float32')
-    p.refuse(`dtype_momentum '${a.dtype_momentum}'`, 'is not reproduced; the first moment is kept in float32');
+  const momentumDtypes: Record<string, 'f32' | 'bf16' | 'f16'> = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' };
+  if (!(a.dtype_momentum in momentumDtypes))
+    p.refuse(`dtype_momentum '${a.dtype_momentum}'`, "is not reproduced; give 'float32', 'bfloat16' or 'float16'");
   const rate = a.learning_rate;
   let lr: AdafactorOptions['lr'];
   if (rate === null) lr = 1;
@@ -210,7 +230,9 @@ function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
     eps2: 1e-3,
     clipThreshold: clip ?? Infinity,
     ...decayOptions(-exponent, offset),
-    ...(momentum === null ? {} : { beta1: momentum }),
+    ...(momentum === null
+      ? {}
+      : { beta1: momentum, momentumDtype: momentumDtypes[a.dtype_momentum], momentumArithmetic: 'ema' }),
     weightDecay: weightDecay === null ? 0 : p.f32('weight_decay_rate', weightDecay),
     weightDecayScale: 'none',
     scaleParameter: p.boolean('multiply_by_parameter_scale', a.multiply_by_parameter_scale),
@@ -224,10 +246,12 @@ function optax(args?: OptaxAdafactorArgs): AdafactorOptions {
  * Hugging Face transformers' `Adafactor(params, lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0,
  * decay_rate=-0.8, beta1=None, weight_decay=0.0, scale_parameter=True, relative_step=True,
  * warmup_init=False)`: this library's defaults, under that library's names, with its own checks
- * (an lr only without relative_step, warmup_init only with it).
+ * (an lr only without relative_step, warmup_init only with it). A schedule takes lr's place
+ * from step 1 on (only without relative_step: with it, Hugging Face overwrites the group's lr).
  */
-function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
+function huggingFace(args?: HuggingFaceAdafactorArgs, schedule?: (t: number) => number): AdafactorOptions {
   const p = new PresetArgs('presets.huggingFace (transformers Adafactor)');
+  const scheduled = checkedSchedule(p, schedule);
   const a = p.withDefaults<HuggingFaceAdafactorArgs>(
     {
       lr: null,
@@ -252,6 +276,11 @@ function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
     );
   if (lr === null && !relativeStep)
     p.refuse('lr', 'is None while relative_step is False: there is no step size; pass lr');
+  if (scheduled && relativeStep)
+    p.refuse(
+      'schedule',
+      'is given with relative_step=True: Hugging Face then computes its own step size and overwrites the group lr a scheduler sets; pass relative_step=False and lr',
+    );
   if (warmupInit && !relativeStep)
     p.refuse(
       'warmup_init',
@@ -271,7 +300,7 @@ function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
   );
   const beta1 = p.numberOrNull('beta1', a.beta1, (v) => v >= 0 && Math.fround(v) < 1, 'in [0, 1)');
   return {
-    ...(lr === null ? {} : { lr: p.f32('lr', lr) }),
+    ...(lr === null ? {} : { lr: scheduled ?? p.f32('lr', lr) }),
     eps1: p.f32('eps[0]', eps1, { positive: true }),
     eps2: p.f32('eps[1]', eps2, { positive: true, zero: true }),
     clipThreshold: p.number(
@@ -292,4 +321,4 @@ function huggingFace(args?: HuggingFaceAdafactorArgs): AdafactorOptions {
   };
 }
 
-export const presets = { torch, optax, huggingFace };
+export const presets = { torch, optax, huggingFace, timm, timmBigVision };

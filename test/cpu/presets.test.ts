@@ -99,10 +99,51 @@ describe("presets: other libraries' arguments, in their own names, to these opti
     ],
     [
       'optax dtype_momentum',
-      () => presets.optax({ dtype_momentum: 'bfloat16' }),
-      /dtype_momentum 'bfloat16' is not reproduced/,
+      () => presets.optax({ dtype_momentum: 'int8' }),
+      /dtype_momentum 'int8' is not reproduced; give 'float32', 'bfloat16' or 'float16'/,
     ],
     ['optax a camelCase name', () => presets.optax({ learningRate: 0.1 } as object), /unknown argument 'learningRate'/],
+    [
+      'timmBigVision clipping_threshold',
+      () => presets.timmBigVision({ clipping_threshold: 1.0 }),
+      /clipping_threshold is not None: timm divides the update by min\(1, RMS\(U\) \* clipping_threshold\), which enlarges/,
+    ],
+    [
+      'timmBigVision decay_offset',
+      () => presets.timmBigVision({ decay_offset: 10 }),
+      /decay_offset is not 0: timm takes decay_offset but never uses it/,
+    ],
+    [
+      'timmBigVision foreach',
+      () => presets.timmBigVision({ foreach: true }),
+      /foreach=True is not implemented in timm/,
+    ],
+    [
+      'timmBigVision a bad momentum_dtype',
+      () => presets.timmBigVision({ momentum_dtype: 'bf16' as never }),
+      /momentum_dtype must be 'bfloat16', 'float16' or 'float32', got the string 'bf16'/,
+    ],
+    [
+      'timm a schedule without lr',
+      () => presets.timm({}, (t) => 0.01 / t),
+      /schedule is given without an lr: timm then computes its own relative step/,
+    ],
+    ['timm warmup_init with lr', () => presets.timm({ lr: 0.1, warmup_init: true }), /warmup_init is True with an lr/],
+    [
+      'torch a schedule with weight decay',
+      () => presets.torch({ weight_decay: 0.1 }, (t) => 0.01 / t),
+      /weight_decay is not 0 with a schedule: torch then decays by 1 - lr\(t\) \* weight_decay/,
+    ],
+    [
+      'huggingFace a schedule with the relative step',
+      () => presets.huggingFace({}, (t) => 0.01 / t),
+      /schedule is given with relative_step=True/,
+    ],
+    [
+      'a schedule that is not a function',
+      () => presets.timmBigVision({}, 0.1 as never),
+      /schedule must be a function of the step/,
+    ],
     [
       'huggingFace an unknown argument',
       () => presets.huggingFace({ relative_steps: false } as object),
@@ -481,5 +522,59 @@ describe('preset arguments are checked as strictly as the options they make', ()
       presets.huggingFace({ decay_rate: 0, eps: [1e-30, 0] }),
     ])
       expect(() => resolveOptions(o)).not.toThrow();
+  });
+});
+
+describe('timm presets map to the options that reproduce timm', () => {
+  it('timm.optim.Adafactor: conv factoring past the size, scale only with the relative step, caution only with betas', () => {
+    expect(presets.timm()).toMatchObject({
+      relativeStep: true,
+      scaleParameter: true,
+      factorDims: 'conv',
+      minDimSizeToFactor: 17,
+    });
+    expect(presets.timm({ lr: 0.01, betas: [0.9, 0.999], caution: true })).toMatchObject({
+      relativeStep: false,
+      lr: 0.01,
+      scaleParameter: false,
+      beta1: 0.9,
+      caution: true,
+    });
+    expect(presets.timm({ caution: true })).not.toHaveProperty('caution');
+    const schedule = presets.timm({ lr: 0.01 }, (t) => 0.01 / t).lr as (t: number) => number;
+    expect(schedule(4)).toBe(0.0025);
+  });
+  it('timm.optim.AdafactorBigVision: its defaults, and each weight-decay form', () => {
+    expect(presets.timmBigVision()).toMatchObject({
+      relativeStep: false,
+      lr: 1,
+      scaleParameter: false,
+      clipThreshold: Infinity,
+      decayRate: -0.8,
+      beta2Cap: 0.999,
+      beta1: 0.9,
+      momentumBeforeLr: true,
+      momentumDtype: 'bf16',
+      momentumArithmetic: 'lerp',
+      factorDims: 'largest2',
+      minDimSizeToFactor: 16,
+      eps1: 1e-30,
+    });
+    expect(presets.timmBigVision({ momentum: null, momentum_dtype: 'float16' })).not.toHaveProperty('beta1');
+    const decay = (args: object) => {
+      const o = presets.timmBigVision({ lr: 0.5, weight_decay: 0.1, ...args });
+      return [o.weightDecayScale, o.weightDecayMaxLr];
+    };
+    expect(decay({})).toEqual(['alpha', undefined]);
+    expect(decay({ unscaled_wd: true })).toEqual(['none', undefined]);
+    expect(decay({ corrected_weight_decay: true })).toEqual(['alpha', 0.5]);
+    expect(decay({ unscaled_wd: true, corrected_weight_decay: true })).toEqual(['none', 0.5]);
+  });
+  it('optax dtype_momentum', () => {
+    expect(presets.optax({ momentum: 0.9, dtype_momentum: 'bfloat16' })).toMatchObject({
+      beta1: 0.9,
+      momentumDtype: 'bf16',
+      momentumArithmetic: 'ema',
+    });
   });
 });
