@@ -124,8 +124,8 @@ fn momentumStep(t: Tensor, s: Settings, element: u32, update: vec4<f32>, g: vec4
 }
 
 // M_t at element i of the momentum binding from the update u: (what the step uses, what is
-// stored, in the momentum view's format). 'ema' (optax's order): beta1 M rounded to the format,
-// plus (1 - beta1) u; the step uses M_t before it is rounded. 'lerp' (torch's lerp_ on the stored
+// stored, in the momentum view's format). 'ema' (optax's order): beta1 M in the format (beta1 too,
+// as jax casts a Python float to the array's type), plus (1 - beta1) u; the step uses M_t before it is rounded. 'lerp' (torch's lerp_ on the stored
 // M: timm): u rounded first, M + w (u - M) from the nearer end, rounded; the step uses it as stored.
 fn nextMomentum(s: Settings, i: u32, u: f32) -> vec2<f32> {
   let old = loadMomentum(i);
@@ -135,6 +135,6 @@ fn nextMomentum(s: Settings, i: u32, u: f32) -> vec2<f32> {
     let stored = roundMomentumAt(i, select(end - (end - old) * (1.0 - w), old + w * (end - old), w < 0.5));
     return vec2<f32>(stored, stored);
   }
-  let m = roundMomentum(s.beta1 * old) + s.oneMinusBeta1 * u;
+  let m = roundMomentum(roundMomentum(s.beta1) * old) + s.oneMinusBeta1 * u;
   return vec2<f32>(m, roundMomentumAt(i, m));
 }

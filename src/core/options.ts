@@ -64,7 +64,8 @@ export interface AdafactorOptions {
   momentumDtype?: StateDtype;
   /**
    * The first moment's update. 'ema' (default; Hugging Face, PyTorch, optax): M_t = beta1 M +
-   * (1 - beta1) U with beta1 M rounded to momentumDtype first (optax's product of a 16-bit M), and
+   * (1 - beta1) U with beta1 M in momentumDtype (optax's product of a 16-bit M by beta1, which jax
+   * casts to that type first), and
    * the step uses M_t before it is rounded to be stored. 'lerp' (torch's lerp_ on a 16-bit M: timm):
    * U is rounded to momentumDtype, M_t = M + (1 - beta1)(U - M) is rounded and stored, and the step
    * uses M_t as stored. The two differ only by rounding, and not at all in f32 but for its last bit.

@@ -142,7 +142,7 @@ export function scale(update: Float64Array, alpha: number): void {
 /**
  * Stage 5, momentum: with beta1, M_t = beta1 M + (1 - beta1) U, and the update is M_t; else U.
  * A 16-bit M (momentumDtype) is stored rounded to it: with momentumArithmetic 'ema' (optax's
- * order) beta1 M is rounded first and the update is M_t before rounding; with 'lerp' (torch's
+ * order) beta1 M is computed with beta1 rounded to the format and rounded itself and the update is M_t before rounding; with 'lerp' (torch's
  * lerp_ on the 16-bit M) U is rounded first, M_t = M + (1 - beta1)(U - M), and the update is M_t
  * as stored. An f32 M is kept in float64 here.
  */
@@ -161,9 +161,11 @@ export function momentum(update: Float64Array, state: ReferenceState, options: R
     }
     return m;
   }
+  // As jax multiplies a 16-bit array by a Python float: the float is cast to the array's type first.
+  const decay = round(beta1);
   const averaged = new Float64Array(update.length);
   for (let i = 0; i < update.length; i++) {
-    averaged[i] = round(beta1 * m[i]) + weight * update[i];
+    averaged[i] = round(decay * m[i]) + weight * update[i];
     m[i] = round(averaged[i]);
   }
   return averaged;

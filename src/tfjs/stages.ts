@@ -97,7 +97,8 @@ export function momentum(
     );
     return { next: stored, stored };
   }
-  const next = tf.add(round(tf.mul(m, o.beta1!)), tf.mul(update, weight));
+  // As jax multiplies a 16-bit array by a Python float: the float is cast to the array's type first.
+  const next = tf.add(round(tf.mul(m, round(tf.scalar(o.beta1!)))), tf.mul(update, weight));
   return { next, stored: round(next) };
 }
 

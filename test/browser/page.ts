@@ -5,6 +5,7 @@
  */
 import goldenJson from '../data/hf-adafactor.json';
 import optaxJson from '../data/optax-adafactor.json';
+import timmJson from '../data/timm-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import {
   checkDeterminism,
@@ -14,7 +15,7 @@ import {
   checkStepsAcrossEncoders,
   checkTwoStepsInOneEncoder,
 } from '../gpu/checks.js';
-import { decodeGolden, decodeTrace } from '../gpu/golden.js';
+import { decodeGolden, decodeTimmTrace, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 import { Adafactor } from '../../src/index.js';
 import { KERNEL_VARIANT_NAMES, type KernelVariant } from '../../src/core/options.js';
@@ -24,6 +25,7 @@ const golden = decodeGolden(goldenJson as Parameters<typeof decodeGolden>[0]);
 const traces = {
   torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
   optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+  timm: decodeTimmTrace(timmJson as Parameters<typeof decodeTimmTrace>[0]),
 };
 
 async function requestDevice(): Promise<GPUDevice> {
@@ -46,8 +48,8 @@ const checks = {
     if (!found) throw new Error(`no golden case ${name}`);
     return checkGoldenCase(device, found, layout, path);
   },
-  /** Every case of PyTorch's (or optax's) traces that its preset reproduces, in both layouts. */
-  traces: async (device: GPUDevice, library: 'torch' | 'optax') => {
+  /** Every case of PyTorch's (optax's, timm's) traces that its preset reproduces, in both layouts. */
+  traces: async (device: GPUDevice, library: 'torch' | 'optax' | 'timm') => {
     const cases = traces[library].filter((c) => !c.refused);
     for (const c of cases)
       for (const layout of ['arena', 'separate'] as const) await checkGoldenCase(device, c, layout);

@@ -53,7 +53,7 @@ describe('WebGPU Adafactor in headless Chromium', () => {
   it('golden: every case with small tensors through the six passes', async () => {
     for (const name of goldenNames) await run('golden', name, 'arena', 'passes');
   });
-  it.each(['torch', 'optax'])("%s's own Adafactor traces, through its preset", async (library) => {
+  it.each(['torch', 'optax', 'timm'])("%s's own Adafactor traces, through its preset", async (library) => {
     console.log(await run('traces', library));
   });
   it('random shapes, options and layouts against the float64 reference', async () => {

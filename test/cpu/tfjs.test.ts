@@ -8,8 +8,9 @@ import { type AdafactorOptions, ReferenceAdafactor, rms } from '../../src/index.
 import { AdafactorOptimizer } from '../../src/tfjs/index.js';
 import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
-import { decodeTrace } from '../gpu/golden.js';
-import { expectClose, expectStatsClose, normals, random } from '../gpu/harness.js';
+import timmJson from '../data/timm-adafactor.json';
+import { decodeTimmTrace, decodeTrace } from '../gpu/golden.js';
+import { expectClose, expectStatsClose, normals, random, toleranceFor } from '../gpu/harness.js';
 import { trainBiasGroup } from '../gpu/tfjs-groups.js';
 import { fit, makeModel, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 
@@ -614,10 +615,11 @@ describe('a tfjs-layers model saved with its optimizer (includeOptimizer) resume
   });
 });
 
-describe("AdafactorOptimizer takes the presets' options: PyTorch's and optax's traces on the tfjs ops path", () => {
+describe("AdafactorOptimizer takes the presets' options: PyTorch's, optax's and timm's traces on the tfjs ops path", () => {
   const traces = {
     torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
     optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+    timm: decodeTimmTrace(timmJson as Parameters<typeof decodeTimmTrace>[0]),
   };
   for (const [library, cases] of Object.entries(traces)) {
     for (const golden of cases.filter((c) => !c.refused && c.initialCount === 0)) {
@@ -631,7 +633,12 @@ describe("AdafactorOptimizer takes the presets' options: PyTorch's and optax's t
             variables.map((v, i) => ({ name: v.name, tensor: tf.tensor(step.grads[i], golden.params[i].shape) })),
           );
           step.expected?.forEach((expected, i) =>
-            expectClose(variables[i].dataSync(), expected, `${golden.params[i].name} after step ${s + 1}`),
+            expectClose(
+              variables[i].dataSync(),
+              expected,
+              `${golden.params[i].name} after step ${s + 1}`,
+              toleranceFor(golden.options),
+            ),
           );
         }
         optimizer.dispose();

@@ -184,6 +184,34 @@ function renameOptaxFactors(state: GoldenState, shape: readonly number[]): void 
   delete state.v_col;
 }
 
+/**
+ * The traces of timm's Adafactor and AdafactorBigVision and of optax with a 16-bit momentum
+ * (test/data/timm-adafactor.json): each case through its library's preset, with the torch
+ * scheduler's lr per step where the case lists one.
+ */
+export function decodeTimmTrace(json: {
+  format: string;
+  cases: (RawCase & { library: 'timm' | 'timmBigVision' | 'optax'; schedule?: number[] })[];
+}): GoldenCase[] {
+  return json.cases.flatMap((c) => {
+    const schedule = c.schedule && ((t: number) => c.schedule![t - 1]);
+    const toOptions = (o: Record<string, unknown>) =>
+      c.library === 'optax'
+        ? presets.optax(o)
+        : c.library === 'timm'
+          ? presets.timm(o, schedule)
+          : presets.timmBigVision(o, schedule);
+    const names = c.library === 'optax' ? STATE_NAMES.optax : c.library === 'timmBigVision' ? BIG_VISION_NAMES : {};
+    const [decoded] = decodeGolden({ format: json.format, cases: [c] }, toOptions, names);
+    if (c.library !== 'timm')
+      decoded.finalState.forEach((state, i) => renameOptaxFactors(state, decoded.params[i].shape));
+    return [decoded];
+  });
+}
+
+/** AdafactorBigVision's factors are optax's: exp_avg_sq_r the mean over the largest dim, exp_avg_sq_c over the second. */
+const BIG_VISION_NAMES = { exp_avg_sq_r: 'v_row', exp_avg_sq_c: 'v_col' };
+
 /** The edge-value traces (test/data/edge-traces.json), each library's through its preset. */
 export function decodeEdgeTraces(json: {
   format: string;

@@ -41,6 +41,14 @@ export function expectClose(
   }
 }
 
+/**
+ * 1e-5 of RMS(x); 1e-4 with a 16-bit M, which an f32 and a float64 computation may round to
+ * neighbouring 16-bit values.
+ */
+export function toleranceFor(options: AdafactorOptions): number {
+  return options.momentumDtype === 'bf16' || options.momentumDtype === 'f16' ? 1e-4 : 1e-5;
+}
+
 /** |a - b| <= tolerance * |b|, field by field. */
 export function expectStatsClose(actual: StepStats, expected: StepStats, what: string, tolerance = 1e-5): void {
   for (const key of ['paramRms', 'stepSize', 'updateRms', 'clipDivisor'] as const) {

@@ -13,7 +13,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
 import { BufferUsage } from '../../src/gpu/usage.js';
 import { AdafactorOptimizer, tfjsDevice } from '../../src/tfjs/index.js';
-import { expectClose, expectStatsClose, normals, random, readFloats } from '../gpu/harness.js';
+import timmJson from '../data/timm-adafactor.json';
+import { decodeTimmTrace } from '../gpu/golden.js';
+import { expectClose, expectStatsClose, normals, random, readFloats, toleranceFor } from '../gpu/harness.js';
 import { trainBiasGroup } from '../gpu/tfjs-groups.js';
 import { fit, saveAndLoad, trainUntilSave } from '../gpu/tfjs-models.js';
 import { gpu as nodeGpu, useDevice } from './device.js';
@@ -372,6 +374,29 @@ describe('AdafactorOptimizer on the tfjs webgpu backend (Dawn)', () => {
  * back from the GPU) with the model; loadLayersModel rebuilds the optimizer with fromConfig and
  * restores its state with setWeights, which the first step writes back to the GPU.
  */
+describe("timm's Adafactors and optax's 16-bit momentum through their presets, on the webgpu backend (Dawn)", () => {
+  for (const golden of decodeTimmTrace(timmJson as Parameters<typeof decodeTimmTrace>[0]))
+    it(golden.name, async () => {
+      const vars = golden.params.map((p) => tf.variable(tf.tensor(p.init, p.shape), true, `v${serial++}`));
+      const optimizer = new AdafactorOptimizer(golden.options);
+      for (const [s, step] of golden.steps.entries()) {
+        const grads = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(step.grads[i], golden.params[i].shape) }));
+        optimizer.applyGradients(grads);
+        grads.forEach((g) => g.tensor.dispose());
+        if (!step.expected) continue;
+        for (const [i, v] of vars.entries())
+          expectClose(
+            await v.data(),
+            step.expected[i],
+            `${golden.params[i].name} after step ${s + 1}`,
+            toleranceFor(golden.options),
+          );
+      }
+      optimizer.dispose();
+      vars.forEach((v) => v.dispose());
+    });
+});
+
 describe('a tfjs-layers model saved with its optimizer resumes training on the webgpu backend', () => {
   const EPOCHS = 2; // per part; two batches of 16 each
   const valuesOf = (tensors: tf.Tensor[]) => Promise.all(tensors.map(async (t) => Float32Array.from(await t.data())));

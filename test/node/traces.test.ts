@@ -1,13 +1,15 @@
 // Golden traces of PyTorch's and optax's own Adafactor (test/data/torch-adafactor.json,
-// optax-adafactor.json, made by scripts/golden/make_traces.py), replayed through presets.torch and
-// presets.optax on WebGPU (Dawn) within 1e-5 of RMS(x), in both buffer layouts and both paths; and
+// optax-adafactor.json, made by scripts/golden/make_traces.py) and of timm's two (timm-adafactor.json,
+// with optax's 16-bit momentum: make_timm_traces.py), replayed through the presets on WebGPU (Dawn)
+// within 1e-5 of RMS(x) (1e-4 with a 16-bit momentum), in both buffer layouts and both paths; and
 // the edge values of all three libraries (test/data/edge-traces.json, make_edge_traces.py).
 import { describe, expect, it } from 'vitest';
 import optaxJson from '../data/optax-adafactor.json';
 import torchJson from '../data/torch-adafactor.json';
 import edgeJson from '../data/edge-traces.json';
+import timmJson from '../data/timm-adafactor.json';
 import { checkGoldenCase } from '../gpu/checks.js';
-import { decodeEdgeTraces, decodeTrace } from '../gpu/golden.js';
+import { decodeEdgeTraces, decodeTimmTrace, decodeTrace } from '../gpu/golden.js';
 import { withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
@@ -15,10 +17,12 @@ const gpu = useDevice();
 const traces = {
   torch: decodeTrace(torchJson as Parameters<typeof decodeTrace>[0], 'torch'),
   optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+  // timm's Adafactor and AdafactorBigVision, and optax with a 16-bit momentum, each through its preset.
+  timm: decodeTimmTrace(timmJson as Parameters<typeof decodeTimmTrace>[0]),
 };
 
 for (const [library, cases] of Object.entries(traces)) {
-  describe(`golden traces of ${library}'s Adafactor through presets.${library}, on WebGPU (Dawn)`, () => {
+  describe(`golden traces of ${library}'s Adafactors through their presets, on WebGPU (Dawn)`, () => {
     it('every case is reproduced or refused', () => expect(cases.length).toBeGreaterThanOrEqual(8));
     for (const golden of cases) {
       if (golden.refused) {
