@@ -1,11 +1,11 @@
 /**
- * The benchmark, shared by Node (Dawn) and the browser: one Adafactor step with default options
- * against a fused WGSL Adam step on the same tensors, both against the device's copy bandwidth
+ * The benchmark, shared by Node (Dawn) and the browser: one Adafactor step with each option set
+ * of BENCH_CONFIGS (the defaults, a first moment in f32 and in bf16, caution) against a fused WGSL Adam step on the same tensors, both against the device's copy bandwidth
  * measured in the same run. Times come from GPU timestamp queries where the adapter has them,
  * else from onSubmittedWorkDone around each submitted step.
  */
 import { Adafactor } from '../src/index.js';
-import type { KernelVariant } from '../src/core/options.js';
+import type { AdafactorOptions, KernelVariant } from '../src/core/options.js';
 import { FusedAdam } from '../demo/adam.js';
 import { CASES, LARGE_CASES, numel } from './cases.js';
 import copySource from './copy.wgsl?raw';
@@ -23,10 +23,23 @@ export interface Timing {
   minMs: number;
   maxMs: number;
 }
+/**
+ * The option sets timed on every case (`--config NAME` picks some): the defaults, then what a first
+ * moment costs in f32 and in bf16, and caution on top of a bf16 one.
+ */
+export const BENCH_CONFIGS: Record<string, AdafactorOptions> = {
+  defaults: {},
+  'momentum f32': { beta1: 0.9 },
+  'momentum bf16': { beta1: 0.9, momentumDtype: 'bf16' },
+  'momentum bf16 + caution': { beta1: 0.9, momentumDtype: 'bf16', caution: true },
+};
+
 export interface CaseResult {
   name: string;
   /** The kernel variant timed ('auto' picks one per adapter; the row names the one it picked). */
   variant: string;
+  /** The name of the option set timed (BENCH_CONFIGS). */
+  config: string;
   params: number;
   tensors: number;
   adafactor: Timing & { dispatches: number; stateBytes: number };
@@ -246,6 +259,8 @@ export interface BenchOptions {
   variants?: ('auto' | KernelVariant)[];
   /** Rounds per case: each round times Adam and every variant `steps` times, in turn. */
   rounds?: number;
+  /** Option sets to time (names of BENCH_CONFIGS; all by default). */
+  configs?: string[];
   /** Also time each kernel's dispatches alone (needs timestamp-query). */
   profile?: boolean;
   /** Cases the caller runs itself (the page's `tfjs`): `--case` may name them; runBench skips them. */
@@ -255,7 +270,8 @@ export interface BenchOptions {
 
 /**
  * The options given on a command line (Node) or in a page's query string (the browser):
- * `--steps N`, `--case NAME` and `--variant NAME` (both repeatable), `--rounds N`, `--profile`.
+ * `--steps N`, `--case NAME`, `--variant NAME` and `--config NAME` (all repeatable), `--rounds N`,
+ * `--profile`.
  */
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const valueOf = (flag: string) => {
@@ -272,7 +288,14 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const all = (flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
   const cases = all('--case');
   const variants = all('--variant') as BenchOptions['variants'] & string[];
+  const configs = all('--config');
+  const unknown = configs.filter((name) => !(name in BENCH_CONFIGS));
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown --config ${unknown.join(', ')}; the option sets are ${Object.keys(BENCH_CONFIGS).join(', ')}`,
+    );
   return {
+    configs: configs.length > 0 ? configs : undefined,
     steps,
     rounds,
     cases: cases.length > 0 ? cases : undefined,
@@ -320,8 +343,12 @@ export async function runBench(
     for (const b of buffers) device.queue.writeBuffer(b, 0, initial);
     const [param, grad, adamParam, adamGrad] = buffers;
     const tensors = packedTensors(c.shapes, param, grad, c.name);
-    const variants = options.variants ?? ['auto'];
-    const optimizers = variants.map((kernelVariant) => new Adafactor(device, tensors, { kernelVariant }));
+    const runs = (options.variants ?? ['auto']).flatMap((variant) =>
+      (options.configs ?? Object.keys(BENCH_CONFIGS)).map((config) => ({ variant, config })),
+    );
+    const optimizers = runs.map(
+      ({ variant, config }) => new Adafactor(device, tensors, { ...BENCH_CONFIGS[config], kernelVariant: variant }),
+    );
     const adam = new FusedAdam(device, adamParam, adamGrad, params);
     // Rounds interleave Adam and the variants, so that a slow spell of a shared machine hits all.
     const adamSamples: number[] = [];
@@ -341,13 +368,16 @@ export async function runBench(
     progress(`  adam: median ${adamTime.medianMs.toFixed(2)} ms`);
     for (const [i, optimizer] of optimizers.entries()) {
       const adafactorTime = summary(samples[i]);
-      progress(`  adafactor ${optimizer.kernelVariant}: median ${adafactorTime.medianMs.toFixed(2)} ms`);
+      progress(
+        `  adafactor ${optimizer.kernelVariant}, ${runs[i].config}: median ${adafactorTime.medianMs.toFixed(2)} ms`,
+      );
       const effectiveGBps = (BYTES_PER_PARAMETER * params) / (adafactorTime.medianMs * 1e6);
       const kernels = profile ? kernelProfile(optimizer, kernelTimes[i]) : undefined;
       if (kernels) progress(`  profile: ${kernels.map((p) => `${p.kernel} ${p.medianMs.toFixed(2)}`).join(', ')} ms`);
       cases.push({
         name: c.name,
-        variant: variants[i] === 'auto' ? `${optimizer.kernelVariant} (auto)` : optimizer.kernelVariant,
+        variant: runs[i].variant === 'auto' ? `${optimizer.kernelVariant} (auto)` : optimizer.kernelVariant,
+        config: runs[i].config,
         params,
         tensors: c.shapes.length,
         adafactor: { ...adafactorTime, dispatches: optimizer.dispatchesPerStep, stateBytes: optimizer.stateBytes },
@@ -379,14 +409,14 @@ export function formatTable(result: BenchResult): string {
   if (result.cases.length > 0) {
     lines.push(
       '',
-      '| case | variant | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | fraction of block copy | state Adafactor / Adam |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| case | variant | options | params | tensors | Adafactor median (min-max) ms | dispatches | Adam median ms | Adafactor / Adam time | effective GB/s | fraction of copy | fraction of block copy | state bytes / param | state Adafactor / Adam |',
+      '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
   }
   for (const c of result.cases) {
     const a = c.adafactor;
     lines.push(
-      `| ${c.name} | ${c.variant} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${(c.effectiveGBps / result.blockCopyGBps).toFixed(2)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
+      `| ${c.name} | ${c.variant} | ${c.config} | ${c.params.toLocaleString('en-US')} | ${c.tensors} | ${a.medianMs.toFixed(2)} (${a.minMs.toFixed(2)}-${a.maxMs.toFixed(2)}) | ${a.dispatches} | ${c.adam.medianMs.toFixed(2)} | ${(a.medianMs / c.adam.medianMs).toFixed(2)} | ${c.effectiveGBps.toFixed(2)} | ${c.fractionOfCopy.toFixed(2)} | ${(c.effectiveGBps / result.blockCopyGBps).toFixed(2)} | ${(a.stateBytes / c.params).toFixed(3)} | ${((100 * a.stateBytes) / c.adam.stateBytes).toFixed(2)}% |`,
     );
   }
   const profiled = result.cases.filter((c) => c.profile);
@@ -396,8 +426,8 @@ export function formatTable(result: BenchResult): string {
       '',
       'Per kernel, each dispatch in a pass of its own (median (min) ms per step):',
       '',
-      `| case | variant | ${kernels.join(' | ')} | sum |`,
-      `|---|---|${kernels.map(() => '---:|').join('')}---:|`,
+      `| case | variant | options | ${kernels.join(' | ')} | sum |`,
+      `|---|---|---|${kernels.map(() => '---:|').join('')}---:|`,
     );
     for (const c of profiled) {
       const ms = (k: string) => {
@@ -406,7 +436,7 @@ export function formatTable(result: BenchResult): string {
       };
       const total = (key: 'medianMs' | 'minMs') => c.profile!.reduce((sum, p) => sum + p[key], 0).toFixed(2);
       lines.push(
-        `| ${c.name} | ${c.variant} | ${kernels.map(ms).join(' | ')} | ${total('medianMs')} (${total('minMs')}) |`,
+        `| ${c.name} | ${c.variant} | ${c.config} | ${kernels.map(ms).join(' | ')} | ${total('medianMs')} (${total('minMs')}) |`,
       );
     }
   }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the benchmark on WebGPU in Node (Dawn). `--json FILE` writes the result;
  * `--steps N` times N steps per case (at least 10); `--case NAME` (repeatable) runs only those cases;
- * `--variant NAME` (repeatable: 'auto' or a kernel variant) times those, `--rounds N` interleaved
+ * `--variant NAME` (repeatable: 'auto' or a kernel variant) times those, `--config NAME`
+ * (repeatable: an option set of BENCH_CONFIGS, all by default) those, `--rounds N` interleaved
  * with Adam N times; `--profile` also times each kernel alone.
  */
 import { writeFileSync } from 'node:fs';

@@ -71,7 +71,7 @@ fn applyFactored(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: 
 // `count` is 0).
 fn applyQuad(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>, k: TensorScalars) {
   if (count == 0u) { return; }
-  let g = loadGrad4(gradIndex(t, element), count, t.colStride);
+  let g = loadGradient(t, s, element, count, t.colStride);
   updateParams(t, s, element, factoredUpdate(s, g, rowFactor, cols) * k.scale, g, k, count, t.colStride);
 }
 
@@ -80,7 +80,7 @@ fn applyVector(t: Tensor, s: Settings, localTile: u32, k: TensorScalars, lid: u3
   let end = min(start + VECTOR_TILE, t.cols);
   for (var i = start + lid * QUAD; i < end; i = i + WORKGROUP_SIZE * QUAD) {
     let count = min(QUAD, end - i);
-    let g = loadGrad4(gradIndex(t, i), count, 1u);
+    let g = loadGradient(t, s, i, count, 1u);
     var u = vec4<f32>(0.0);
     for (var c = 0u; c < count; c = c + 1u) {
       let v = s.beta2 * fullState[fullStateIndex(t, i + c)] + s.oneMinusBeta2 * (g[c] * g[c] + s.epsAdded);

@@ -22,6 +22,8 @@ struct Settings {
   momentumBeforeLr: u32,
   momentumLerp: u32,
   caution: u32,
+  maxGradNorm: f32,
+  invGradScale: f32,
   epsAdded: f32,        // added to G^2: eps1, or 0 with epsFloor
   vectorFloor: f32,     // floor of the second-moment estimate: eps1^2 with epsFloor, else 0
   meanRowFloor: f32,    // floor of mean(R_t): eps1 with epsFloor, else 0
@@ -38,10 +40,19 @@ fn settingsOf(group: u32) -> Settings {
     g.eps1, g.eps2, g.clipThreshold, g.beta1, g.oneMinusBeta1, g.weightDecay, g.weightDecayMaxLr,
     g.scaleParameter, g.skipNonFinite, g.weightDecayScaled,
     joinHalves(g.roundingSeedLow, g.roundingSeedHigh),
-    g.epsFloor, g.momentumBeforeLr, g.momentumLerp, g.caution,
+    g.epsFloor, g.momentumBeforeLr, g.momentumLerp, g.caution, g.maxGradNorm,
+    bitcast<f32>(joinHalves(g.invGradScaleLow, g.invGradScaleHigh)),
     select(g.eps1, 0.0, g.epsFloor == 1u),
     select(0.0, g.eps1 * g.eps1, g.epsFloor == 1u),
     select(0.0, g.eps1, g.epsFloor == 1u));
+}
+
+// Up to four gradients `stride` apart from element `element` of tensor t, as the step uses them:
+// divided by the loss scale, and with maxGradNorm times the step's global clipping factor.
+fn loadGradient(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> vec4<f32> {
+  var factor = s.invGradScale;
+  if (s.maxGradNorm > 0.0) { factor = factor * scratch[STATUS_GRAD_CLIP]; }
+  return loadGrad4(gradIndex(t, element), count, stride) * factor;
 }
 
 // Floors that keep a NaN a NaN (WGSL's max need not).

@@ -33,9 +33,14 @@ const STATUS_SKIPPED_STEPS = 1u;
 const SKIPPED_DIGITS = 3u;
 const SKIPPED_DIGIT_BASE = 16777216.0;
 const STATUS_STEP = 4u;
-const STATUS_WORDS = 8u;
+// With maxGradNorm: ||G|| over every gradient of the step (for stats()), and the factor
+// min(1, maxGradNorm / ||G||) that every read of G is multiplied by (finalize_grad_norm).
+const STATUS_GRAD_NORM = 8u;
+const STATUS_GRAD_CLIP = 9u;
+const STATUS_WORDS = 12u;
 // Floats of tilePartials per tile: sum of U'^2, sum of X^2, count of non-finite sums of Q (see quadStats), and
-// with caution the count of elements whose M_t agrees in sign with G (caution_count).
+// with caution the count of elements whose M_t agrees in sign with G (caution_count); before that,
+// with maxGradNorm, the tile's sum of G^2 (grad_norm).
 const TILE_PARTIALS = 4u;
 // 0: the tile passes (stats, update_norm) sum over their workgroup (a few barriers per tile) and
 // leave one partial per tile, row and column. 1: each invocation leaves its own partials and the
@@ -110,6 +115,7 @@ struct GroupSettings {
   momentumBeforeLr: u32, // 1: M averages the clipped update and the step is alpha_t M; 0: M averages alpha_t U
   momentumLerp: u32,    // 1: momentumArithmetic 'lerp' (torch's lerp_ on the stored M); 0: 'ema'
   caution: u32,         // 1: the step keeps M_t only where M_t G > 0 (caution_count, finalize_caution)
+  maxGradNorm: f32,     // > 0: every gradient is scaled by min(1, maxGradNorm / ||G||) (grad_norm, finalize_grad_norm); 0: not
   beta2Low: u32,        // beta2_t = 1 - t^decayRate: the bits of an f32, low and high halves
   beta2High: u32,
   oneMinusBeta2Low: u32, // t^decayRate, computed in float64 on the host
@@ -118,6 +124,8 @@ struct GroupSettings {
   rhoHigh: u32,
   roundingSeedLow: u32, // seed of this step's stochastic rounding of f16 parameters, or NO_STOCHASTIC_ROUNDING
   roundingSeedHigh: u32,
+  invGradScaleLow: u32, // 1 / gradScale(t), the loss scale's inverse: the bits of an f32
+  invGradScaleHigh: u32,
 }
 
 

@@ -57,7 +57,7 @@ const NO_QUAD = QuadStats(vec4<f32>(0.0), vec4<f32>(0.0), 0.0);
 // skipNonFinite that step is skipped either way, as a statistic that overflowed f32).
 fn quadStats(t: Tensor, s: Settings, element: u32, count: u32, stride: u32) -> QuadStats {
   if (count == 0u) { return NO_QUAD; }
-  let g = loadGrad4(gradIndex(t, element), count, stride);
+  let g = loadGradient(t, s, element, count, stride);
   let x = loadParam4(paramIndex(t, element), count, stride);
   let inside = vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(count);
   let q = select(vec4<f32>(0.0), g * g + s.epsAdded, inside);

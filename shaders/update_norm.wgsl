@@ -61,6 +61,6 @@ fn tileUpdateSquares(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTer
 // The sum of U'^2 over one quad of `count` elements from `element` on (none when `count` is 0).
 fn quadUpdateSquares(t: Tensor, s: Settings, element: u32, count: u32, rowFactor: f32, cols: vec4<f32>) -> f32 {
   if (count == 0u) { return 0.0; }
-  let u = factoredUpdate(s, loadGrad4(gradIndex(t, element), count, t.colStride), rowFactor, cols);
+  let u = factoredUpdate(s, loadGradient(t, s, element, count, t.colStride), rowFactor, cols);
   return dot(u, u);
 }

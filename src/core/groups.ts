@@ -7,14 +7,21 @@ import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from './o
 /** Options a parameter group may override: all but the optimizer-wide ones. */
 export type AdafactorGroupOptions = Omit<
   AdafactorOptions,
-  'skipNonFinite' | 'limits' | 'kernelVariant' | 'momentumDtype'
+  'skipNonFinite' | 'limits' | 'kernelVariant' | 'momentumDtype' | 'gradScale' | 'maxGradNorm'
 >;
 
 export interface AdafactorParamGroup<P> extends AdafactorGroupOptions {
   params: readonly P[];
 }
 
-const OPTIMIZER_WIDE = ['skipNonFinite', 'limits', 'kernelVariant', 'momentumDtype'] as const;
+const OPTIMIZER_WIDE = [
+  'skipNonFinite',
+  'limits',
+  'kernelVariant',
+  'momentumDtype',
+  'gradScale',
+  'maxGradNorm',
+] as const;
 
 export interface ResolvedGroups<P> {
   /** Every tensor, groups flattened in order. */

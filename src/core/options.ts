@@ -4,6 +4,17 @@
  */
 import type { StateDtype } from './half.js';
 import type { FactorDims } from './shape.js';
+import {
+  type AdafactorLimits,
+  F32_MIN_NORMAL,
+  f32Problem,
+  factorDimsOption,
+  resolveGradScale,
+  resolveLimits,
+  stripUndefined,
+} from './option_checks.js';
+
+export { type AdafactorLimits, F32_MIN_NORMAL, f32Problem } from './option_checks.js';
 
 /**
  * The kernel variants by name (their geometry is the GPU layer's: KERNEL_VARIANTS in
@@ -122,6 +133,21 @@ export interface AdafactorOptions {
    */
   skipNonFinite?: boolean;
   /**
+   * Loss scaling: the gradients are divided by gradScale before anything else (a number > 0, or a
+   * function of the step t, called when the step is recorded, for a dynamic scale). With
+   * skipNonFinite, a step whose scaled gradients overflowed is skipped and counted
+   * (`skippedSteps()`), so that the caller can lower the scale. A power of two changes nothing
+   * while the gradients stay in range. Optimizer-wide. Default 1.
+   */
+  gradScale?: number | ((t: number) => number);
+  /**
+   * Global-norm clipping (optax's clip_by_global_norm): every gradient of the optimizer, after
+   * gradScale, is multiplied by maxGradNorm / ||G|| when the norm ||G|| over all of them is at
+   * least maxGradNorm, before the second moment sees it; `stats()` reports ||G||. > 0.
+   * Optimizer-wide. Default: none.
+   */
+  maxGradNorm?: number;
+  /**
    * Device limits to use instead of the device's own, only ever lower: for tests of the code
    * paths that large tensors take on small devices. Default: the device's limits.
    */
@@ -132,13 +158,6 @@ export interface AdafactorOptions {
    * forces one, for tests and benchmarks. Applies to the whole optimizer.
    */
   kernelVariant?: 'auto' | KernelVariant;
-}
-
-export interface AdafactorLimits {
-  /** Instead of the device's maxComputeWorkgroupsPerDimension. */
-  maxWorkgroupsPerDimension?: number;
-  /** Instead of the device's maxStorageBufferBindingSize: larger tensors are processed in windows. */
-  maxBindingBytes?: number;
 }
 
 /** Options with every default filled in and every check passed. */
@@ -169,6 +188,9 @@ export interface ResolvedOptions {
   weightDecayScale: 'alpha' | 'none';
   stochasticRounding: boolean;
   skipNonFinite: boolean;
+  /** The loss scale, or a function of t giving it (1 without gradScale). */
+  gradScale: number | ((t: number) => number);
+  maxGradNorm: number | undefined;
   limits: AdafactorLimits;
   kernelVariant: 'auto' | KernelVariant;
 }
@@ -200,23 +222,7 @@ export const DEFAULT_OPTIONS = {
   kernelVariant: 'auto',
 } as const;
 
-const KNOWN_OPTIONS = new Set(['lr', 'limits', ...Object.keys(DEFAULT_OPTIONS)]);
-
-/** The smallest normal f32: positive values below it are 0 or denormals on the GPU (often flushed to 0). */
-export const F32_MIN_NORMAL = 2 ** -126;
-
-/**
- * Why `value` is not usable in the GPU's f32 (a reason, or undefined): it rounds to an infinity,
- * or, where it must stay positive (`positive`), below the smallest normal f32.
- */
-export function f32Problem(value: number, positive: boolean): string | undefined {
-  const rounded = Math.fround(value);
-  if (!Number.isFinite(rounded))
-    return `rounds to ${rounded} in f32, the GPU's precision (the largest f32 is about 3.4e38)`;
-  if (positive && rounded < F32_MIN_NORMAL)
-    return `is 0 or a denormal in f32, the GPU's precision (the smallest normal f32 is about 1.18e-38)`;
-  return undefined;
-}
+const KNOWN_OPTIONS = new Set(['lr', 'limits', 'gradScale', 'maxGradNorm', ...Object.keys(DEFAULT_OPTIONS)]);
 
 /** Fills in defaults and checks every option; throws an Error naming the option and the problem. */
 export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafactor'): ResolvedOptions {
@@ -231,8 +237,12 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     }
   }
   const merged = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
-  const number = (name: keyof typeof DEFAULT_OPTIONS, ok: (v: number) => boolean, domain: string): number => {
-    const value = merged[name] as unknown;
+  const number = (
+    name: keyof typeof DEFAULT_OPTIONS | 'maxGradNorm',
+    ok: (v: number) => boolean,
+    domain: string,
+  ): number => {
+    const value = (merged as Record<string, unknown>)[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
       throw new Error(`${where}: option ${name} must be a finite number ${domain}, got ${String(value)}`);
     }
@@ -307,6 +317,11 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     weightDecayScale: oneOf('weightDecayScale', ['alpha', 'none'] as const),
     stochasticRounding: flag('stochasticRounding'),
     skipNonFinite: flag('skipNonFinite'),
+    gradScale: resolveGradScale(options.gradScale, where),
+    maxGradNorm:
+      options.maxGradNorm === undefined
+        ? undefined
+        : number('maxGradNorm', (v) => v > 0 && Number.isFinite(v), '> 0 and finite'),
     limits: resolveLimits(options.limits, where),
     kernelVariant: oneOf('kernelVariant', ['auto', ...KERNEL_VARIANT_NAMES]),
   };
@@ -356,31 +371,4 @@ export function resolveOptions(options: AdafactorOptions = {}, where = 'Adafacto
     );
   }
   return resolved;
-}
-
-function factorDimsOption(value: unknown, where: string): FactorDims {
-  if (typeof value === 'function') return value as FactorDims;
-  const rules = ['last2', 'largest2', 'conv'];
-  if (!rules.includes(value as string))
-    throw new Error(
-      `${where}: option factorDims must be one of ${rules.map((r) => `'${r}'`).join(', ')} or a function of the shape, got ${String(value)}`,
-    );
-  return value as FactorDims;
-}
-
-function resolveLimits(limits: AdafactorLimits | undefined, where: string): AdafactorLimits {
-  if (limits === undefined) return {};
-  if (typeof limits !== 'object' || limits === null) throw new Error(`${where}: option limits must be an object`);
-  for (const [key, value] of Object.entries(limits)) {
-    if (key !== 'maxWorkgroupsPerDimension' && key !== 'maxBindingBytes')
-      throw new Error(`${where}: unknown limit '${key}'`);
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new Error(`${where}: limit ${key} must be an integer >= 1, got ${String(value)}`);
-    }
-  }
-  return { ...limits };
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -17,12 +17,14 @@ const NUMBER_OPTIONS = new Set([
   'minDimSizeToFactor',
   'maxWorkgroupsPerDimension',
   'maxBindingBytes',
+  'gradScale',
+  'maxGradNorm',
 ]);
 
 /**
  * Options as JSON can carry them, wherever options are written (checkpoint metadata, tfjs's
  * getConfig): a number JSON has no word for (Infinity: clipThreshold's "no clipping") becomes the
- * string that says it, and a function (lr, factorDims) the string 'function'. `optionsFromJson`
+ * string that says it, and a function (lr, factorDims, gradScale) the string 'function'. `optionsFromJson`
  * undoes the first.
  */
 export function optionsToJson(options: unknown): unknown {
@@ -31,7 +33,8 @@ export function optionsToJson(options: unknown): unknown {
   return Object.fromEntries(
     Object.entries(options).map(([key, value]) => {
       if (typeof value === 'number' && !Number.isFinite(value)) return [key, String(value)];
-      if ((key === 'lr' || key === 'factorDims') && typeof value === 'function') return [key, 'function'];
+      if ((key === 'lr' || key === 'factorDims' || key === 'gradScale') && typeof value === 'function')
+        return [key, 'function'];
       return [key, optionsToJson(value)];
     }),
   );

@@ -3,7 +3,7 @@
  * of the stages in stages.ts, in the order the paper gives them.
  */
 import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { stepSize } from './schedules.js';
+import { gradScaleAt, stepSize } from './schedules.js';
 import { type Geometry, geometry, withFactoringRule } from './shape.js';
 import {
   type ReferenceState,
@@ -64,6 +64,21 @@ export function referenceStep(
   return { paramRms, stepSize: alpha, ...clipped };
 }
 
+/**
+ * Stage 0 with maxGradNorm, over every tensor: G / ||G|| * maxGradNorm when ||G|| >= maxGradNorm
+ * (optax's clip_by_global_norm), else G.
+ */
+export function clipByGlobalNorm(
+  grads: readonly Float64Array[],
+  maxNorm: number,
+): { clipped: Float64Array[]; norm: number } {
+  let squares = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) squares += g[i] * g[i];
+  const norm = Math.sqrt(squares);
+  if (norm < maxNorm) return { clipped: [...grads], norm };
+  return { clipped: grads.map((g) => g.map((x) => (x / norm) * maxNorm)), norm };
+}
+
 function allFinite(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
@@ -85,6 +100,8 @@ export class ReferenceAdafactor {
   skippedSteps = 0;
   /** What the last step that ran did to each tensor (undefined for tensors with no element). */
   lastStats: (StepStats | undefined)[] = [];
+  /** ||G|| over every gradient of the last step that ran, after gradScale (with maxGradNorm). */
+  lastGradNorm: number | undefined;
   private readonly geometries: Geometry[];
 
   constructor(params: readonly ReferenceParam[], options: AdafactorOptions = {}) {
@@ -116,13 +133,20 @@ export class ReferenceAdafactor {
     });
     const step = this.stepCount + 1;
     const rho = stepSize(this.options, step); // once per step; a bad learning rate throws before anything changes
+    const gradScale = gradScaleAt(this.options, step);
     this.stepCount = step;
-    if (this.options.skipNonFinite && grads.some((g) => !allFinite(g))) {
+    let scaled: Float64Array[] = grads.map((g) => Float64Array.from(g, (x) => x / gradScale));
+    if (this.options.skipNonFinite && scaled.some((g) => !allFinite(g))) {
       this.skippedSteps++;
       return;
     }
+    if (this.options.maxGradNorm !== undefined) {
+      const { clipped, norm } = clipByGlobalNorm(scaled, this.options.maxGradNorm);
+      scaled = clipped;
+      this.lastGradNorm = norm;
+    }
     this.lastStats = this.params.map((p, i) =>
-      referenceStep(p, grads[i], this.geometries[i], this.states[i], this.options, step, rho),
+      referenceStep(p, scaled[i], this.geometries[i], this.states[i], this.options, step, rho),
     );
   }
 }

@@ -44,3 +44,14 @@ export function stepSize(options: ResolvedOptions, step: number, where = 'Adafac
   if (problem) throw new Error(`${where}: lr(${step}) returned ${lr}, which ${problem}`);
   return lr;
 }
+
+/** The loss scale of step t (gradScale; 1 without it). Throws if a function returns a bad value. */
+export function gradScaleAt(options: ResolvedOptions, step: number, where = 'Adafactor'): number {
+  const scale = typeof options.gradScale === 'number' ? options.gradScale : options.gradScale(step);
+  if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale)) {
+    throw new Error(`${where}: gradScale(${step}) returned ${String(scale)}; a loss scale must be a finite number > 0`);
+  }
+  const problem = f32Problem(1 / scale, true);
+  if (problem) throw new Error(`${where}: gradScale(${step}) returned ${scale}, whose inverse ${problem}`);
+  return scale;
+}

@@ -18,6 +18,8 @@ export interface AdafactorStats {
   step: number;
   /** Whether skipNonFinite skipped it. */
   skipped: boolean;
+  /** With maxGradNorm: ||G|| over every gradient of the step, after gradScale, before clipping. */
+  gradNorm?: number;
   /** Per tensor with elements, in the order given; empty until a step recorded since construction or loadState has run. */
   tensors: (StepStats & { name: string })[];
 }

@@ -130,8 +130,9 @@ export class AdafactorEngine {
       })),
       tiles,
       // Small tensors are stepped whole by one workgroup, unless a step needs every tensor's
-      // statistics before any applies (skipNonFinite) or a pass between them (caution).
-      !this.options.skipNonFinite && !this.usesCaution,
+      // statistics before any applies (skipNonFinite), a pass between them (caution), or every
+      // gradient's norm first (maxGradNorm).
+      !this.options.skipNonFinite && !this.usesCaution && this.options.maxGradNorm === undefined,
       dtypeSize(this.options.momentumDtype),
     );
     const bindingLimit = Math.min(
@@ -301,7 +302,7 @@ export class AdafactorEngine {
    */
   async stats(): Promise<AdafactorStats> {
     const words = await this.statusReader.read(statusAndScalarsBytes(this.plan.tensors.length));
-    const { step, skipped } = readStatus(words);
+    const { step, skipped, gradNorm } = readStatus(words);
     const ran = this.firstRecordedStep !== undefined && step >= this.firstRecordedStep;
     const tensors = !ran
       ? []
@@ -311,7 +312,8 @@ export class AdafactorEngine {
             name: tensorName(this.params[input], input),
             ...readStepStats(words, fields.tensorScalars),
           }));
-    return { step, skipped: ran && skipped, tensors };
+    const norm = this.options.maxGradNorm !== undefined && ran ? { gradNorm } : {};
+    return { step, skipped: ran && skipped, ...norm, tensors };
   }
 
   /** Steps skipped so far because of non-finite gradients (with skipNonFinite), after the steps submitted so far. */
@@ -376,7 +378,11 @@ export class AdafactorEngine {
         })),
         pipelineFor: (kernel: KernelName) => this.pipelineFor(kernel, views[i]),
       })),
-      { skipNonFinite: this.options.skipNonFinite, caution: this.usesCaution },
+      {
+        skipNonFinite: this.options.skipNonFinite,
+        caution: this.usesCaution,
+        maxGradNorm: this.options.maxGradNorm !== undefined,
+      },
     );
   }
 

@@ -98,6 +98,7 @@ export const SHADER = {
     SKIPPED_DIGITS: constant(kernelInterface, 'SKIPPED_DIGITS'),
     SKIPPED_DIGIT_BASE: constant(kernelInterface, 'SKIPPED_DIGIT_BASE'),
     STATUS_STEP: constant(kernelInterface, 'STATUS_STEP'),
+    STATUS_GRAD_NORM: constant(kernelInterface, 'STATUS_GRAD_NORM'),
     TILE_PARTIALS: constant(kernelInterface, 'TILE_PARTIALS'),
     NO_STOCHASTIC_ROUNDING: constant(kernelInterface, 'NO_STOCHASTIC_ROUNDING'),
   },

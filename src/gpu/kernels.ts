@@ -28,6 +28,8 @@ import updateNorm from '../../shaders/update_norm.wgsl?raw';
 import finalizeScale from '../../shaders/finalize_scale.wgsl?raw';
 import decideSkip from '../../shaders/decide_skip.wgsl?raw';
 import cautionCount from '../../shaders/caution_count.wgsl?raw';
+import gradNorm from '../../shaders/grad_norm.wgsl?raw';
+import finalizeGradNorm from '../../shaders/finalize_grad_norm.wgsl?raw';
 import finalizeCaution from '../../shaders/finalize_caution.wgsl?raw';
 import apply from '../../shaders/apply.wgsl?raw';
 import wholeTensor from '../../shaders/whole_tensor.wgsl?raw';
@@ -55,6 +57,8 @@ export const MOMENTUM_VIEWS: Record<StateDtype, string> = {
  * all of them for a small tensor in one workgroup.
  */
 export const KERNEL_SOURCES = {
+  gradNorm,
+  finalizeGradNorm,
   stats,
   finalizeStats,
   meanRows,

@@ -24,12 +24,16 @@ export interface Pass {
 export interface ProgramFeatures {
   skipNonFinite: boolean;
   caution: boolean;
+  maxGradNorm: boolean;
 }
 
 /** The tiles of a window that go through the passes: all but those of small tensors, which whole_tensor steps. */
 const passTiles = (_: PlannedGroup<unknown>, w: PlannedWindow) => w.tileCount - w.wholeTensorCount;
 
 export const STEP_PROGRAM: readonly Pass[] = [
+  // With maxGradNorm: sums of G^2 per tile, then in one workgroup the global norm and clip factor.
+  { kernel: 'gradNorm', scope: 'window', workgroups: passTiles, onlyWith: 'maxGradNorm' },
+  { kernel: 'finalizeGradNorm', scope: 'optimizer', workgroups: () => 1, onlyWith: 'maxGradNorm' },
   // 1. Row and column sums of Q (vectors: V_t), sums of X^2: a workgroup per tile.
   { kernel: 'stats', scope: 'window', workgroups: passTiles },
   // 2. R_t and C_t of factored tensors: a workgroup per block of LINE_BLOCK rows and columns.
@@ -52,7 +56,7 @@ export const STEP_PROGRAM: readonly Pass[] = [
   { kernel: 'decideSkip', scope: 'optimizer', workgroups: () => 1, onlyWith: 'skipNonFinite' },
   // 6. X_t, M_t and the new R, C, V: a workgroup per tile.
   { kernel: 'apply', scope: 'window', workgroups: passTiles },
-  // The whole step of each small tensor (one tile): a workgroup each (none with skipNonFinite or caution).
+  // The whole step of each small tensor (one tile): a workgroup each (none with skipNonFinite, caution or maxGradNorm).
   { kernel: 'wholeTensor', scope: 'window', workgroups: (_, w) => w.wholeTensorCount },
 ];
 

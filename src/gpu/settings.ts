@@ -4,7 +4,7 @@
  * seed), which the step's own commands copy into it (step_scalars.ts).
  */
 import type { ResolvedOptions } from '../core/options.js';
-import { beta2, oneMinusBeta2, stepSize } from '../core/schedules.js';
+import { beta2, gradScaleAt, oneMinusBeta2, stepSize } from '../core/schedules.js';
 import { SHADER } from './interface.js';
 import { f32Bits, wordHalves } from './step_scalars.js';
 
@@ -21,6 +21,8 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
     rhoHigh: 0,
     roundingSeedLow: 0,
     roundingSeedHigh: 0,
+    invGradScaleLow: 0,
+    invGradScaleHigh: 0,
   };
   groupOptions.forEach((o, g) => {
     GroupSettings.write(data, g * GroupSettings.size, {
@@ -39,6 +41,7 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
       momentumBeforeLr: o.momentumBeforeLr && o.beta1 !== undefined ? 1 : 0,
       momentumLerp: o.momentumArithmetic === 'lerp' ? 1 : 0,
       caution: o.caution && o.beta1 !== undefined ? 1 : 0,
+      maxGradNorm: o.maxGradNorm ?? 0,
       ...stepScalars,
     });
   });
@@ -47,19 +50,25 @@ export function settingsData(groupOptions: readonly ResolvedOptions[], skipNonFi
 
 /**
  * The scalars of step `step` for each group, as the 16-bit halves of the GroupSettings words
- * from beta2Low to roundingSeedHigh; computes (and checks) every lr(t) before returning any.
+ * from beta2Low to invGradScaleHigh; computes (and checks) every lr(t) and gradScale(t) before
+ * returning any.
  */
 export function stepScalarHalves(groupOptions: readonly ResolvedOptions[], step: number): number[][] {
   return groupOptions.map((o, g) => {
     const where = groupWhere('Adafactor', g, groupOptions.length);
     const rho = stepSize(o, step, where);
+    const invGradScale = 1 / gradScaleAt(o, step, where);
     // Any seed but the 'off' value works; the step keeps the seeds of a run the same each run.
     const seed = o.stochasticRounding
       ? step % SHADER.constants.NO_STOCHASTIC_ROUNDING
       : SHADER.constants.NO_STOCHASTIC_ROUNDING;
-    return [f32Bits(beta2(o, step, where)), f32Bits(oneMinusBeta2(o, step, where)), f32Bits(rho), seed].flatMap(
-      wordHalves,
-    );
+    return [
+      f32Bits(beta2(o, step, where)),
+      f32Bits(oneMinusBeta2(o, step, where)),
+      f32Bits(rho),
+      seed,
+      f32Bits(invGradScale),
+    ].flatMap(wordHalves);
   });
 }
 

@@ -15,10 +15,17 @@ export function statusBytes(): number {
 
 /**
  * The status words as the shaders keep them: whether the last step was skipped, the skipped-step
- * count in base-2^24 digits (f32), the number of the last step that ran in 16-bit halves (u32).
+ * count in base-2^24 digits (f32), the number of the last step that ran in 16-bit halves (u32),
+ * and with maxGradNorm the global norm of its gradients.
  */
-export function readStatus(words: ArrayBuffer): { step: number; skippedSteps: number; skipped: boolean } {
-  const { STATUS_SKIP, STATUS_SKIPPED_STEPS, SKIPPED_DIGITS, SKIPPED_DIGIT_BASE, STATUS_STEP } = SHADER.constants;
+export function readStatus(words: ArrayBuffer): {
+  step: number;
+  skippedSteps: number;
+  skipped: boolean;
+  gradNorm: number;
+} {
+  const { STATUS_SKIP, STATUS_SKIPPED_STEPS, SKIPPED_DIGITS, SKIPPED_DIGIT_BASE, STATUS_STEP, STATUS_GRAD_NORM } =
+    SHADER.constants;
   const floats = new Float32Array(words, 0, SHADER.constants.STATUS_WORDS);
   const halves = new Uint32Array(words, 0, SHADER.constants.STATUS_WORDS);
   let skippedSteps = 0;
@@ -26,7 +33,7 @@ export function readStatus(words: ArrayBuffer): { step: number; skippedSteps: nu
     skippedSteps = skippedSteps * SKIPPED_DIGIT_BASE + floats[STATUS_SKIPPED_STEPS + k];
   let step = 0;
   for (let k = STEP_HALVES - 1; k >= 0; k--) step = step * 65536 + halves[STATUS_STEP + k];
-  return { step, skippedSteps, skipped: floats[STATUS_SKIP] !== 0 };
+  return { step, skippedSteps, skipped: floats[STATUS_SKIP] !== 0, gradNorm: floats[STATUS_GRAD_NORM] };
 }
 
 /** Status words holding the given counts (and no pending skip), for loadState. */

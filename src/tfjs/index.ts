@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdafactorOptions, type ResolvedOptions, resolveOptions } from '../core/options.js';
 import { optionsFromJson, optionsToJson } from '../core/options_json.js';
-import { stepSize } from '../core/schedules.js';
+import { gradScaleAt, stepSize } from '../core/schedules.js';
 import { type Geometry, geometry, withFactoringRule } from '../core/shape.js';
 import type { AdafactorStats } from '../core/stats.js';
 import { SLOTS, STATE_SLOTS, type Slot, stateShapes } from '../state/tensors.js';
@@ -21,7 +21,8 @@ import {
   parseWeights,
   renamedRestores,
 } from './restore.js';
-import { assignStep, nextValues } from './stages.js';
+import { OpsStats } from './ops_stats.js';
+import { assignStep, nextValues, prepareGradients } from './stages.js';
 import { webgpuBackend } from './backend.js';
 import { WebGPUSteps } from './webgpu.js';
 
@@ -41,8 +42,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
   private readonly restored = new Map<string, HostState>();
   private gpu: WebGPUSteps | undefined;
   /** What the last step on the tfjs-ops path did, as tensors kept until the next step (see stats()). */
-  private lastOpsStats:
-    { step: number; skipped?: tf.Tensor; tensors: { name: string; values: tf.Tensor }[] } | undefined;
+  private lastOpsStats: OpsStats | undefined;
   /** Which path took the last step. */
   private lastPath: 'webgpu' | 'ops' | undefined;
   /** Variable names in the order their state first appeared, the order of getWeights. */
@@ -80,6 +80,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
     const step = this.iterations + 1;
     // A bad learning rate (or a step before decayOffset) in any group throws before anything changes.
     const scalars = this.groups.stepScalars(step);
+    const gradScale = gradScaleAt(this.resolved, step, 'AdafactorOptimizer');
     const renamed = renamedRestores(
       entries,
       new Set(this.restored.keys()),
@@ -138,10 +139,18 @@ export class AdafactorOptimizer extends tf.Optimizer {
     this.disposeStats();
     const stats: { name: string; values: tf.Tensor }[] = [];
     let skipped: tf.Tensor | undefined;
-    const next = (p: (typeof planned)[number]) =>
+    const grads = tf.tidy(() =>
+      prepareGradients(
+        planned.map((p) => p.grad),
+        this.resolved,
+        gradScale,
+      ),
+    );
+    const gradNorm = grads.length > planned.length ? grads.pop() : undefined;
+    const next = (p: (typeof planned)[number], i: number) =>
       nextValues(
         p.variable,
-        p.grad,
+        grads[i],
         p.geom,
         p.slots,
         this.groups.optionsOf(p.name),
@@ -157,15 +166,16 @@ export class AdafactorOptimizer extends tf.Optimizer {
         skipped = tf.keep(tf.logicalNot(ok));
       });
     } else {
-      for (const p of planned) {
+      for (const [i, p] of planned.entries()) {
         tf.tidy(() => {
-          const values = next(p);
+          const values = next(p, i);
           assignStep(p, values);
           stats.push({ name: p.name, values: tf.keep(values.stats) });
         });
       }
     }
-    this.lastOpsStats = { step, skipped, tensors: stats };
+    tf.dispose(grads);
+    this.lastOpsStats = new OpsStats(step, stats, skipped, gradNorm);
     this.lastPath = 'ops';
     this.incrementIterations();
   }
@@ -194,15 +204,8 @@ export class AdafactorOptimizer extends tf.Optimizer {
    */
   async stats(): Promise<AdafactorStats> {
     if (this.lastPath === 'webgpu') return (await this.gpu?.stats()) ?? { step: 0, skipped: false, tensors: [] };
-    const last = this.lastOpsStats;
-    if (this.lastPath !== 'ops' || !last) return { step: 0, skipped: false, tensors: [] };
-    const tensors = await Promise.all(
-      last.tensors.map(async ({ name, values }) => {
-        const [paramRms, alpha, updateRms, clipDivisor] = await values.data();
-        return { name, paramRms, stepSize: alpha, updateRms, clipDivisor };
-      }),
-    );
-    return { step: last.step, skipped: last.skipped ? Boolean((await last.skipped.data())[0]) : false, tensors };
+    if (this.lastPath !== 'ops' || !this.lastOpsStats) return { step: 0, skipped: false, tensors: [] };
+    return this.lastOpsStats.read();
   }
 
   /**
@@ -267,11 +270,7 @@ export class AdafactorOptimizer extends tf.Optimizer {
 
   /** Frees the tensors that hold the last ops-path step's stats. */
   private disposeStats(): void {
-    if (!this.lastOpsStats) return;
-    tf.dispose([
-      ...this.lastOpsStats.tensors.map((t) => t.values),
-      ...(this.lastOpsStats.skipped ? [this.lastOpsStats.skipped] : []),
-    ]);
+    this.lastOpsStats?.dispose();
     this.lastOpsStats = undefined;
   }
 
@@ -292,8 +291,12 @@ export class AdafactorOptimizer extends tf.Optimizer {
    * not the optimizer.
    */
   getConfig(): tf.serialization.ConfigDict {
-    if (typeof this.options.lr === 'function')
-      throw new Error('AdafactorOptimizer.getConfig: a learning-rate function cannot be serialized; pass a number');
+    for (const [key, what] of [
+      ['lr', 'a learning-rate'],
+      ['gradScale', 'a gradScale'],
+    ] as const)
+      if (typeof this.options[key] === 'function')
+        throw new Error(`AdafactorOptimizer.getConfig: ${what} function cannot be serialized; pass a number`);
     if (typeof this.options.factorDims === 'function')
       throw new Error(
         "AdafactorOptimizer.getConfig: a factorDims function cannot be serialized; use 'last2', 'largest2' or 'conv'",

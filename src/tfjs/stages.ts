@@ -3,6 +3,7 @@
  * built from the same stages, with the same names and in the same order, as the float64
  * reference (src/core/stages.ts):
  *
+ *   0. prepareGradients (gradScale, maxGradNorm: over every variable of the step)
  *   1. secondMoment  2. normalize  3. clip  4. scale  5. momentum (5b. caution)  6. weightDecay  7. apply
  *
  * Each returns new tensors and assigns nothing; `nextValues` composes them.
@@ -16,6 +17,19 @@ import type { Slot } from '../state/tensors.js';
 export type SlotTensors = Partial<Record<Slot, tf.Tensor>>;
 
 const rms = (a: tf.Tensor) => tf.sqrt(tf.mean(tf.square(a)));
+
+/**
+ * Stage 0, over every variable of the step: G / gradScale, and with maxGradNorm times
+ * maxGradNorm / ||G|| where the norm over all of them is at least maxGradNorm (optax's
+ * clip_by_global_norm); the last tensor is the norm, with maxGradNorm.
+ */
+export function prepareGradients(grads: readonly tf.Tensor[], o: ResolvedOptions, gradScale: number): tf.Tensor[] {
+  const scaled = grads.map((g) => tf.div(tf.cast(g, 'float32'), gradScale));
+  if (o.maxGradNorm === undefined || scaled.length === 0) return scaled;
+  const norm = tf.sqrt(tf.addN(scaled.map((g) => tf.sum(tf.square(g)))));
+  const factor = tf.where(tf.less(norm, o.maxGradNorm), tf.scalar(1), tf.div(o.maxGradNorm, norm));
+  return [...scaled.map((g) => tf.mul(g, factor)), norm];
+}
 
 /** Q = G^2 + eps1 (G^2 with eps1Mode 'floor'). */
 function squares(g: tf.Tensor, o: ResolvedOptions): tf.Tensor {

@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   type AdafactorOptions,
   DEFAULT_OPTIONS,
+  ReferenceAdafactor,
   beta2,
   oneMinusBeta2,
+  optionsToJson,
   resolveOptions,
   stepSize,
 } from '../../src/index.js';
+import { clipByGlobalNorm } from '../../src/core/reference.js';
 
 describe('options', () => {
   it('defaults are those of Hugging Face transformers', () => {
@@ -196,5 +199,61 @@ describe('options', () => {
     expect(
       resolveOptions({ eps1: 1.2e-38, eps2: 1e-30, clipThreshold: 3e38, weightDecay: 0, beta1: 0.9999 }).eps1,
     ).toBe(1.2e-38);
+  });
+});
+
+describe('loss scaling and global-norm clipping in the reference', () => {
+  it('gradScale divides the gradients: a power of two gives bit-identical parameters, a bad value throws at its step', () => {
+    const run = (gradScale: number | ((t: number) => number) | undefined, factor: (t: number) => number) => {
+      const reference = new ReferenceAdafactor([{ data: [1, -2, 3, 0.5], shape: [2, 2] }], { beta1: 0.9, gradScale });
+      for (let t = 1; t <= 3; t++) reference.step([[0.1, -0.2, 0.3, 0.4].map((g) => g * factor(t))]);
+      return Array.from(reference.params[0]);
+    };
+    const plain = run(undefined, () => 1);
+    expect(run(1024, () => 1024)).toEqual(plain);
+    expect(
+      run(
+        (t) => 2 ** t,
+        (t) => 2 ** t,
+      ),
+    ).toEqual(plain);
+    // The norm the step sees is of the gradients divided by the scale.
+    const scaled = new ReferenceAdafactor([{ data: [1, 1], shape: [2] }], { gradScale: 4, maxGradNorm: 100 });
+    scaled.step([[12, 16]]);
+    expect(scaled.lastGradNorm).toBe(5);
+    const bad = new ReferenceAdafactor([{ data: [1], shape: [1] }], { gradScale: (t) => (t === 2 ? -1 : 1) });
+    bad.step([[1]]);
+    expect(() => bad.step([[1]])).toThrow(/gradScale\(2\) returned -1; a loss scale must be a finite number > 0/);
+    expect(bad.stepCount).toBe(1);
+  });
+
+  it("maxGradNorm scales every gradient by maxGradNorm / ||G|| when ||G|| >= maxGradNorm (optax's clip_by_global_norm)", () => {
+    const grads = [Float64Array.from([3, 0]), Float64Array.from([0, 4])];
+    expect(clipByGlobalNorm(grads, 10)).toEqual({ clipped: grads, norm: 5 });
+    const { clipped, norm } = clipByGlobalNorm(grads, 1);
+    expect(norm).toBe(5);
+    expect(clipped.map((g) => Array.from(g))).toEqual([
+      [0.6, 0],
+      [0, 0.8],
+    ]);
+    const reference = new ReferenceAdafactor(
+      [
+        { data: [1, 2], shape: [2] },
+        { data: [3, 4], shape: [2] },
+      ],
+      { maxGradNorm: 1 },
+    );
+    reference.step(grads);
+    expect(reference.lastGradNorm).toBe(5);
+  });
+
+  it('options: gradScale and maxGradNorm are checked, optimizer-wide, and cross JSON', () => {
+    expect(() => resolveOptions({ gradScale: Infinity })).toThrow(/option gradScale must be a finite number > 0/);
+    expect(() => resolveOptions({ gradScale: 1e-40 })).toThrow(
+      /option gradScale is 1e-40, whose inverse rounds to Infinity/,
+    );
+    expect(() => resolveOptions({ maxGradNorm: 0 })).toThrow(/option maxGradNorm must be a finite number > 0/);
+    expect(resolveOptions({}).gradScale).toBe(1);
+    expect(optionsToJson({ gradScale: () => 2, maxGradNorm: 1 })).toEqual({ gradScale: 'function', maxGradNorm: 1 });
   });
 });

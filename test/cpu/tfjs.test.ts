@@ -43,6 +43,11 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
       { factorDims: (shape: readonly number[]) => (shape.length === 3 ? ([0, 2] as const) : null) },
     ],
     ['skipNonFinite with nothing to skip', { skipNonFinite: true, beta1: 0.9 }],
+    [
+      'a loss scale per step and global-norm clipping',
+      { gradScale: (t: number) => 2 ** t, maxGradNorm: 2, beta1: 0.9, caution: true },
+    ],
+    ["a bf16 first moment with timm's lerp", { beta1: 0.9, momentumDtype: 'bf16', momentumArithmetic: 'lerp' }],
   ] as [string, AdafactorOptions][])('%s: the same updates and stats as the float64 reference', async (_, options) => {
     const rand = random(Date.now() % 2 ** 31);
     const shapes = [[12, 7], [7], [3, 5, 6], []];
@@ -71,9 +76,10 @@ describe('AdafactorOptimizer for TensorFlow.js (tfjs ops, any backend)', () => {
       expect(stats.step).toBe(step + 1);
       expect(stats.tensors.map((t) => t.name)).toEqual(variables.map((v) => v.name));
       stats.tensors.forEach((t, i) => expectStatsClose(t, reference.lastStats[i]!, `step ${step + 1}, variable ${i}`));
+      if (options.maxGradNorm !== undefined) expect(stats.gradNorm).toBeCloseTo(reference.lastGradNorm!, 4);
       expect(optimizer.learningRate()).toBe(options.lr ?? Math.min(1e-2, 1 / Math.sqrt(step + 1)));
     }
-    variables.forEach((v, i) => expectClose(v.dataSync(), reference.params[i], `variable ${i}`));
+    variables.forEach((v, i) => expectClose(v.dataSync(), reference.params[i], `variable ${i}`, toleranceFor(options)));
     expect(optimizer.iterations).toBe(4);
     optimizer.dispose();
     variables.forEach((v) => v.dispose());

@@ -32,10 +32,20 @@ const ownOptions: fc.Arbitrary<AdafactorOptions> = fc
     momentumBeforeLr: fc.boolean(),
     // Mostly f32: each format is a shader module of its own, which a CPU adapter takes seconds to compile.
     momentumDtype: fc.oneof(
-      { weight: 6, arbitrary: fc.constant('f32' as const) },
+      { weight: 8, arbitrary: fc.constant('f32' as const) },
       { weight: 1, arbitrary: fc.constantFrom('bf16' as const, 'f16' as const) },
     ),
     momentumArithmetic: fc.constantFrom('ema' as const, 'lerp' as const),
+    // Global-norm clipping, usually off; when on, often binding (gradients here have norms of 1 to 500).
+    maxGradNorm: fc.option(fc.double({ min: 0.5, max: 200, noNaN: true }), { nil: undefined, freq: 3 }),
+    // A loss scale: a power of two, fixed or per step, or none.
+    gradScale: fc.option(
+      fc.oneof(
+        fc.integer({ min: -4, max: 16 }).map((k) => 2 ** k),
+        fc.constant((t: number) => 2 ** (t % 5)),
+      ),
+      { nil: undefined, freq: 3 },
+    ),
     // Only where beta1 is drawn (caution needs it).
     caution: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     weightDecay: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 0.5, noNaN: true })),

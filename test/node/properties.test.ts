@@ -8,7 +8,8 @@ const check = (c: Parameters<typeof checkAgainstReference>[1]) =>
   withGpuErrors(gpu.device, () => checkAgainstReference(gpu.device, c));
 
 describe('WebGPU Adafactor against the float64 reference, on random inputs (Dawn)', () => {
-  it('random shapes, options and buffer layouts', async () => {
+  // Its cases draw options that need shader modules of their own, which a CPU adapter compiles slowly when cold.
+  it('random shapes, options and buffer layouts', { timeout: 400_000 }, async () => {
     await withGpuErrors(gpu.device, () => checkRandomCases(gpu.device, 100));
   });
 
