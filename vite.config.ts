@@ -145,7 +145,8 @@ export default defineConfig(({ mode }) => ({
           // Dawn on lavapipe already uses every core; one GPU test file at a time.
           pool: 'forks',
           fileParallelism: false,
-          testTimeout: 120_000,
+          // A cold CPU adapter takes a minute or more to compile the shader modules a test's options need.
+          testTimeout: 300_000,
           hookTimeout: 60_000,
         },
       },

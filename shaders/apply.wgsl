@@ -108,27 +108,26 @@ fn updateParams(t: Tensor, s: Settings, element: u32, update: vec4<f32>, g: vec4
 // M_t = beta1 M_{t-1} + (1 - beta1) U for up to four elements `stride` apart: stored, and returned
 // as the step uses it (with caution, 0 where M_t G <= 0); while caution_count counts, only counted.
 fn momentumStep(t: Tensor, s: Settings, element: u32, update: vec4<f32>, g: vec4<f32>, count: u32, stride: u32) -> vec4<f32> {
+  let first = momentumIndex(t, element);
+  let old = loadMomentum4(first, count, stride);
   var step = vec4<f32>(0.0);
+  var stored = vec4<f32>(0.0);
   for (var c = 0u; c < count; c = c + 1u) {
-    let i = momentumIndex(t, element + c * stride);
-    let m = nextMomentum(s, i, update[c]);
+    let m = nextMomentum(s, first + c * stride, old[c], update[c]);
     let agrees = m.x * g[c] > 0.0;
-    if (cautionCounting) {
-      cautionKept = cautionKept + select(0u, 1u, agrees);
-    } else {
-      storeMomentum(i, m.y);
-      step[c] = select(m.x, select(0.0, m.x, agrees), s.caution == 1u);
-    }
+    cautionKept = cautionKept + select(0u, 1u, agrees);
+    stored[c] = m.y;
+    step[c] = select(m.x, select(0.0, m.x, agrees), s.caution == 1u);
   }
+  if (!cautionCounting) { storeMomentum4(first, stored, count, stride); }
   return step;
 }
 
-// M_t at element i of the momentum binding from the update u: (what the step uses, what is
+// M_t at element i of the momentum binding from M_{t-1} = old and the update u: (what the step uses, what is
 // stored, in the momentum view's format). 'ema' (optax's order): beta1 M in the format (beta1 too,
 // as jax casts a Python float to the array's type), plus (1 - beta1) u; the step uses M_t before it is rounded. 'lerp' (torch's lerp_ on the stored
 // M: timm): u rounded first, M + w (u - M) from the nearer end, rounded; the step uses it as stored.
-fn nextMomentum(s: Settings, i: u32, u: f32) -> vec2<f32> {
-  let old = loadMomentum(i);
+fn nextMomentum(s: Settings, i: u32, old: f32, u: f32) -> vec2<f32> {
   if (s.momentumLerp == 1u) {
     let end = roundMomentum(u);
     let w = s.oneMinusBeta1;

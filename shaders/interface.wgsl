@@ -170,7 +170,7 @@ const NO_STOCHASTIC_ROUNDING = 0xffffffffu;
 
 // Bindings 0 and 1, param and grad, are declared by one param_*.wgsl and one grad_*.wgsl file,
 // which also give loadParam4, storeParam4 and loadGrad4; binding 6, momentum, by one
-// momentum_*.wgsl view, with loadMomentum, storeMomentum and roundMomentum.
+// momentum_*.wgsl view, with loadMomentum4, storeMomentum4, roundMomentumAt and roundMomentum.
 
 @group(0) @binding(2) var<storage, read> tensors: array<Tensor>;
 @group(0) @binding(3) var<storage, read> settings: array<GroupSettings>;
