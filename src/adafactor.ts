@@ -9,7 +9,7 @@ import { optionsToJson } from './core/options_json.js';
 import type { AdafactorStats } from './core/stats.js';
 import { AdafactorEngine } from './gpu/engine.js';
 import { type AdafactorParam, rebindParams } from './gpu/params.js';
-import { decodeCheckpoint, encodeCheckpoint } from './state/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, stateOptionsDifference } from './state/checkpoint.js';
 import { type StateEntry, stateEntries } from './state/entries.js';
 
 export type { AdafactorStats } from './core/stats.js';
@@ -157,13 +157,19 @@ export class Adafactor {
    */
   loadState(bytes: Uint8Array): void {
     this.checkUsable('loadState()');
-    const checkpoint = decodeCheckpoint(
-      bytes,
-      this.stateEntries,
-      this.engine.stateLengths(),
-      'Adafactor.loadState',
-      this.engine.options.momentumDtype,
-    );
+    let checkpoint;
+    try {
+      checkpoint = decodeCheckpoint(
+        bytes,
+        this.stateEntries,
+        this.engine.stateLengths(),
+        'Adafactor.loadState',
+        this.engine.options.momentumDtype,
+      );
+    } catch (error) {
+      // Name the options behind a file that does not fit, where the file says which it had.
+      throw new Error((error as Error).message + stateOptionsDifference(bytes, this.engine.options));
+    }
     this.engine.writeState(checkpoint);
     this.recordedSteps = checkpoint.step;
   }

@@ -10,6 +10,8 @@ import { type FloatDtype, type NamedTensor, decodeSafetensors, encodeSafetensors
 
 const SAFETENSORS_DTYPES: Record<StateDtype, FloatDtype> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
 import { STATE_SLOTS } from './tensors.js';
+import { DEFAULT_OPTIONS, type ResolvedOptions } from '../core/options.js';
+import { optionsFromJson } from '../core/options_json.js';
 import { checkStateValues } from './values.js';
 
 /** Version written into saved state, checked on load. */
@@ -111,4 +113,30 @@ function count(text: string | undefined, key: string, where: string): number {
     );
   }
   return value;
+}
+
+/** The options that decide which state tensors a tensor has and their shapes. */
+const STATE_SHAPING = ['factorDims', 'minDimSizeToFactor', 'beta1', 'momentumDtype'] as const;
+
+/**
+ * Where the options a file was saved with (its `__metadata__.options`) differ from `options` in
+ * what shapes the state, said in words ('' when they do not, or the file says nothing): for the
+ * error of a file that does not fit.
+ */
+export function stateOptionsDifference(bytes: Uint8Array, options: ResolvedOptions): string {
+  let saved: Record<string, unknown>;
+  try {
+    saved = optionsFromJson(JSON.parse(decodeSafetensors(bytes).metadata.options ?? '{}')) as Record<string, unknown>;
+  } catch {
+    return '';
+  }
+  const defaults: Record<string, unknown> = { ...DEFAULT_OPTIONS };
+  const differences = STATE_SHAPING.flatMap((key) => {
+    const there = key in saved ? saved[key] : defaults[key];
+    const here = typeof options[key] === 'function' ? 'function' : options[key];
+    if (key === 'beta1' ? (there === undefined) === (here === undefined) : there === here) return [];
+    const show = (v: unknown) => (v === undefined ? 'none' : JSON.stringify(v));
+    return [`${key} ${show(there)} in the file, ${show(here)} here`];
+  });
+  return differences.length > 0 ? ` (the file was saved with other options: ${differences.join('; ')})` : '';
 }

@@ -68,4 +68,20 @@ describe('state saved by PyTorch and JAX optimizers (python/webgpu_adafactor.py)
         }
       });
     });
+
+  it('a file from another configuration is refused, naming the tensor and the options that differ; nothing changes', async () => {
+    const c = crossing.cases.find((x) => x.name === 'bigvision-bf16')!;
+    const bytes = new Uint8Array(readFileSync(new URL(`../data/crossing/${c.state}`, import.meta.url)));
+    const tensors = new TensorSet(gpu.device, c.shapes, c.paramsAfter5.map(f32));
+    const params = tensors.params.map(({ name: _name, ...rest }) => rest);
+    const optimizer = new Adafactor(gpu.device, params, presets.torch({ lr: 0.01 }));
+    const before = await optimizer.saveState();
+    expect(() => optimizer.loadState(bytes)).toThrow(
+      /Adafactor.loadState: tensor '\d\.exp_avg[a-z_]*'.*\(the file was saved with other options: factorDims "largest2" in the file, "last2" here; minDimSizeToFactor 4 in the file, 0 here; beta1 0.9 in the file, none here; momentumDtype "bf16" in the file, "f32" here\)/,
+    );
+    expect(optimizer.stepCount).toBe(0);
+    expect(await optimizer.saveState()).toEqual(before);
+    optimizer.destroy();
+    tensors.destroy();
+  });
 });
