@@ -321,15 +321,23 @@ def to_optax(path, params, optimizer=None):
         optimizer = optax.adafactor(momentum=options.get('beta1'), dtype_momentum=dtype,
                                     min_dim_size_to_factor=max(1, min_dim))
     state = optimizer.init(params)
+    initial = [x for x in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, FactoredState))
+               if isinstance(x, FactoredState)]
+    if len(initial) != 1:
+        raise ValueError('the optax transformation is not an optax.adafactor: no FactoredState in its state')
+    initial_v = jax.tree.leaves(initial[0].v)
     v_row, v_col, v, mu = [], [], [], []
     for i, leaf in enumerate(leaves):
         name = str(i)
         shape = tuple(leaf.shape)
         ours = factored_dims(shape, options)
-        theirs = _optax_dims(shape, max(1, min_dim))
+        # optax keeps v in the parameter's shape where it does not factor, a dummy [1] where it does.
+        optax_factors = len(shape) >= 2 and tuple(initial_v[i].shape) != shape
+        theirs = _optax_dims(shape, 1) if optax_factors else None
         if ours != theirs:
-            raise ValueError(f"tensor '{name}' {list(shape)}: the file factors dims {ours}, optax {theirs} "
-                             '(two largest dims of equal size are ordered by numpy)')
+            raise ValueError(f"tensor '{name}' {list(shape)}: the file factors dims {ours} (minDimSizeToFactor "
+                             f'{min_dim}), the optax transformation {theirs} (its min_dim_size_to_factor; two '
+                             'largest dims of equal size are ordered by numpy)')
         if ours:
             row_dim, col_dim = ours
             # optax: v_row is the mean over the largest dim d0 (the later by position here), v_col over d1.
@@ -385,10 +393,9 @@ def from_optax(state, params, path) -> None:
     v_row, v_col, v = (jax.tree.leaves(x) for x in (fs.v_row, fs.v_col, fs.v))
     mu = jax.tree.leaves(ema[0].ema) if ema else None
     out = {}
-    min_dim = None
     for i, leaf in enumerate(leaves):
         shape = tuple(leaf.shape)
-        if v[i].shape == shape and len(shape) >= 0 and v_row[i].shape == (1,) and (len(shape) < 2 or v[i].size > 1):
+        if len(shape) < 2 or tuple(v[i].shape) == shape:  # optax's v is a dummy [1] where it factors
             out[f'{i}.exp_avg_sq'] = jnp.asarray(v[i], jnp.float32)
         else:
             order = np.argsort(shape)
@@ -397,8 +404,6 @@ def from_optax(state, params, path) -> None:
             row, col = (v_row[i], v_col[i]) if d0 == col_dim else (v_col[i], v_row[i])
             out[f'{i}.exp_avg_sq_row'] = jnp.asarray(row, jnp.float32)
             out[f'{i}.exp_avg_sq_col'] = jnp.asarray(col, jnp.float32)
-            second = shape[order[-2]]
-            min_dim = second if min_dim is None else min(min_dim, second)
         if mu is not None:
             m = mu[i]
             out[f'{i}.exp_avg'] = m if m.dtype in (jnp.bfloat16, jnp.float16) else jnp.asarray(m, jnp.float32)
