@@ -14,7 +14,8 @@ export interface AdafactorParamGroup<P> extends AdafactorGroupOptions {
   params: readonly P[];
 }
 
-const OPTIMIZER_WIDE = [
+/** The options that apply to the whole optimizer, which a group may not set. */
+export const OPTIMIZER_WIDE = [
   'skipNonFinite',
   'limits',
   'kernelVariant',

@@ -1,0 +1,221 @@
+// The jax entry (webgpu-adafactor/jax) on jax-js's cpu and wasm backends in Node, with and without
+// jit: against the float64 reference on fresh random inputs, and against the golden traces of
+// Hugging Face's and optax's Adafactor through the presets.
+import { type Array, defaultDevice, init, jit, numpy as np, tree } from '@jax-js/jax';
+import { describe, expect, it } from 'vitest';
+import { type AdafactorOptions, rms } from '../../src/index.js';
+import { adafactor } from '../../src/jax/index.js';
+import hfJson from '../data/hf-adafactor.json';
+import optaxJson from '../data/optax-adafactor.json';
+import { decodeGolden, decodeTrace } from '../gpu/golden.js';
+import { expectClose, expectStatsClose, normals, random, toleranceFor } from '../gpu/harness.js';
+import { type TreeTensor, leafValues, runAgainstReference, stepper, treeOf } from '../gpu/jax.js';
+
+const DEVICES = await init('cpu', 'wasm');
+const BACKENDS = ['cpu', 'wasm'] as const;
+
+const OPTION_SETS: [string, AdafactorOptions][] = [
+  ['defaults', {}],
+  ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
+  ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
+  ["timm's convolution factoring, warmup", { factorDims: 'conv', minDimSizeToFactor: 3, beta1: 0.9, warmupInit: true }],
+  [
+    "big_vision's momentum before the lr, a capped decay, corrected weight decay",
+    {
+      beta1: 0.9,
+      momentumBeforeLr: true,
+      beta2Cap: 0.6,
+      weightDecay: 0.5,
+      weightDecayMaxLr: 0.05,
+      relativeStep: false,
+      lr: 0.02,
+      scaleParameter: false,
+    },
+  ],
+  ["torch's floored denominator, a fixed beta2", { eps1Mode: 'floor', eps1: 1e-3, beta2: 0.99, clipThreshold: 0.5 }],
+  [
+    'skipNonFinite with nothing to skip, a loss scale, global-norm clipping, caution',
+    {
+      skipNonFinite: true,
+      beta1: 0.9,
+      gradScale: 1024,
+      maxGradNorm: 2,
+      caution: true,
+    },
+  ],
+  ["a bf16 first moment with timm's lerp", { beta1: 0.9, momentumDtype: 'bf16', momentumArithmetic: 'lerp' }],
+  ["an f16 first moment with optax's order", { beta1: 0.9, momentumDtype: 'f16' }],
+];
+
+const SHAPES: [string, number[]][] = [
+  ['dense.kernel', [12, 7]],
+  ['dense.bias', [7]],
+  ['blocks.0.w', [3, 5, 6]],
+  ['blocks.1.scale', []],
+];
+
+function randomTensors(rand: () => number): TreeTensor[] {
+  return SHAPES.map(([path, shape]) => ({ path, shape, data: normals(numel(shape), rand) }));
+}
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+describe('jax entry: jax-js cpu and wasm in Node, against the float64 reference', () => {
+  it('has both backends', () => expect(DEVICES).toEqual(expect.arrayContaining(['cpu', 'wasm'])));
+  for (const backend of BACKENDS) {
+    for (const jitted of [false, true]) {
+      it.each(OPTION_SETS)(`%s (${backend}${jitted ? ', jit' : ''})`, async (_, options) => {
+        defaultDevice(backend);
+        const rand = random(Date.now() % 2 ** 31);
+        const tensors = randomTensors(rand);
+        const result = await runAgainstReference(
+          tensors,
+          options,
+          () => tensors.map((t) => normals(t.data.length, rand)),
+          { steps: 4, jitted },
+        );
+        result.params.forEach((p, i) =>
+          expectClose(p, result.reference.params[i], `${tensors[i].path}`, toleranceFor(options)),
+        );
+        const last = result.stats[result.stats.length - 1];
+        expect(last.actual.map((t) => t.name)).toEqual(tensors.map((t) => t.path));
+        last.actual.forEach((t, i) => expectStatsClose(t, last.expected[i]!, `stats of ${t.name}`, 1e-4));
+        if (options.maxGradNorm !== undefined)
+          expect(
+            Math.abs(last.gradNorm! - result.reference.lastGradNorm!) / result.reference.lastGradNorm!,
+          ).toBeLessThan(1e-5);
+      });
+    }
+  }
+
+  it('a learning rate and a loss scale that are functions of the step (outside jit), and a skipped step', async () => {
+    defaultDevice('wasm');
+    const rand = random(11);
+    const tensors = randomTensors(rand);
+    const options: AdafactorOptions = {
+      relativeStep: false,
+      lr: (t) => 0.01 / t,
+      gradScale: (t) => 2 ** t,
+      skipNonFinite: true,
+      beta1: 0.9,
+    };
+    const result = await runAgainstReference(
+      tensors,
+      options,
+      (step) =>
+        tensors.map((t, i) => {
+          const g = normals(t.data.length, rand, 2 ** step);
+          if (step === 3 && i === 1) g[0] = NaN;
+          return g;
+        }),
+      { steps: 5, jitted: false },
+    );
+    expect(result.reference.skippedSteps).toBe(1);
+    result.params.forEach((p, i) => expectClose(p, result.reference.params[i], tensors[i].path));
+  });
+});
+
+describe("jax entry: Hugging Face's and optax's golden traces through the presets", () => {
+  const suites = {
+    'Hugging Face': decodeGolden(hfJson as Parameters<typeof decodeGolden>[0]),
+    optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+  };
+  for (const [library, cases] of Object.entries(suites)) {
+    for (const jitted of [false, true]) {
+      for (const golden of cases.filter((c) => !c.refused && c.initialCount === 0)) {
+        it(`${library}: ${golden.name} (wasm${jitted ? ', jit' : ''})`, async () => {
+          defaultDevice('wasm');
+          const optimizer = adafactor(golden.options);
+          const tensors = golden.params.map((p) => ({ path: p.name, shape: p.shape, data: p.init }));
+          let params = tree.leaves(treeOf(tensors)) as Array[];
+          let state = optimizer.init(tree.ref(params));
+          const step = stepper(optimizer, jitted && typeof golden.options.lr !== 'function');
+          for (const [s, { grads, expected }] of golden.steps.entries()) {
+            const g = grads.map((data, i) => np.array(data, { shape: golden.params[i].shape }));
+            [params, state] = step(params, g, state) as [Array[], typeof state];
+            if (!expected) continue;
+            const values = await leafValues(params);
+            values.forEach((v, i) => {
+              if (rms(expected[i]) === 0 && rms(v) === 0) return;
+              expectClose(v, expected[i], `step ${s + 1}, ${golden.params[i].name}`);
+            });
+          }
+          tree.dispose(params);
+          tree.dispose(state);
+        });
+      }
+    }
+  }
+});
+
+describe('jax entry: refusals name the tensor and change nothing', () => {
+  it('refuses gradients that do not fit, a missing params, and options of the WebGPU engine', async () => {
+    defaultDevice('cpu');
+    const optimizer = adafactor({ beta1: 0.9 });
+    const params = { w: np.ones([4, 3]), b: np.zeros([3]) };
+    const state = optimizer.init(tree.ref(params));
+    const before = await leafValues(state as never);
+    const bad = { w: np.ones([3, 4]), b: np.zeros([3]) };
+    expect(() => optimizer.update(bad, state, tree.ref(params))).toThrow(
+      "adafactor.update: the gradient of 'w' has shape [3, 4], its parameter [4, 3]",
+    );
+    expect(() => optimizer.update({ w: np.ones([4, 3]) } as never, state, tree.ref(params))).toThrow(/structure/);
+    expect(() => optimizer.update(tree.ref(params), state)).toThrow(/needs the params/);
+    expect(() => adafactor({ stochasticRounding: true })).toThrow(/stochasticRounding is not available/);
+    expect(() => adafactor({}, [{ mask: { w: true }, skipNonFinite: true } as never])).toThrow(
+      /parameter group 0 sets skipNonFinite/,
+    );
+    // Nothing was consumed or changed: the state and params still step.
+    expect(await leafValues(state as never)).toEqual(before);
+    const [updates, next] = optimizer.update({ w: np.ones([4, 3]), b: np.ones([3]) }, state, tree.ref(params));
+    expect((updates as { w: Array }).w.shape).toEqual([4, 3]);
+    tree.dispose([updates, next, params, bad]);
+  });
+
+  it('refuses a learning-rate function under jit, saying what to do', () => {
+    defaultDevice('cpu');
+    const optimizer = adafactor({ relativeStep: false, lr: (t) => 0.1 / t });
+    const params = [np.ones([2, 2])];
+    const state = optimizer.init(tree.ref(params));
+    const step = jit((p: Array[], g: Array[], s: typeof state) => optimizer.update(g, s, p) as never);
+    expect(() => step(tree.ref(params), [np.ones([2, 2])], tree.ref(state))).toThrow(/under jit/);
+    tree.dispose([params, state]);
+  });
+});
+
+describe('jax entry: parameter groups by masks', () => {
+  it('each leaf takes the options of the first group whose mask marks it', async () => {
+    defaultDevice('wasm');
+    const rand = random(3);
+    const tensors = randomTensors(rand);
+    const noDecay = { weightDecay: 0, beta1: 0.5 };
+    const optimizer = adafactor({ weightDecay: 0.1, relativeStep: false, lr: 0.01 }, [
+      { mask: (p) => tree.map((leaf) => (leaf as { ndim: number }).ndim < 2, p) as never, ...noDecay },
+    ]);
+    let params = treeOf(tensors);
+    let state = optimizer.init(tree.ref(params));
+    const { ReferenceAdafactor } = await import('../../src/index.js');
+    const inGroup = tensors.map((t) => t.shape.length < 2);
+    const references = [false, true].map(
+      (group) =>
+        new ReferenceAdafactor(
+          tensors.filter((_, i) => inGroup[i] === group).map((t) => ({ data: t.data, shape: t.shape })),
+          { weightDecay: 0.1, relativeStep: false, lr: 0.01, ...(group ? noDecay : {}) },
+        ),
+    );
+    const step = stepper(optimizer, true);
+    for (let s = 0; s < 3; s++) {
+      const g = tensors.map((t) => normals(t.data.length, rand));
+      [params, state] = step(params, treeOf(tensors.map((t, i) => ({ ...t, data: g[i] }))), state);
+      references.forEach((r, k) => r.step(g.filter((_, i) => inGroup[i] === (k === 1))));
+    }
+    const values = await leafValues(params);
+    const cursor = [0, 0];
+    values.forEach((v, i) => {
+      const k = inGroup[i] ? 1 : 0;
+      expectClose(v, references[k].params[cursor[k]++], tensors[i].path);
+    });
+    expect(Object.keys(state.moments['dense.bias'])).toEqual(['exp_avg_sq', 'exp_avg']);
+    expect(Object.keys(state.moments['dense.kernel'])).toEqual(['exp_avg_sq_row', 'exp_avg_sq_col']);
+    tree.dispose([params, state]);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * What the jax entry's tests share in Node and in the browser: a jax-js training step built from
+ * the transformation (with or without jit), and a run of it against the float64 reference.
+ */
+import { type Array, type JsTree, jit, numpy as np, tree } from '@jax-js/jax';
+import { type AdafactorOptions, ReferenceAdafactor, type StepStats } from '../../src/index.js';
+import { type AdafactorTransformation, adafactor } from '../../src/jax/index.js';
+import type { AdafactorJaxState } from '../../src/jax/index.js';
+
+/** optax's applyUpdates: params + updates, leaf by leaf (consumes both). */
+export function applyUpdates<T extends JsTree<Array>>(params: T, updates: T): T {
+  return tree.map((p: Array, u: Array) => p.add(u), params, updates) as T;
+}
+
+/** One training step's optimizer part: (params, grads, state) -> [new params, new state], jitted or not. */
+export function stepper(optimizer: AdafactorTransformation, jitted: boolean) {
+  const step = (params: JsTree<Array>, grads: JsTree<Array>, state: AdafactorJaxState) => {
+    const [updates, next] = optimizer.update(grads, state, tree.ref(params));
+    return [applyUpdates(params, updates), next] as [JsTree<Array>, AdafactorJaxState];
+  };
+  return jitted ? (jit(step as never) as unknown as typeof step) : step;
+}
+
+/** A tensor of a test: its path in the tree, shape and values. */
+export interface TreeTensor {
+  path: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** `tensors` as a nested pytree: paths 'a.b' become { a: { b } }, numeric keys array slots. */
+export function treeOf(tensors: readonly TreeTensor[], device?: string): JsTree<Array> {
+  const root: Record<string, unknown> = {};
+  for (const t of tensors) {
+    const keys = t.path.split('.');
+    let node = root;
+    for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[keys[keys.length - 1]] = np.array(t.data, { shape: t.shape, device: device as never });
+  }
+  return arraysFromNumericKeys(root) as JsTree<Array>;
+}
+
+function arraysFromNumericKeys(node: unknown): unknown {
+  if (typeof node !== 'object' || node === null || node.constructor !== Object) return node;
+  const entries = Object.entries(node).map(([k, v]) => [k, arraysFromNumericKeys(v)] as const);
+  if (entries.length > 0 && entries.every(([k], i) => k === String(i))) return entries.map(([, v]) => v);
+  return Object.fromEntries(entries);
+}
+
+/** Each leaf's values (the tree stays the caller's). */
+export async function leafValues(t: JsTree<Array>): Promise<Float32Array[]> {
+  return Promise.all(tree.leaves(t).map(async (a) => Float32Array.from(await (a as Array).ref.data())));
+}
+
+export interface RunResult {
+  params: Float32Array[];
+  reference: ReferenceAdafactor;
+  /** Per step: the stats read from the state, and the reference's. */
+  stats: { actual: (StepStats & { name: string })[]; expected: (StepStats | undefined)[]; gradNorm?: number }[];
+}
+
+/**
+ * `steps` steps of the jax entry and of the float64 reference from the same random start and
+ * gradients (`gradients(step)`, per tensor); returns the params and stats of both.
+ */
+export async function runAgainstReference(
+  tensors: readonly TreeTensor[],
+  options: AdafactorOptions,
+  gradients: (step: number) => Float32Array[],
+  { steps, jitted, device }: { steps: number; jitted: boolean; device?: string },
+): Promise<RunResult> {
+  const optimizer = adafactor(options);
+  const reference = new ReferenceAdafactor(
+    tensors.map((t) => ({ data: t.data, shape: t.shape, name: t.path })),
+    options,
+  );
+  let params = treeOf(tensors, device);
+  let state = optimizer.init(tree.ref(params));
+  const step = stepper(optimizer, jitted);
+  const stats: RunResult['stats'] = [];
+  for (let s = 1; s <= steps; s++) {
+    const g = gradients(s);
+    const grads = treeOf(
+      tensors.map((t, i) => ({ ...t, data: g[i] })),
+      device,
+    );
+    [params, state] = step(params, grads, state);
+    reference.step(g);
+    const read = await optimizer.stats(tree.ref(state));
+    stats.push({ actual: read.tensors, expected: reference.lastStats, gradNorm: read.gradNorm });
+  }
+  const values = await leafValues(params);
+  tree.dispose(params);
+  tree.dispose(state);
+  return { params: values, reference, stats };
+}
