@@ -66,12 +66,17 @@ const demoBuild = {
  */
 const libraryBuild = {
   lib: {
-    // The core, and the TensorFlow.js optimizer (`webgpu-adafactor/tfjs`), whose tfjs stays external.
-    entry: { 'webgpu-adafactor': resolve(here, 'src/index.ts'), tfjs: resolve(here, 'src/tfjs/index.ts') },
+    // The core, the TensorFlow.js optimizer (`webgpu-adafactor/tfjs`) and the jax-js transformation
+    // (`webgpu-adafactor/jax`), whose tfjs and jax-js stay external.
+    entry: {
+      'webgpu-adafactor': resolve(here, 'src/index.ts'),
+      tfjs: resolve(here, 'src/tfjs/index.ts'),
+      jax: resolve(here, 'src/jax/index.ts'),
+    },
     formats: ['es' as const],
     fileName: (_format: string, name: string) => `${name}.js`,
   },
-  rollupOptions: { external: [/^@tensorflow\//] },
+  rollupOptions: { external: [/^@tensorflow\//, /^@jax-js\//] },
   target: 'es2022',
   minify: false,
   sourcemap: true,

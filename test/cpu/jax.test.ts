@@ -63,27 +63,31 @@ describe('jax entry: jax-js cpu and wasm in Node, against the float64 reference'
   it('has both backends', () => expect(DEVICES).toEqual(expect.arrayContaining(['cpu', 'wasm'])));
   for (const backend of BACKENDS) {
     for (const jitted of [false, true]) {
-      it.each(OPTION_SETS)(`%s (${backend}${jitted ? ', jit' : ''})`, async (_, options) => {
-        defaultDevice(backend);
-        const rand = random(Date.now() % 2 ** 31);
-        const tensors = randomTensors(rand);
-        const result = await runAgainstReference(
-          tensors,
-          options,
-          () => tensors.map((t) => normals(t.data.length, rand)),
-          { steps: 4, jitted },
-        );
-        result.params.forEach((p, i) =>
-          expectClose(p, result.reference.params[i], `${tensors[i].path}`, toleranceFor(options)),
-        );
-        const last = result.stats[result.stats.length - 1];
-        expect(last.actual.map((t) => t.name)).toEqual(tensors.map((t) => t.path));
-        last.actual.forEach((t, i) => expectStatsClose(t, last.expected[i]!, `stats of ${t.name}`, 1e-4));
-        if (options.maxGradNorm !== undefined)
-          expect(
-            Math.abs(last.gradNorm! - result.reference.lastGradNorm!) / result.reference.lastGradNorm!,
-          ).toBeLessThan(1e-5);
-      });
+      it.each(OPTION_SETS)(
+        `%s (${backend}${jitted ? ', jit' : ''})`,
+        async (_, options) => {
+          defaultDevice(backend);
+          const rand = random(Date.now() % 2 ** 31);
+          const tensors = randomTensors(rand);
+          const result = await runAgainstReference(
+            tensors,
+            options,
+            () => tensors.map((t) => normals(t.data.length, rand)),
+            { steps: 4, jitted },
+          );
+          result.params.forEach((p, i) =>
+            expectClose(p, result.reference.params[i], `${tensors[i].path}`, toleranceFor(options)),
+          );
+          const last = result.stats[result.stats.length - 1];
+          expect(last.actual.map((t) => t.name)).toEqual(tensors.map((t) => t.path));
+          last.actual.forEach((t, i) => expectStatsClose(t, last.expected[i]!, `stats of ${t.name}`, 1e-4));
+          if (options.maxGradNorm !== undefined)
+            expect(
+              Math.abs(last.gradNorm! - result.reference.lastGradNorm!) / result.reference.lastGradNorm!,
+            ).toBeLessThan(1e-5);
+        },
+        60_000,
+      );
     }
   }
 

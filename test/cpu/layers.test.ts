@@ -12,6 +12,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   gpu: ['core', 'gpu'],
   state: ['core', 'gpu', 'state'],
   tfjs: ['core', 'gpu', 'state', 'tfjs'],
+  jax: ['core', 'gpu', 'state', 'jax'],
   facade: ['core', 'gpu', 'state'],
   index: ['core', 'gpu', 'state', 'facade'],
 };
