@@ -327,6 +327,12 @@ function checkState(state: JsTree<Array>, leaves: readonly Leaf[] | undefined, w
   for (const leaf of leaves) {
     const held = moments[leaf.path];
     if (held === undefined) throw new Error(`${where}: the state holds nothing for parameter '${leaf.path}'`);
+    const names = Object.keys(leaf.slots).map((slot) => STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name);
+    const extra = Object.keys(held).find((name) => !names.includes(name));
+    if (extra !== undefined)
+      throw new Error(
+        `${where}: the state of '${leaf.path}' holds ${extra}, which this optimizer does not keep (made with other options?)`,
+      );
     for (const [slot, shape] of Object.entries(leaf.slots)) {
       const name = STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name;
       const a = held[name];
