@@ -7,6 +7,40 @@ import { type AdafactorOptions, ReferenceAdafactor, type StepStats } from '../..
 import { type AdafactorTransformation, adafactor } from '../../src/jax/index.js';
 import type { AdafactorJaxState } from '../../src/jax/index.js';
 
+/** The option sets the jax entry's tests run against the float64 reference, on every backend. */
+export const OPTION_SETS: [string, AdafactorOptions][] = [
+  ['defaults', {}],
+  ['momentum, weight decay, an external lr', { beta1: 0.9, weightDecay: 0.01, relativeStep: false, lr: 0.02 }],
+  ["optax's factoring", { factorDims: 'largest2', minDimSizeToFactor: 4, weightDecayScale: 'none', weightDecay: 0.01 }],
+  ["timm's convolution factoring, warmup", { factorDims: 'conv', minDimSizeToFactor: 3, beta1: 0.9, warmupInit: true }],
+  [
+    "big_vision's momentum before the lr, a capped decay, corrected weight decay",
+    {
+      beta1: 0.9,
+      momentumBeforeLr: true,
+      beta2Cap: 0.6,
+      weightDecay: 0.5,
+      weightDecayMaxLr: 0.05,
+      relativeStep: false,
+      lr: 0.02,
+      scaleParameter: false,
+    },
+  ],
+  ["torch's floored denominator, a fixed beta2", { eps1Mode: 'floor', eps1: 1e-3, beta2: 0.99, clipThreshold: 0.5 }],
+  [
+    'skipNonFinite with nothing to skip, a loss scale, global-norm clipping, caution',
+    {
+      skipNonFinite: true,
+      beta1: 0.9,
+      gradScale: 1024,
+      maxGradNorm: 2,
+      caution: true,
+    },
+  ],
+  ["a bf16 first moment with timm's lerp", { beta1: 0.9, momentumDtype: 'bf16', momentumArithmetic: 'lerp' }],
+  ["an f16 first moment with optax's order", { beta1: 0.9, momentumDtype: 'f16' }],
+];
+
 /** optax's applyUpdates: params + updates, leaf by leaf (consumes both). */
 export function applyUpdates<T extends JsTree<Array>>(params: T, updates: T): T {
   return tree.map((p: Array, u: Array) => p.add(u), params, updates) as T;
