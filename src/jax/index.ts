@@ -327,7 +327,7 @@ function checkState(state: JsTree<Array>, leaves: readonly Leaf[] | undefined, w
   for (const leaf of leaves) {
     const held = moments[leaf.path];
     if (held === undefined) throw new Error(`${where}: the state holds nothing for parameter '${leaf.path}'`);
-    const names = Object.keys(leaf.slots).map((slot) => STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name);
+    const names: string[] = Object.keys(leaf.slots).map((slot) => STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name);
     const extra = Object.keys(held).find((name) => !names.includes(name));
     if (extra !== undefined)
       throw new Error(

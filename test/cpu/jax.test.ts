@@ -92,14 +92,18 @@ describe("jax entry: Hugging Face's and optax's golden traces through the preset
   };
   for (const [library, cases] of Object.entries(suites)) {
     for (const jitted of [false, true]) {
-      for (const golden of cases.filter((c) => !c.refused && c.initialCount === 0)) {
+      // A learning rate that is a function of the step runs outside jit only (jit refuses it).
+      const runnable = cases.filter(
+        (c) => !c.refused && c.initialCount === 0 && !(jitted && typeof c.options.lr === 'function'),
+      );
+      for (const golden of runnable) {
         it(`${library}: ${golden.name} (wasm${jitted ? ', jit' : ''})`, async () => {
           defaultDevice('wasm');
           const optimizer = adafactor(golden.options);
           const tensors = golden.params.map((p) => ({ path: p.name, shape: p.shape, data: p.init }));
           let params = tree.leaves(treeOf(tensors)) as Array[];
           let state = optimizer.init(tree.ref(params));
-          const step = stepper(optimizer, jitted && typeof golden.options.lr !== 'function');
+          const step = stepper(optimizer, jitted);
           for (const [s, { grads, expected }] of golden.steps.entries()) {
             const g = grads.map((data, i) => np.array(data, { shape: golden.params[i].shape }));
             [params, state] = step(params, g, state) as [Array[], typeof state];
