@@ -1,8 +1,8 @@
 // The package as a user meets it: `npm pack`, the tarball installed into a fresh folder outside
 // the repository (from the npm registry, like a user's), then every program in examples/ and
-// every README code block as written (examples and ```js blocks run to completion in Node and
-// print what their comments say; ```ts blocks pass a strict type check with @webgpu/types), a
-// CommonJS require of both entries, a strict TypeScript consumer, and a tfjs model saved with its
+// every README and docs code block as written (examples and ```js blocks, the jax-js page's
+// example among them, run to completion in Node and print what their comments say; ```ts blocks
+// pass a strict type check with @webgpu/types), a CommonJS require of every entry, a strict TypeScript consumer, and a tfjs model saved with its
 // optimizer and loaded again.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,6 +71,7 @@ describe('the packed package in a fresh folder', () => {
       typescript: installed('typescript'),
       '@tensorflow/tfjs': installed('@tensorflow/tfjs-core'),
       '@tensorflow/tfjs-backend-webgpu': installed('@tensorflow/tfjs-backend-webgpu'),
+      '@jax-js/jax': installed('@jax-js/jax'),
     };
     writeFileSync(
       join(folder, 'package.json'),
@@ -86,7 +87,7 @@ describe('the packed package in a fresh folder', () => {
     if (folder) rmSync(folder, { recursive: true, force: true });
   });
 
-  it('every program in examples/ and every ```js block of the README runs in Node, exits by itself and prints what its comments say', () => {
+  it('every program in examples/ and every ```js block of the README and of docs/ runs in Node, exits by itself and prints what its comments say', () => {
     const examples = readdirSync(join(repo, 'examples')).filter((name) => name.endsWith('.mjs'));
     expect(examples.length).toBeGreaterThan(0);
     const programs = [
@@ -96,7 +97,18 @@ describe('the packed package in a fresh folder', () => {
         program: readFileSync(join(repo, 'examples', name), 'utf8'),
       })),
       ...blocks('js').map((program, i) => ({ file: `readme-${i}.mjs`, what: `README js block ${i}`, program })),
+      ...readdirSync(join(repo, 'docs'))
+        .filter((name) => name.endsWith('.md'))
+        .flatMap((name) =>
+          blocks('js', readFileSync(join(repo, 'docs', name), 'utf8')).map((program, i) => ({
+            file: `${name.replace(/\W/g, '-')}-${i}.mjs`,
+            what: `docs/${name} js block ${i}`,
+            program,
+          })),
+        ),
     ];
+    // The jax-js page's complete example is among them.
+    expect(programs.some((p) => p.what.startsWith('docs/jax.md'))).toBe(true);
     for (const { file, what, program } of programs) {
       writeFileSync(join(folder, file), program);
       const promised = [...program.matchAll(/^\s*console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
@@ -121,15 +133,16 @@ describe('the packed package in a fresh folder', () => {
     for (const file of files) typeCheck([file]);
   }, 300_000);
 
-  it('CommonJS code can require both entries', () => {
+  it('CommonJS code can require every entry', () => {
     writeFileSync(
       join(folder, 'require.cjs'),
       `const { Adafactor, ReferenceAdafactor } = require('webgpu-adafactor');
 const { AdafactorOptimizer } = require('webgpu-adafactor/tfjs');
-console.log(typeof Adafactor, Adafactor.name, ReferenceAdafactor.name, AdafactorOptimizer.name);
+const { adafactor } = require('webgpu-adafactor/jax');
+console.log(typeof Adafactor, Adafactor.name, ReferenceAdafactor.name, AdafactorOptimizer.name, adafactor.name);
 `,
     );
-    expect(runNode('require.cjs', 60)).toEqual(['function Adafactor ReferenceAdafactor AdafactorOptimizer']);
+    expect(runNode('require.cjs', 60)).toEqual(['function Adafactor ReferenceAdafactor AdafactorOptimizer adafactor']);
   });
 
   it('a strict TypeScript consumer sees the public API, and not what is internal', () => {
