@@ -7,10 +7,7 @@
  */
 import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import hfJson from '../data/hf-adafactor.json';
-import optaxJson from '../data/optax-adafactor.json';
-import { decodeGolden, decodeTrace } from '../gpu/golden.js';
-import { OPTION_SETS } from '../gpu/jax.js';
+import { GOLDEN_SUITES, OPTION_SETS, replayable } from '../gpu/jax.js';
 import { type DevPage, openDevPage } from './dev-page.js';
 
 /** Time for a check, most of it jax-js compiling its webgpu shaders on SwiftShader. */
@@ -57,17 +54,10 @@ describe('jax entry: jax-js webgpu in headless Chromium, against the float64 ref
 });
 
 describe("jax entry: Hugging Face's and optax's golden traces through the presets, on jax-js webgpu", () => {
-  const suites = {
-    'Hugging Face': decodeGolden(hfJson as Parameters<typeof decodeGolden>[0]),
-    optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
-  };
-  for (const [library, cases] of Object.entries(suites)) {
+  for (const [library, cases] of Object.entries(GOLDEN_SUITES)) {
     for (const jitted of [false, true]) {
       // A learning rate that is a function of the step is refused under jit (test/cpu/jax.test.ts checks the refusal).
-      const traced = cases.filter(
-        (c) => !c.refused && c.initialCount === 0 && !(jitted && typeof c.options.lr === 'function'),
-      );
-      for (const golden of traced) {
+      for (const golden of replayable(cases, jitted)) {
         it(
           `${library}: ${golden.name} (webgpu${jitted ? ', jit' : ''})`,
           async () => {

@@ -3,28 +3,24 @@
 // Hugging Face's and optax's Adafactor through the presets.
 import { type Array, defaultDevice, init, jit, numpy as np, tree } from '@jax-js/jax';
 import { describe, expect, it } from 'vitest';
-import { type AdafactorOptions, rms } from '../../src/index.js';
+import type { AdafactorOptions } from '../../src/index.js';
 import { adafactor } from '../../src/jax/index.js';
-import hfJson from '../data/hf-adafactor.json';
-import optaxJson from '../data/optax-adafactor.json';
-import { decodeGolden, decodeTrace } from '../gpu/golden.js';
-import { expectClose, expectStatsClose, normals, random, toleranceFor } from '../gpu/harness.js';
-import { OPTION_SETS, type TreeTensor, leafValues, runAgainstReference, stepper, treeOf } from '../gpu/jax.js';
+import { expectClose, normals, random } from '../gpu/harness.js';
+import {
+  GOLDEN_SUITES,
+  OPTION_SETS,
+  checkAgainstReference,
+  leafValues,
+  randomTensors,
+  replayGolden,
+  replayable,
+  runAgainstReference,
+  stepper,
+  treeOf,
+} from '../gpu/jax.js';
 
 const DEVICES = await init('cpu', 'wasm');
 const BACKENDS = ['cpu', 'wasm'] as const;
-
-const SHAPES: [string, number[]][] = [
-  ['dense.kernel', [12, 7]],
-  ['dense.bias', [7]],
-  ['blocks.0.w', [3, 5, 6]],
-  ['blocks.1.scale', []],
-];
-
-function randomTensors(rand: () => number): TreeTensor[] {
-  return SHAPES.map(([path, shape]) => ({ path, shape, data: normals(numel(shape), rand) }));
-}
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 describe('jax entry: jax-js cpu and wasm in Node, against the float64 reference', () => {
   it('has both backends', () => expect(DEVICES).toEqual(expect.arrayContaining(['cpu', 'wasm'])));
@@ -34,24 +30,7 @@ describe('jax entry: jax-js cpu and wasm in Node, against the float64 reference'
         `%s (${backend}${jitted ? ', jit' : ''})`,
         async (_, options) => {
           defaultDevice(backend);
-          const rand = random(Date.now() % 2 ** 31);
-          const tensors = randomTensors(rand);
-          const result = await runAgainstReference(
-            tensors,
-            options,
-            () => tensors.map((t) => normals(t.data.length, rand)),
-            { steps: 4, jitted },
-          );
-          result.params.forEach((p, i) =>
-            expectClose(p, result.reference.params[i], `${tensors[i].path}`, toleranceFor(options)),
-          );
-          const last = result.stats[result.stats.length - 1];
-          expect(last.actual.map((t) => t.name)).toEqual(tensors.map((t) => t.path));
-          last.actual.forEach((t, i) => expectStatsClose(t, last.expected[i]!, `stats of ${t.name}`, 1e-4));
-          if (options.maxGradNorm !== undefined)
-            expect(
-              Math.abs(last.gradNorm! - result.reference.lastGradNorm!) / result.reference.lastGradNorm!,
-            ).toBeLessThan(1e-5);
+          await checkAgainstReference(options, { jitted, seed: Date.now() % 2 ** 31 });
         },
         60_000,
       );
@@ -86,36 +65,13 @@ describe('jax entry: jax-js cpu and wasm in Node, against the float64 reference'
 });
 
 describe("jax entry: Hugging Face's and optax's golden traces through the presets", () => {
-  const suites = {
-    'Hugging Face': decodeGolden(hfJson as Parameters<typeof decodeGolden>[0]),
-    optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
-  };
-  for (const [library, cases] of Object.entries(suites)) {
+  for (const [library, cases] of Object.entries(GOLDEN_SUITES)) {
     for (const jitted of [false, true]) {
       // A learning rate that is a function of the step runs outside jit only (jit refuses it).
-      const runnable = cases.filter(
-        (c) => !c.refused && c.initialCount === 0 && !(jitted && typeof c.options.lr === 'function'),
-      );
-      for (const golden of runnable) {
+      for (const golden of replayable(cases, jitted)) {
         it(`${library}: ${golden.name} (wasm${jitted ? ', jit' : ''})`, async () => {
           defaultDevice('wasm');
-          const optimizer = adafactor(golden.options);
-          const tensors = golden.params.map((p) => ({ path: p.name, shape: p.shape, data: p.init }));
-          let params = tree.leaves(treeOf(tensors)) as Array[];
-          let state = optimizer.init(tree.ref(params));
-          const step = stepper(optimizer, jitted);
-          for (const [s, { grads, expected }] of golden.steps.entries()) {
-            const g = grads.map((data, i) => np.array(data, { shape: golden.params[i].shape }));
-            [params, state] = step(params, g, state) as [Array[], typeof state];
-            if (!expected) continue;
-            const values = await leafValues(params);
-            values.forEach((v, i) => {
-              if (rms(expected[i]) === 0 && rms(v) === 0) return;
-              expectClose(v, expected[i], `step ${s + 1}, ${golden.params[i].name}`);
-            });
-          }
-          tree.dispose(params);
-          tree.dispose(state);
+          await replayGolden(golden, { jitted });
         });
       }
     }

@@ -3,7 +3,11 @@
  * the transformation (with or without jit), and a run of it against the float64 reference.
  */
 import { type Array, type JsTree, jit, numpy as np, tree } from '@jax-js/jax';
-import { type AdafactorOptions, ReferenceAdafactor, type StepStats } from '../../src/index.js';
+import { type AdafactorOptions, ReferenceAdafactor, type StepStats, rms } from '../../src/index.js';
+import hfJson from '../data/hf-adafactor.json';
+import optaxJson from '../data/optax-adafactor.json';
+import { type GoldenCase, decodeGolden, decodeTrace } from './golden.js';
+import { expectClose, expectStatsClose, normals, random, relativeError, toleranceFor } from './harness.js';
 import { type AdafactorTransformation, adafactor } from '../../src/jax/index.js';
 import type { AdafactorJaxState } from '../../src/jax/index.js';
 
@@ -127,4 +131,85 @@ export async function runAgainstReference(
   tree.dispose(params);
   tree.dispose(state);
   return { params: values, reference, stats };
+}
+
+/** The tree of the reference checks: a factored matrix, a vector, a rank-3 tensor in a list, a scalar. */
+export const SHAPES: [string, number[]][] = [
+  ['dense.kernel', [12, 7]],
+  ['dense.bias', [7]],
+  ['blocks.0.w', [3, 5, 6]],
+  ['blocks.1.scale', []],
+];
+
+/** The tensors of SHAPES with random normal values. */
+export function randomTensors(rand: () => number): TreeTensor[] {
+  return SHAPES.map(([path, shape]) => ({
+    path,
+    shape,
+    data: normals(
+      shape.reduce((a, b) => a * b, 1),
+      rand,
+    ),
+  }));
+}
+
+/**
+ * 4 steps of `options` on random params and gradients from `seed`, jitted or not, on `device`
+ * (the default device without one): the params within toleranceFor(options) of the float64
+ * reference, the last step's stats within 1e-4 and named by path, and the gradient norm (with
+ * maxGradNorm) within 1e-5; throws otherwise. Returns the worst params error.
+ */
+export async function checkAgainstReference(
+  options: AdafactorOptions,
+  { jitted, seed, device }: { jitted: boolean; seed: number; device?: string },
+): Promise<number> {
+  const rand = random(seed);
+  const tensors = randomTensors(rand);
+  const gradients = () => tensors.map((t) => normals(t.data.length, rand));
+  const result = await runAgainstReference(tensors, options, gradients, { steps: 4, jitted, device });
+  result.params.forEach((p, i) => expectClose(p, result.reference.params[i], tensors[i].path, toleranceFor(options)));
+  const last = result.stats[result.stats.length - 1];
+  const names = last.actual.map((t) => t.name).join(', ');
+  if (names !== tensors.map((t) => t.path).join(', ')) throw new Error(`the stats name the tensors ${names}`);
+  last.actual.forEach((t, i) => expectStatsClose(t, last.expected[i]!, `stats of ${t.name}`, 1e-4));
+  if (options.maxGradNorm !== undefined) {
+    const expected = result.reference.lastGradNorm!;
+    const error = Math.abs(last.gradNorm! - expected) / expected;
+    if (!(error < 1e-5)) throw new Error(`gradNorm ${last.gradNorm} where the reference has ${expected}`);
+  }
+  return Math.max(...result.params.map((p, i) => relativeError(p, result.reference.params[i])));
+}
+
+/** Hugging Face's and optax's golden traces, each through its preset. */
+export const GOLDEN_SUITES: Record<string, GoldenCase[]> = {
+  'Hugging Face': decodeGolden(hfJson as Parameters<typeof decodeGolden>[0]),
+  optax: decodeTrace(optaxJson as Parameters<typeof decodeTrace>[0], 'optax'),
+};
+
+/** The cases of a suite the jax entry replays: from step 0, and under jit only where lr is not a function (jit refuses one). */
+export function replayable(cases: readonly GoldenCase[], jitted: boolean): GoldenCase[] {
+  return cases.filter((c) => !c.refused && c.initialCount === 0 && !(jitted && typeof c.options.lr === 'function'));
+}
+
+/** A golden case through the jax entry, jitted or not, on `device`: the params within 1e-5 of RMS(x) after each listed step; throws otherwise. */
+export async function replayGolden(golden: GoldenCase, { jitted, device }: { jitted: boolean; device?: string }) {
+  const optimizer = adafactor(golden.options);
+  const tensors = golden.params.map((p) => ({ path: p.name, shape: p.shape, data: p.init }));
+  let params = tree.leaves(treeOf(tensors, device)) as Array[];
+  let state = optimizer.init(tree.ref(params));
+  const step = stepper(optimizer, jitted);
+  for (const [s, { grads, expected }] of golden.steps.entries()) {
+    const g = grads.map((data, i) => np.array(data, { shape: golden.params[i].shape, device: device as never }));
+    [params, state] = step(params, g, state) as [Array[], typeof state];
+    if (!expected) continue;
+    const values = await leafValues(params);
+    values.forEach((v, i) => {
+      if (rms(expected[i]) === 0 && rms(v) === 0) return;
+      expectClose(v, expected[i], `step ${s + 1}, ${golden.params[i].name}`);
+    });
+  }
+  const elsewhere = device ? params.filter((p) => p.device !== device).map((p) => p.device) : [];
+  if (elsewhere.length > 0) throw new Error(`the params ended on ${elsewhere.join(', ')}, not ${device}`);
+  tree.dispose(params);
+  tree.dispose(state);
 }
