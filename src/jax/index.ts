@@ -142,9 +142,10 @@ export function adafactor(
       const t = old.count.ref.astype(np.float32).add(1);
       const scalars = resolved.options.map((o, g) => stepScalars(t, o, host.rho[g]));
       const prepared = prepareGradients(grads, resolved.base, host.gradScale);
-      const finite = resolved.base.skipNonFinite
-        ? prepared.grads.map((g) => np.all(np.isfinite(g.ref))).reduce((a, b) => np.logicalAnd(a, b))
-        : undefined;
+      const finite =
+        resolved.base.skipNonFinite && prepared.grads.length > 0
+          ? prepared.grads.map((g) => np.all(np.isfinite(g.ref))).reduce((a, b) => np.logicalAnd(a, b))
+          : undefined;
       const outUpdates: Array[] = [];
       const moments: Record<string, LeafMoments> = {};
       const stats: Record<string, StatArrays> = {};
@@ -171,7 +172,7 @@ export function adafactor(
           }),
         );
         const update = finite ? np.where(finite.ref, next.update, 0) : next.update;
-        outUpdates.push(leaf.dtype === 'float32' ? update : update.astype(np.float16));
+        outUpdates.push(update);
         stats[leaf.path] = next.stats;
         tree.dispose(old.stats[leaf.path]);
       });
@@ -309,8 +310,8 @@ function checkGradients(
       throw new Error(
         `${where}: the gradient of '${path}' has shape [${g.shape.join(', ')}], its parameter [${shape.join(', ')}]`,
       );
-    if (g.dtype !== 'float32' && g.dtype !== 'float16')
-      throw new Error(`${where}: the gradient of '${path}' is ${g.dtype}; gradients are float32 or float16`);
+    if (g.dtype !== 'float32')
+      throw new Error(`${where}: the gradient of '${path}' is ${g.dtype}, its parameter float32`);
   });
   return grads;
 }

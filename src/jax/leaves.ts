@@ -109,8 +109,10 @@ export class Groups {
       const path = paths[i];
       if (!isArrayLike(a))
         throw new Error(`${where}: the leaf at '${path}' is ${describe(a)}, not a jax-js array; give arrays only`);
-      if (a.dtype !== 'float32' && a.dtype !== 'float16')
-        throw new Error(`${where}: parameter '${path}' is ${a.dtype}; Adafactor updates float32 or float16 arrays`);
+      if (a.dtype !== 'float32')
+        throw new Error(
+          `${where}: parameter '${path}' is ${a.dtype}; the jax entry updates float32 arrays (keep float32 master weights, and cast a copy for a 16-bit forward pass)`,
+        );
       if (seen.has(path)) throw new Error(`${where}: two parameters are named '${path}'; give each a path of its own`);
       seen.add(path);
     });

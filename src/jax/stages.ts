@@ -156,7 +156,11 @@ export function roundToDtype(x: Array, dtype: ResolvedOptions['momentumDtype']):
 function timesPowerOfTwo(x: Array, n: Array): Array {
   const a = np.floor(n.ref.astype(np.float32).mul(0.5)).astype(np.int32);
   const b = n.sub(a.ref);
-  const power = (k: Array) => k.add(127).mul(2 ** 23).view(np.float32);
+  const power = (k: Array) =>
+    k
+      .add(127)
+      .mul(2 ** 23)
+      .view(np.float32);
   return x.mul(power(a)).mul(power(b));
 }
 

@@ -92,6 +92,13 @@ describe('jax entry: refusals name the tensor and change nothing', () => {
     expect(() => optimizer.update({ w: np.ones([4, 3]) } as never, state, tree.ref(params))).toThrow(/structure/);
     expect(() => optimizer.update(tree.ref(params), state)).toThrow(/needs the params/);
     expect(() => adafactor({ stochasticRounding: true })).toThrow(/stochasticRounding is not available/);
+    const ints = { w: np.array([1, 2], { dtype: np.int32 }) };
+    expect(() => optimizer.init(ints)).toThrow(
+      "adafactor.init: parameter 'w' is int32; the jax entry updates float32 arrays",
+    );
+    expect(() => optimizer.init({ 'a.b': np.ones([2]), a: { b: np.ones([2]) } })).toThrow(
+      "adafactor.init: two parameters are named 'a.b'; give each a path of its own",
+    );
     expect(() => adafactor({}, [{ mask: { w: true }, skipNonFinite: true } as never])).toThrow(
       /parameter group 0 sets skipNonFinite/,
     );
@@ -99,7 +106,7 @@ describe('jax entry: refusals name the tensor and change nothing', () => {
     expect(await leafValues(state as never)).toEqual(before);
     const [updates, next] = optimizer.update({ w: np.ones([4, 3]), b: np.ones([3]) }, state, tree.ref(params));
     expect((updates as { w: Array }).w.shape).toEqual([4, 3]);
-    tree.dispose([updates, next, params, bad]);
+    tree.dispose([updates, next, params, bad, ints]);
   });
 
   it('refuses a learning-rate function under jit, saying what to do', () => {
