@@ -12,30 +12,14 @@ import type { AdafactorOptions, ResolvedOptions } from '../core/options.js';
 import { gradScaleAt, oneMinusBeta2, stepSize } from '../core/schedules.js';
 import type { AdafactorStats, StepStats } from '../core/stats.js';
 import { type LeafMoments, decodeState, encodeState, leavesOfState } from './checkpoint.js';
+import { checkGradients, checkState } from './checks.js';
+import type { AdafactorJaxState } from './state.js';
 import { type AdafactorJaxGroup, Groups, type Leaf, LeafInfo } from './leaves.js';
 import { type SlotArrays, type StatArrays, type StepScalars, nextValues, prepareGradients } from './stages.js';
 import { SLOTS, STATE_SLOTS } from '../state/tensors.js';
 
-export { type AdafactorJaxGroup, LeafInfo };
+export { type AdafactorJaxGroup, type AdafactorJaxState, LeafInfo };
 export type { AdafactorOptions, AdafactorStats };
-
-/** The optimizer state: jax-js arrays only, so that `jit` traces it as it traces the parameters. */
-export type AdafactorJaxState = {
-  /** Steps taken: t of the last step (int32 scalar). */
-  count: Array;
-  /** Steps skipNonFinite skipped (int32 scalar). */
-  skippedSteps: Array;
-  /** The step the stats are of: 0 before a step since init or loadState (int32 scalar). */
-  lastStep: Array;
-  /** 1 if skipNonFinite skipped that step, else 0 (int32 scalar). */
-  lastSkipped: Array;
-  /** Per parameter path, its state tensors under Hugging Face's names. */
-  moments: { [path: string]: LeafMoments };
-  /** Per parameter path with elements: RMS(X_{t-1}), alpha_t, RMS(U) before clipping, the clip divisor. */
-  stats: { [path: string]: StatArrays };
-  /** ||G|| over every gradient of the last step, after gradScale (with maxGradNorm; else 0). */
-  gradNorm: Array;
-};
 
 const STAT_NAMES = ['paramRms', 'stepSize', 'updateRms', 'clipDivisor'] as const;
 
@@ -94,7 +78,9 @@ export function adafactor(
         .filter((l) => l.geom.numel > 0)
         .map((l) => [
           l.path,
-          Object.fromEntries(STAT_NAMES.map((name) => [name, np.zeros([], { device })])) as StatArrays,
+          Object.fromEntries(
+            STAT_NAMES.map((name) => [name, np.zeros([], { dtype: np.float32, device })]),
+          ) as StatArrays,
         ]),
     );
     return {
@@ -104,7 +90,7 @@ export function adafactor(
       lastSkipped: int32(0),
       moments,
       stats,
-      gradNorm: np.zeros([], { device }),
+      gradNorm: np.zeros([], { dtype: np.float32, device }),
     };
   }
 
@@ -118,7 +104,7 @@ export function adafactor(
           Object.fromEntries(
             Object.entries(l.slots).map(([slot, shape]) => [
               STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name,
-              np.zeros(shape, { device }),
+              np.zeros(shape, { dtype: np.float32, device }),
             ]),
           ),
         ]),
@@ -135,44 +121,52 @@ export function adafactor(
         );
       const leaves = resolved.leavesOf(params, where);
       const grads = checkGradients(updates, params, leaves, where);
-      const old = checkState(state, leaves, where);
+      const old = checkState(state, leaves, where, params);
       const host = hostScalars(old.count, leaves, where);
       // Nothing is consumed above: a refused step leaves every array the caller's.
       const x = tree.leaves(params) as Array[];
       const t = old.count.ref.astype(np.float32).add(1);
       const scalars = resolved.options.map((o, g) => stepScalars(t, o, host.rho[g]));
       const prepared = prepareGradients(grads, resolved.base, host.gradScale);
-      const finite =
-        resolved.base.skipNonFinite && prepared.grads.length > 0
-          ? prepared.grads.map((g) => np.all(np.isfinite(g.ref))).reduce((a, b) => np.logicalAnd(a, b))
-          : undefined;
+      const skipping = resolved.base.skipNonFinite;
+      const computed = leaves.map((leaf, i) => {
+        const oldMoments = old.moments[leaf.path];
+        if (leaf.geom.numel === 0) {
+          prepared.grads[i].dispose();
+          return undefined;
+        }
+        // With skipNonFinite the old state stays until the step is decided.
+        const slots: SlotArrays = Object.fromEntries(
+          SLOTS.filter((s) => STATE_SLOTS[s].name in oldMoments).map((s) => {
+            const value = oldMoments[STATE_SLOTS[s].name];
+            return [s, skipping ? value.ref : value];
+          }),
+        );
+        return nextValues(x[i].ref, prepared.grads[i], leaf.geom, slots, leaf.options, scalars[leaf.group]);
+      });
+      // The step is all or nothing: skipped where anything of any tensor is not finite.
+      const flags = computed.flatMap((next) => (next?.finite ? [next.finite] : []));
+      const finite = flags.length > 0 ? flags.reduce((all, f) => np.logicalAnd(all, f)) : undefined;
+      const keep = (fresh: Array, previous: Array) => (finite ? np.where(finite.ref, fresh, previous) : fresh);
       const outUpdates: Array[] = [];
       const moments: Record<string, LeafMoments> = {};
       const stats: Record<string, StatArrays> = {};
       leaves.forEach((leaf, i) => {
+        const next = computed[i];
         const oldMoments = old.moments[leaf.path];
-        if (leaf.geom.numel === 0) {
+        if (next === undefined) {
           outUpdates.push(np.zerosLike(x[i]));
-          prepared.grads[i].dispose();
           moments[leaf.path] = oldMoments;
           return;
         }
-        const slots: SlotArrays = Object.fromEntries(
-          SLOTS.filter((s) => STATE_SLOTS[s].name in oldMoments).map((s) => [
-            s,
-            finite ? oldMoments[STATE_SLOTS[s].name].ref : oldMoments[STATE_SLOTS[s].name],
-          ]),
-        );
-        const next = nextValues(x[i], prepared.grads[i], leaf.geom, slots, leaf.options, scalars[leaf.group]);
-        const keep = (fresh: Array, previous: Array) => (finite ? np.where(finite.ref, fresh, previous) : fresh);
+        x[i].dispose();
         moments[leaf.path] = Object.fromEntries(
           (Object.entries(next.state) as [keyof typeof STATE_SLOTS, Array][]).map(([s, value]) => {
             const name = STATE_SLOTS[s].name;
-            return [name, keep(value, oldMoments[name])];
+            return [name, skipping ? keep(value, oldMoments[name]) : value];
           }),
         );
-        const update = finite ? np.where(finite.ref, next.update, 0) : next.update;
-        outUpdates.push(update);
+        outUpdates.push(finite ? np.where(finite.ref, next.update, 0) : next.update);
         stats[leaf.path] = next.stats;
         tree.dispose(old.stats[leaf.path]);
       });
@@ -288,64 +282,6 @@ function stepScalars(t: Array, o: ResolvedOptions, hostRho: number | undefined):
     decay: np.minimum(np.subtract(1, scheduled.ref), o.beta2Cap),
     rate: np.maximum(scheduled, 1 - o.beta2Cap),
   };
-}
-
-/** The gradients' leaves, checked against the params' (structure, shapes, dtypes), without consuming them. */
-function checkGradients(
-  updates: JsTree<Array>,
-  params: JsTree<Array>,
-  leaves: readonly Leaf[],
-  where: string,
-): Array[] {
-  const [grads, def] = tree.flatten(updates);
-  if (!def.equals(tree.structure(params)))
-    throw new Error(
-      `${where}: the gradients have structure ${def.toString()}, the params ${tree.structure(params).toString()}`,
-    );
-  grads.forEach((g, i) => {
-    const { path, shape } = leaves[i];
-    if (!(typeof g === 'object' && g !== null && 'shape' in g))
-      throw new Error(`${where}: the gradient of '${path}' is not a jax-js array`);
-    if (g.shape.join() !== shape.join())
-      throw new Error(
-        `${where}: the gradient of '${path}' has shape [${g.shape.join(', ')}], its parameter [${shape.join(', ')}]`,
-      );
-    if (g.dtype !== 'float32')
-      throw new Error(`${where}: the gradient of '${path}' is ${g.dtype}, its parameter float32`);
-  });
-  return grads;
-}
-
-/** `state` checked (its fields, and against the state of `leaves`: names, shapes), without consuming it. */
-function checkState(state: JsTree<Array>, leaves: readonly Leaf[] | undefined, where: string): AdafactorJaxState {
-  const s = state as Partial<AdafactorJaxState>;
-  for (const key of ['count', 'skippedSteps', 'lastStep', 'lastSkipped', 'moments', 'stats', 'gradNorm'] as const) {
-    if (typeof s !== 'object' || s === null || s[key] === undefined)
-      throw new Error(`${where}: the state has no '${key}'; give the state that init, update or loadState returned`);
-  }
-  const { moments } = s as AdafactorJaxState;
-  if (leaves === undefined) return s as AdafactorJaxState;
-  for (const leaf of leaves) {
-    const held = moments[leaf.path];
-    if (held === undefined) throw new Error(`${where}: the state holds nothing for parameter '${leaf.path}'`);
-    const names: string[] = Object.keys(leaf.slots).map((slot) => STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name);
-    const extra = Object.keys(held).find((name) => !names.includes(name));
-    if (extra !== undefined)
-      throw new Error(
-        `${where}: the state of '${leaf.path}' holds ${extra}, which this optimizer does not keep (made with other options?)`,
-      );
-    for (const [slot, shape] of Object.entries(leaf.slots)) {
-      const name = STATE_SLOTS[slot as keyof typeof STATE_SLOTS].name;
-      const a = held[name];
-      if (a === undefined || a.shape.join() !== shape.join())
-        throw new Error(
-          `${where}: the state of '${leaf.path}' has ${a === undefined ? `no ${name}` : `${name} of shape [${a.shape.join(', ')}]`}, expected [${shape.join(', ')}] (made with other options or params?)`,
-        );
-    }
-  }
-  if (Object.keys(moments).length !== leaves.length)
-    throw new Error(`${where}: the state holds ${Object.keys(moments).length} parameters, the params ${leaves.length}`);
-  return s as AdafactorJaxState;
 }
 
 /** The device of the first leaf (the default device for a tree without one). */

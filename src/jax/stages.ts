@@ -24,7 +24,8 @@ const rsqrt = (a: Array) => np.reciprocal(np.sqrt(a));
 /**
  * Stage 0, over every tensor of the step: G / gradScale, and with maxGradNorm times
  * maxGradNorm / ||G|| where the norm over all of them is at least maxGradNorm (optax's
- * clip_by_global_norm). Returns the gradients and, with maxGradNorm, the norm.
+ * clip_by_global_norm; a norm that overflows f32 makes them NaN). Returns the gradients and, with
+ * maxGradNorm, the norm.
  */
 export function prepareGradients(
   grads: Array[],
@@ -34,7 +35,9 @@ export function prepareGradients(
   const scaled = grads.map((g) => (gradScale === 1 ? g.astype(np.float32) : g.astype(np.float32).div(gradScale)));
   if (o.maxGradNorm === undefined || scaled.length === 0) return { grads: scaled };
   const norm = np.sqrt(scaled.map((g) => np.sum(np.square(g.ref))).reduce((a, b) => a.add(b)));
-  const factor = np.where(np.less(norm.ref, o.maxGradNorm), 1, np.divide(o.maxGradNorm, norm.ref));
+  // A sum of squares that overflows f32 makes the gradients NaN (skipped with skipNonFinite), as on the GPU.
+  const clipping = np.where(np.less(norm.ref, o.maxGradNorm), 1, np.divide(o.maxGradNorm, norm.ref));
+  const factor = np.where(np.isfinite(norm.ref), clipping, NaN);
   const clipped = scaled.map((g) => g.mul(factor.ref));
   factor.dispose();
   return { grads: clipped, gradNorm: norm };
@@ -142,7 +145,8 @@ export function roundToDtype(x: Array, dtype: ResolvedOptions['momentumDtype']):
   const { mantissaBits, minExponent, largest } = HALF_FORMATS[dtype];
   const [fraction, exponent] = np.frexp(x.ref);
   fraction.dispose();
-  const u = np.maximum(exponent.sub(1), minExponent).sub(mantissaBits);
+  // Clamped before anything is subtracted: wasm's frexp gives -2^31 for an f32 subnormal.
+  const u = np.maximum(exponent, minExponent + 1).sub(1 + mantissaBits);
   const rounded = timesPowerOfTwo(np.rint(timesPowerOfTwo(x.ref, np.negative(u.ref))), u);
   const finite = np.where(np.greater(np.absolute(rounded.ref), largest), np.sign(x.ref).mul(Infinity), rounded);
   // Zeros, infinities and NaN stay as they are.
@@ -207,7 +211,9 @@ export interface StepScalars {
 
 /**
  * One step of one tensor from X, G (f32, prepared) and its old state; consumes `x`, `g` and
- * `old`, and reads `scalars` through references.
+ * `old`, and reads `scalars` through references. With skipNonFinite, also whether everything
+ * the step computed is finite in f32, as the GPU decides: G, the sums of Q over rows and columns
+ * (V's Q for a vector), the sums of X^2 and U^2, alpha_t, the new state and the update.
  */
 export function nextValues(
   x: Array,
@@ -216,11 +222,27 @@ export function nextValues(
   old: SlotArrays,
   o: ResolvedOptions,
   scalars: StepScalars,
-): NextValues {
+): NextValues & { finite?: Array } {
+  const checked: Array[] = [];
+  // Consumes `a`: pass a reference to keep it.
+  const check = (a: Array) => checked.push(np.all(np.isfinite(a)));
   const { paramRms, alpha } = stepSizeOf(x.ref, o, scalars.rho.ref);
+  if (o.skipNonFinite) {
+    check(g.ref);
+    check(np.sum(np.square(x.ref)));
+    check(alpha.ref);
+  }
   const { momentum: oldMomentum, ...oldMoments } = old;
-  const state = secondMoment(squares(g.ref, o), geom, oldMoments, scalars.decay.ref, scalars.rate.ref);
-  const { clipped, updateRms, clipDivisor } = clip(normalize(g.ref, geom, state, o), o);
+  const q = squares(g.ref, o);
+  if (o.skipNonFinite) {
+    // Sums, not means: the sums are what overflow f32 on the GPU.
+    const sums = geom.factored ? [np.sum(q.ref, geom.colDim), np.sum(q.ref, geom.rowDim)] : [q.ref];
+    sums.forEach(check);
+  }
+  const state = secondMoment(q, geom, oldMoments, scalars.decay.ref, scalars.rate.ref);
+  const normalized = normalize(g.ref, geom, state, o);
+  if (o.skipNonFinite) check(np.sum(np.square(normalized.ref)));
+  const { clipped, updateRms, clipDivisor } = clip(normalized, o);
   const stats = { paramRms, stepSize: alpha.ref, updateRms, clipDivisor };
   let update = o.momentumBeforeLr ? clipped : scale(clipped, alpha.ref);
   if (oldMomentum) {
@@ -231,5 +253,8 @@ export function nextValues(
     g.dispose();
   }
   if (o.momentumBeforeLr) update = scale(update, alpha.ref);
-  return { update: applied(x, update, alpha, o), state, stats };
+  const result = { update: applied(x, update, alpha, o), state, stats };
+  if (!o.skipNonFinite) return result;
+  [result.update, ...Object.values(state)].forEach((value) => check(value.ref));
+  return { ...result, finite: checked.reduce((all, f) => np.logicalAnd(all, f)) };
 }

@@ -27,7 +27,9 @@ export function prepareGradients(grads: readonly tf.Tensor[], o: ResolvedOptions
   const scaled = grads.map((g) => tf.div(tf.cast(g, 'float32'), gradScale));
   if (o.maxGradNorm === undefined || scaled.length === 0) return scaled;
   const norm = tf.sqrt(tf.addN(scaled.map((g) => tf.sum(tf.square(g)))));
-  const factor = tf.where(tf.less(norm, o.maxGradNorm), tf.scalar(1), tf.div(o.maxGradNorm, norm));
+  const clipping = tf.where(tf.less(norm, o.maxGradNorm), tf.scalar(1), tf.div(o.maxGradNorm, norm));
+  // A sum of squares that overflows f32 makes the gradients NaN (skipped with skipNonFinite), as on the GPU.
+  const factor = tf.where(tf.isFinite(norm), clipping, tf.scalar(NaN));
   return [...scaled.map((g) => tf.mul(g, factor)), norm];
 }
 

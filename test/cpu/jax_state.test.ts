@@ -1,14 +1,14 @@
 // The jax entry's state: saveState / loadState round trips (10 steps = 5, save, load, 5, bit for
 // bit), the file's names and metadata (those of Adafactor.saveState), refusals that name the
 // problem and consume nothing, and stats read without a step reading anything back.
-import { defaultDevice, init, numpy as np, tree } from '@jax-js/jax';
+import { type Array as JaxArray, type JsTree, defaultDevice, init, numpy as np, tree } from '@jax-js/jax';
 import { describe, expect, it } from 'vitest';
 import { adafactor } from '../../src/jax/index.js';
 import { decodeSafetensors } from '../../src/state/safetensors.js';
 import { normals, random } from '../gpu/harness.js';
 import { leafValues, stepper, treeOf } from '../gpu/jax.js';
 
-await init('wasm');
+await init('cpu', 'wasm');
 defaultDevice('wasm');
 
 const SHAPES: [string, number[]][] = [
@@ -105,5 +105,39 @@ describe('jax entry: saveState and loadState', () => {
     expect(stats.tensors[0].paramRms).toBe(1);
     expect(stats.gradNorm).toBeCloseTo(Math.sqrt(28 * 4), 4);
     tree.dispose([params, state, updates] as never);
+  });
+
+  it('skipNonFinite skips a step that overflows f32 (with and without global-norm clipping), changing nothing but the counts', async () => {
+    for (const options of [
+      { skipNonFinite: true, beta1: 0.9 },
+      { skipNonFinite: true, maxGradNorm: 1 },
+    ]) {
+      const optimizer = adafactor(options);
+      const step = stepper(optimizer, true);
+      let params: JsTree<JaxArray> = { w: np.array([1, 2, 3, 4], { shape: [2, 2] }), b: np.ones([3]) };
+      let state = optimizer.init(tree.ref(params));
+      [params, state] = step(params, { w: np.full([2, 2], 0.5), b: np.full([3], 0.5) }, state);
+      const before = [await leafValues(params), await leafValues(state.moments as never)];
+      // 1e20 is finite in f32; its square is not.
+      const huge = np.array([1, 1, 1, 1e20], { shape: [2, 2] });
+      [params, state] = step(params, { w: huge, b: np.full([3], 0.5) }, state);
+      expect([await leafValues(params), await leafValues(state.moments as never)]).toEqual(before);
+      const stats = await optimizer.stats(tree.ref(state));
+      expect([stats.step, stats.skipped, (await state.skippedSteps.ref.data())[0]]).toEqual([2, true, 1]);
+      tree.dispose([params, state] as never);
+    }
+  });
+
+  it('refuses gradients on another device than their params, naming the tensor, and consumes nothing', async () => {
+    const optimizer = adafactor();
+    const params = { w: np.ones([4, 3], { device: 'cpu' }) };
+    const state = optimizer.init(tree.ref(params));
+    const grads = { w: np.ones([4, 3], { device: 'wasm' }) };
+    expect(() => optimizer.update(grads, state, tree.ref(params))).toThrow(
+      "adafactor.update: the gradient of 'w' is on wasm, its parameter on cpu; put them on one device (devicePut)",
+    );
+    // The reference passed in is still there: the refused call took nothing.
+    expect([params.w.refCount, grads.w.refCount, state.moments.w.exp_avg_sq_row.refCount]).toEqual([2, 1, 1]);
+    tree.dispose([params, params, state, grads] as never);
   });
 });
