@@ -53,6 +53,14 @@ export interface AdafactorTransformation extends GradientTransformation {
 }
 
 /**
+ * optax's `applyUpdates`: params + updates, leaf by leaf (consumes both), for code without
+ * `@jax-js/optax`.
+ */
+export function applyUpdates<Params extends JsTree<Array>>(params: Params, updates: Params): Params {
+  return tree.map((p: Array, u: Array) => p.add(u), params, updates) as Params;
+}
+
+/**
  * Adafactor for jax-js. `options` are the library's (and the presets' output); each group in
  * `groups` ({ mask, ...options }) gives the leaves its mask marks true its options (the first
  * group that marks a leaf), as optax's masks.

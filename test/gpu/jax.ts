@@ -8,7 +8,9 @@ import hfJson from '../data/hf-adafactor.json';
 import optaxJson from '../data/optax-adafactor.json';
 import { type GoldenCase, decodeGolden, decodeTrace } from './golden.js';
 import { expectClose, expectStatsClose, normals, random, relativeError, toleranceFor } from './harness.js';
-import { type AdafactorTransformation, adafactor } from '../../src/jax/index.js';
+import { type AdafactorTransformation, adafactor, applyUpdates } from '../../src/jax/index.js';
+
+export { applyUpdates };
 import type { AdafactorJaxState } from '../../src/jax/index.js';
 
 /** The option sets the jax entry's tests run against the float64 reference, on every backend. */
@@ -44,11 +46,6 @@ export const OPTION_SETS: [string, AdafactorOptions][] = [
   ["a bf16 first moment with timm's lerp", { beta1: 0.9, momentumDtype: 'bf16', momentumArithmetic: 'lerp' }],
   ["an f16 first moment with optax's order", { beta1: 0.9, momentumDtype: 'f16' }],
 ];
-
-/** optax's applyUpdates: params + updates, leaf by leaf (consumes both). */
-export function applyUpdates<T extends JsTree<Array>>(params: T, updates: T): T {
-  return tree.map((p: Array, u: Array) => p.add(u), params, updates) as T;
-}
 
 /** One training step's optimizer part: (params, grads, state) -> [new params, new state], jitted or not. */
 export function stepper(optimizer: AdafactorTransformation, jitted: boolean) {
