@@ -57,7 +57,13 @@ const demoBuild = {
   outDir: resolve(here, 'demo-dist'),
   emptyOutDir: true,
   target: 'es2022',
-  rollupOptions: { input: { main: resolve(here, 'demo/index.html'), paper: resolve(here, 'demo/paper.html') } },
+  rollupOptions: {
+    input: {
+      main: resolve(here, 'demo/index.html'),
+      paper: resolve(here, 'demo/paper.html'),
+      jax: resolve(here, 'demo/jax.html'),
+    },
+  },
 };
 
 /**

@@ -12,6 +12,7 @@ import copySource from './copy.wgsl?raw';
 import copyInterface from './copy.wgsl?reflect';
 import copyBlocksSource from './copy_blocks.wgsl?raw';
 import copyBlocksInterface from './copy_blocks.wgsl?reflect';
+import { type JaxResult, formatJaxTable } from './jax_result.js';
 import { type TfjsResult, formatTfjsTable } from './tfjs_result.js';
 import { BufferUsage, MapMode } from '../src/gpu/usage.js';
 
@@ -65,6 +66,8 @@ export interface BenchResult {
   cases: CaseResult[];
   /** The TensorFlow.js side-by-side (bench/tfjs.ts), which the browser page runs after these. */
   tfjs?: TfjsResult;
+  /** The jax-js side-by-side (bench/jax.ts), which the browser page runs when `--case jax` names it. */
+  jax?: JaxResult;
 }
 
 /** Times `record` (which records one unit of work) `count` times after `warmup` untimed runs. */
@@ -441,5 +444,6 @@ export function formatTable(result: BenchResult): string {
     }
   }
   if (result.tfjs) lines.push('', formatTfjsTable(result.tfjs));
+  if (result.jax) lines.push('', formatJaxTable(result.jax));
   return lines.join('\n');
 }
