@@ -18,9 +18,8 @@ import {
   numpy as np,
   tree,
 } from '@jax-js/jax';
-import { adafactor } from '../src/jax/index.js';
+import { adafactor, applyUpdates } from '../src/jax/index.js';
 import { normal, random } from '../demo/image.js';
-import { applyUpdates } from '../test/gpu/jax.js';
 import { type BenchOptions, median } from './bench.js';
 import { JAX_ADAM_LABEL, type JaxResult } from './jax_result.js';
 

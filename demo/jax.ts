@@ -8,7 +8,7 @@
 import { type JsTree, defaultDevice, init, jit, nn, numpy as np, tree, valueAndGrad } from '@jax-js/jax';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { type AdafactorJaxState, adafactor } from '../src/jax/index.js';
+import { type AdafactorJaxState, adafactor, applyUpdates } from '../src/jax/index.js';
 import { normal, random } from './image.js';
 
 /** The fit is drawn on GRID x GRID points of [-1, 1]^2. */
@@ -143,8 +143,7 @@ const optimizer = adafactor();
 const trainStep = jit(((params: Mlp, state: AdafactorJaxState, x: np.Array, y: np.Array) => {
   const [loss, grads] = valueAndGrad(mse)(tree.ref(params), x, y);
   const [updates, next] = optimizer.update(grads as Mlp, state, tree.ref(params));
-  const stepped = tree.map((p: np.Array, u: np.Array) => p.add(u), params, updates);
-  return [stepped, next, loss];
+  return [applyUpdates(params, updates), next, loss];
 }) as never) as unknown as (
   params: Mlp,
   state: AdafactorJaxState,
