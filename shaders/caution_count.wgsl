@@ -15,13 +15,5 @@ fn cautionCount(@builtin(workgroup_id) workgroupId: vec3<u32>,
   cautionCounting = true;
   applyToTile(t, s, localTile, lid);
   // At most a tile of elements per partial: exact in f32.
-  var kept = f32(cautionKept);
-  var part = lid;
-  if (INVOCATION_PARTIALS == 0u) {
-    kept = workgroupSum(lid, vec4<f32>(kept, 0.0, 0.0, 0.0)).x;
-    part = 0u;
-  }
-  if (part < TILE_PARTS) {
-    scratch[t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part) + 3u] = kept;
-  }
+  storeTilePartial(t, localTile, lid, 3u, f32(cautionKept));
 }

@@ -211,6 +211,24 @@ fn workgroupSum(lid: u32, value: vec4<f32>) -> vec4<f32> {
   return workgroupUniformLoad(&reductionTotal);
 }
 
+// A tile's sum to its `slot` of the tile's partials in scratch (see TILE_PARTIALS): the
+// workgroup's sum as the one part, or with INVOCATION_PARTIALS each of the first TILE_PARTS
+// invocations' own value as its part. Called by every invocation (it may reach a barrier).
+fn storeTilePartial(t: Tensor, localTile: u32, lid: u32, slot: u32, value: f32) {
+  var partial = value;
+  var part = lid;
+  if (INVOCATION_PARTIALS == 0u) {
+    partial = workgroupSum(lid, vec4<f32>(value, 0.0, 0.0, 0.0)).x;
+    part = 0u;
+  }
+  if (part < TILE_PARTS) {
+    scratch[t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part) + slot] = partial;
+  }
+}
+
+// Part k (of t.tileCount * TILE_PARTS, tile by tile) of a tensor's partials in `slot`.
+fn tilePartial(t: Tensor, k: u32, slot: u32) -> f32 { return scratch[t.tilePartials + TILE_PARTIALS * k + slot]; }
+
 // A tensor's TensorScalars (see interface.wgsl), read and written whole.
 fn loadTensorScalars(t: Tensor) -> TensorScalars {
   let at = t.tensorScalars;

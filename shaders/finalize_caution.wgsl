@@ -16,7 +16,7 @@ fn finalizeCaution(@builtin(workgroup_id) workgroupId: vec3<u32>,
   if (s.caution == 0u || t.momentum == NO_MOMENTUM) { return; }
   var kept = 0u;
   for (var k = lid; k < t.tileCount * TILE_PARTS; k = k + WORKGROUP_SIZE) {
-    kept = kept + u32(scratch[t.tilePartials + TILE_PARTIALS * k + 3u]);
+    kept = kept + u32(tilePartial(t, k, 3u));
   }
   atomicAdd(&keptTotal, kept);
   workgroupBarrier();

@@ -11,7 +11,7 @@ fn finalizeGradNorm(@builtin(local_invocation_index) lid: u32) {
   for (var i = 0u; i < window.totalTensors; i = i + 1u) {
     let t = tensors[i];
     for (var k = lid; k < t.tileCount * TILE_PARTS; k = k + WORKGROUP_SIZE) {
-      squares = squares + scratch[t.tilePartials + TILE_PARTIALS * k + 3u];
+      squares = squares + tilePartial(t, k, 3u);
     }
   }
   let total = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0)).x;

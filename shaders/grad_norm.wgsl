@@ -10,15 +10,7 @@ fn gradNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
   let t = tensors[tensorOfTile(tileIndex)];
   let s = settingsOf(t.settings);
   let localTile = tileIndex - t.firstTile;
-  var squares = tileGradSquares(t, s, localTile, lid);
-  var part = lid;
-  if (INVOCATION_PARTIALS == 0u) {
-    squares = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0)).x;
-    part = 0u;
-  }
-  if (part < TILE_PARTS) {
-    scratch[t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part) + 3u] = squares;
-  }
+  storeTilePartial(t, localTile, lid, 3u, tileGradSquares(t, s, localTile, lid));
 }
 
 // This invocation's share of the tile's sum of G^2, quad by quad (as every view reads them: the

@@ -65,3 +65,25 @@ fn halfNeighbour(bits: u32, up: bool) -> u32 {
   if ((bits < 0x8000u) == up) { return bits + 1u; }                           // away from zero
   return bits - 1u;                                                            // towards zero
 }
+
+// The exponent fields of the two formats, all ones for an infinity or a NaN.
+const F16_EXPONENT = 0x7c00u;
+const BF16_EXPONENT = 0x7f80u;
+
+// The value of 16-bit float bits of the format whose exponent field is `exponent`.
+fn halfValue(bits: u32, exponent: u32) -> f32 {
+  return select(f16Value(bits), bf16Value(bits), exponent == BF16_EXPONENT);
+}
+
+// Unbiased stochastic rounding: the 16-bit value below or above x (`nearest`, the bits nearest to
+// x in the format whose exponent field is `exponent`, is one of them), with the probabilities that
+// make the expectation x; `nearest` itself where x is exact, infinite or NaN.
+fn stochasticHalf(x: f32, nearest: u32, random: f32, exponent: u32) -> u32 {
+  let value = halfValue(nearest, exponent);
+  if (value == x || (nearest & exponent) == exponent) { return nearest; }
+  var low = nearest;
+  var high = nearest;
+  if (value < x) { high = halfNeighbour(nearest, true); } else { low = halfNeighbour(nearest, false); }
+  let p = (x - halfValue(low, exponent)) / (halfValue(high, exponent) - halfValue(low, exponent));
+  return select(low, high, random < p);
+}

@@ -52,22 +52,11 @@ fn wholeWords(i: u32, count: u32, stride: u32) -> bool { return count == 4u && s
 fn roundMomentumAt(i: u32, value: f32) -> f32 {
   var bits = momentumNearest(value);
   if (roundingSeed != NO_STOCHASTIC_ROUNDING) {
-    bits = stochasticMomentum(value, bits, uniformRandom(roundingSeed ^ MOMENTUM_STREAM, i + window.momentumBase));
+    let random = uniformRandom(roundingSeed ^ MOMENTUM_STREAM, i + window.momentumBase);
+    bits = stochasticHalf(value, bits, random, MOMENTUM_EXPONENT);
   }
   return momentumValue(bits);
 }
 
 // x rounded to the nearest value of the stored format.
 fn roundMomentum(x: f32) -> f32 { return momentumValue(momentumNearest(x)); }
-
-// The value below or above x (`nearest` is one of them), with the probabilities that make the
-// expectation x.
-fn stochasticMomentum(x: f32, nearest: u32, random: f32) -> u32 {
-  let value = momentumValue(nearest);
-  if (value == x || (nearest & MOMENTUM_EXPONENT) == MOMENTUM_EXPONENT) { return nearest; } // exact, infinite or NaN
-  var low = nearest;
-  var high = nearest;
-  if (value < x) { high = halfNeighbour(nearest, true); } else { low = halfNeighbour(nearest, false); }
-  let p = (x - momentumValue(low)) / (momentumValue(high) - momentumValue(low));
-  return select(low, high, random < p);
-}

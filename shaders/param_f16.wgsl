@@ -26,14 +26,5 @@ fn storeParam4(i: u32, value: vec4<f32>, count: u32, stride: u32) {
 fn f16Bits(x: f32) -> u32 { return pack2x16float(vec2<f32>(x, 0.0)) & 0xffffu; }
 
 fn stochasticF16(x: f32, random: f32) -> f16 {
-  let bits = f16Bits(x);
-  var chosen = bits;
-  if (f16Value(bits) != x && (bits & 0x7c00u) != 0x7c00u) {  // not exact, nor out of f16 range
-    var low = bits;
-    var high = bits;
-    if (f16Value(bits) < x) { high = halfNeighbour(bits, true); } else { low = halfNeighbour(bits, false); }
-    let p = (x - f16Value(low)) / (f16Value(high) - f16Value(low));
-    chosen = select(low, high, random < p);
-  }
-  return bitcast<vec2<f16>>(chosen).x;
+  return bitcast<vec2<f16>>(stochasticHalf(x, f16Bits(x), random, F16_EXPONENT)).x;
 }

@@ -21,15 +21,7 @@ fn updateNorm(@builtin(workgroup_id) workgroupId: vec3<u32>,
 
 // The tile's partial sum of U'^2 to scratch (TILE_PARTS of them).
 fn updateNormOfTile(t: Tensor, s: Settings, localTile: u32, lid: u32, matrixTerm: f32) {
-  var squares = tileUpdateSquares(t, s, localTile, lid, matrixTerm);
-  var part = lid;
-  if (INVOCATION_PARTIALS == 0u) {
-    squares = workgroupSum(lid, vec4<f32>(squares, 0.0, 0.0, 0.0)).x;
-    part = 0u;
-  }
-  if (part < TILE_PARTS) {
-    scratch[t.tilePartials + TILE_PARTIALS * (localTile * TILE_PARTS + part)] = squares;
-  }
+  storeTilePartial(t, localTile, lid, 0u, tileUpdateSquares(t, s, localTile, lid, matrixTerm));
 }
 
 // This invocation's share of the tile's sum of U'^2, over its block of quads in every ROW_LANES-th

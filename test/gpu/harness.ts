@@ -2,7 +2,13 @@
  * Helpers for GPU tests, with no Node or browser APIs: the same checks run on Dawn in Node and
  * in headless Chromium. GPU results are always compared with the float64 CPU reference.
  */
-import { Adafactor, type AdafactorOptions, type AdafactorParam, type StepStats } from '../../src/index.js';
+import {
+  Adafactor,
+  type AdafactorOptions,
+  type AdafactorParam,
+  ReferenceAdafactor,
+  type StepStats,
+} from '../../src/index.js';
 import { SHADER } from '../../src/gpu/interface.js';
 import { BufferUsage, MapMode } from '../../src/gpu/usage.js';
 
@@ -230,4 +236,40 @@ export function normals(count: number, rand: () => number, scale = 1): Float32Ar
     out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
   }
   return out;
+}
+
+/**
+ * The float64 reference of an optimizer with parameter groups: one ReferenceAdafactor per group
+ * over its members (indices into the tensors), each with its group's options, stepped and
+ * compared together.
+ */
+export class GroupReferences {
+  private readonly references: ReferenceAdafactor[];
+
+  constructor(
+    private readonly members: readonly (readonly number[])[],
+    init: readonly ArrayLike<number>[],
+    shapes: readonly (readonly number[])[],
+    optionsOf: (group: number) => AdafactorOptions,
+  ) {
+    this.references = members.map(
+      (m, g) =>
+        new ReferenceAdafactor(
+          m.map((i) => ({ data: init[i], shape: shapes[i] })),
+          optionsOf(g),
+        ),
+    );
+  }
+
+  /** One step, with one gradient per tensor (in the tensors' order). */
+  step(grads: readonly ArrayLike<number>[]): void {
+    this.members.forEach((m, g) => this.references[g].step(m.map((i) => grads[i])));
+  }
+
+  /** Every tensor's params (in the tensors' order) within `tolerance` of its group's reference. */
+  expectClose(params: readonly ArrayLike<number>[], tolerance = TOLERANCE): void {
+    this.members.forEach((m, g) =>
+      m.forEach((i, k) => expectClose(params[i], this.references[g].params[k], `group ${g}, tensor ${i}`, tolerance)),
+    );
+  }
 }

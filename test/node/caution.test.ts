@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Adafactor, type AdafactorOptions, ReferenceAdafactor } from '../../src/index.js';
+import { Adafactor, type AdafactorOptions } from '../../src/index.js';
 import { checkAgainstReference } from '../gpu/checks.js';
-import { TensorSet, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
+import { GroupReferences, TensorSet, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
 const gpu = useDevice();
@@ -45,23 +45,14 @@ describe('caution (M_t kept where it agrees in sign with G, over the fraction ke
         gpu.device,
         members.map((m, g) => ({ params: m.map((i) => tensors.params[i]), ...groupOptions[g] })),
       );
-      const references = members.map(
-        (m, g) =>
-          new ReferenceAdafactor(
-            m.map((i) => ({ data: init[i], shape: groupShapes[i] })),
-            groupOptions[g],
-          ),
-      );
+      const references = new GroupReferences(members, init, groupShapes, (g) => groupOptions[g]);
       for (let step = 0; step < 4; step++) {
         const grads = sizes.map((n) => normals(n, rand));
         tensors.writeGrads(grads);
         optimizer.step();
-        members.forEach((m, g) => references[g].step(m.map((i) => grads[i])));
+        references.step(grads);
       }
-      const params = await tensors.readParams();
-      members.forEach((m, g) =>
-        m.forEach((i, k) => expectClose(params[i], references[g].params[k], `group ${g}, tensor ${i}`)),
-      );
+      references.expectClose(await tensors.readParams());
       optimizer.destroy();
       tensors.destroy();
     });

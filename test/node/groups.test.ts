@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Adafactor, type AdafactorOptions, ReferenceAdafactor, rms } from '../../src/index.js';
-import { TensorSet, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
+import { GroupReferences, TensorSet, expectClose, normals, random, withGpuErrors } from '../gpu/harness.js';
 import { useDevice } from './device.js';
 
 const gpu = useDevice();
@@ -28,23 +28,14 @@ describe('parameter groups', () => {
         members.map((m, g) => ({ params: m.map((i) => tensors.params[i]), ...groupOptions[g] })),
         base,
       );
-      const references = members.map(
-        (m, g) =>
-          new ReferenceAdafactor(
-            m.map((i) => ({ data: init[i], shape: shapes[i] })),
-            { ...base, ...groupOptions[g] },
-          ),
-      );
+      const references = new GroupReferences(members, init, shapes, (g) => ({ ...base, ...groupOptions[g] }));
       for (let step = 0; step < 4; step++) {
         const grads = sizes.map((n) => normals(n, rand));
         tensors.writeGrads(grads);
         optimizer.step();
-        members.forEach((m, g) => references[g].step(m.map((i) => grads[i])));
+        references.step(grads);
       }
-      const params = await tensors.readParams();
-      members.forEach((m, g) =>
-        m.forEach((i, k) => expectClose(params[i], references[g].params[k], `group ${g}, tensor ${i}`)),
-      );
+      references.expectClose(await tensors.readParams());
       // Momentum is kept for the first group's tensors only.
       expect(optimizer.stateBytes).toBe(4 * (30 + 20 + 30 * 20 + 20 + 12 + 20 * 12 + 20 + 12 + 1));
       optimizer.destroy();
