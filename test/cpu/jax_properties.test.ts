@@ -1,0 +1,51 @@
+// Property: the jax entry on random shapes, options (this library's own, and through the torch and
+// optax presets: the arbitraries of the GPU property tests) and step counts agrees with the float64
+// reference, on jax-js's wasm backend, jitted unless a case's lr or loss scale is a function of the
+// step (which jit refuses).
+import { defaultDevice, init } from '@jax-js/jax';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { options as randomOptions, shape as randomShape } from '../gpu/arbitraries.js';
+import { expectClose, normals, random, toleranceFor } from '../gpu/harness.js';
+import { runAgainstReference } from '../gpu/jax.js';
+
+await init('wasm');
+
+describe('jax entry against the float64 reference, on random inputs (jax-js wasm)', () => {
+  it('random shapes, options and step counts, jitted where jit takes the options', { timeout: 400_000 }, async () => {
+    defaultDevice('wasm');
+    let jitted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(randomShape(3000), { minLength: 1, maxLength: 4 }),
+        randomOptions,
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (shapes, options, steps, seed) => {
+          const rand = random(seed);
+          const tensors = shapes.map((shape, i) => ({
+            path: `p${i}`,
+            shape,
+            data: normals(
+              shape.reduce((a, b) => a * b, 1),
+              rand,
+            ),
+          }));
+          const canJit = typeof options.lr !== 'function' && typeof options.gradScale !== 'function';
+          if (canJit) jitted++;
+          const result = await runAgainstReference(
+            tensors,
+            options,
+            () => tensors.map((t) => normals(t.data.length, rand, 10)),
+            { steps, jitted: canJit },
+          );
+          result.params.forEach((p, i) =>
+            expectClose(p, result.reference.params[i], `p${i} [${shapes[i].join(', ')}]`, toleranceFor(options)),
+          );
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(jitted).toBeGreaterThan(10);
+  });
+});
