@@ -8,6 +8,15 @@
 /** The 16-bit formats optimizer state may be kept in, and f32. */
 export type StateDtype = 'f32' | 'bf16' | 'f16';
 
+/**
+ * What the framework paths need to round to a 16-bit format with their own ops: the bits of its
+ * mantissa, its smallest normal binary exponent, and its largest finite value.
+ */
+export const HALF_FORMATS = {
+  bf16: { mantissaBits: 7, minExponent: -126, largest: 3.3895313892515355e38 },
+  f16: { mantissaBits: 10, minExponent: -14, largest: 65504 },
+} as const;
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

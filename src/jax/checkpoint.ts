@@ -67,10 +67,11 @@ export async function encodeState(
     fullState: new Float32Array(lengths.fullState),
     momentum: new Float32Array(lengths.momentum),
   };
-  for (const e of entries) {
-    const [path, name] = [leaves[e.input].path, STATE_SLOTS[e.slot].name];
-    values[e.buffer].set(await moments[path][name].ref.data(), e.offset);
-  }
+  // Every state tensor's read under way at once.
+  const read = await Promise.all(
+    entries.map((e) => moments[leaves[e.input].path][STATE_SLOTS[e.slot].name].ref.data()),
+  );
+  entries.forEach((e, k) => values[e.buffer].set(read[k], e.offset));
   const saved = groups.overrides.length > 0 ? { ...options, groups: groups.overrides } : options;
   const checkpoint: StateValues = { values, ...counts };
   return encodeCheckpoint(entries, checkpoint, JSON.stringify(optionsToJson(saved)), groups.base.momentumDtype);

@@ -130,11 +130,13 @@ export function adafactor(
       const leaves = resolved.leavesOf(params, where);
       const grads = checkGradients(updates, params, leaves, where);
       const old = checkState(state, leaves, where, params);
-      const host = hostScalars(old.count, leaves, where);
+      const used = new Set(leaves.map((l) => l.group));
+      const host = hostScalars(old.count, used, where);
       // Nothing is consumed above: a refused step leaves every array the caller's.
       const x = tree.leaves(params) as Array[];
       const t = old.count.ref.astype(np.float32).add(1);
-      const scalars = resolved.options.map((o, g) => stepScalars(t, o, host.rho[g]));
+      // Only for the groups that have tensors.
+      const scalars = resolved.options.map((o, g) => (used.has(g) ? stepScalars(t, o, host.rho[g]) : undefined));
       const prepared = prepareGradients(grads, resolved.base, host.gradScale);
       const skipping = resolved.base.skipNonFinite;
       const computed = leaves.map((leaf, i) => {
@@ -150,7 +152,7 @@ export function adafactor(
             return [s, skipping ? value.ref : value];
           }),
         );
-        return nextValues(x[i].ref, prepared.grads[i], leaf.geom, slots, leaf.options, scalars[leaf.group]);
+        return nextValues(x[i].ref, prepared.grads[i], leaf.geom, slots, leaf.options, scalars[leaf.group]!);
       });
       // The step is all or nothing: skipped where anything of any tensor is not finite.
       const flags = computed.flatMap((next) => (next?.finite ? [next.finite] : []));
@@ -179,7 +181,7 @@ export function adafactor(
         tree.dispose(old.stats[leaf.path]);
       });
       t.dispose();
-      for (const s of scalars) tree.dispose(s as unknown as JsTree<Array>);
+      for (const s of scalars) if (s) tree.dispose(s as unknown as JsTree<Array>);
       const skipped = finite ? np.logicalNot(finite).astype(np.int32) : np.zerosLike(old.count.ref);
       const count = old.count.add(1);
       const newState: AdafactorJaxState = {
@@ -220,17 +222,22 @@ export function adafactor(
     async stats(state) {
       const s = checkState(state, undefined, 'adafactor.stats');
       try {
-        const [step] = await s.lastStep.ref.data();
-        const [skipped] = await s.lastSkipped.ref.data();
+        const [[step], [skipped]] = await Promise.all([s.lastStep.ref.data(), s.lastSkipped.ref.data()]);
+        const held = Object.entries(s.stats);
+        // Every tensor's four numbers in one read.
+        const read =
+          step === 0 || held.length === 0
+            ? []
+            : await np.stack(held.flatMap(([, values]) => STAT_NAMES.map((key) => values[key].ref))).data();
         const tensors =
           step === 0
             ? []
-            : await Promise.all(
-                Object.entries(s.stats).map(async ([name, values]) => {
-                  const read = await Promise.all(STAT_NAMES.map(async (key) => (await values[key].ref.data())[0]));
-                  return { name, ...(Object.fromEntries(STAT_NAMES.map((key, i) => [key, read[i]])) as StepStats) };
-                }),
-              );
+            : held.map(([name], i) => ({
+                name,
+                ...(Object.fromEntries(
+                  STAT_NAMES.map((key, k) => [key, read[STAT_NAMES.length * i + k]]),
+                ) as StepStats),
+              }));
         const gradNorm =
           resolved.base.maxGradNorm !== undefined && step > 0 ? { gradNorm: (await s.gradNorm.ref.data())[0] } : {};
         return { step, skipped: skipped === 1, ...gradNorm, tensors };
@@ -246,11 +253,10 @@ export function adafactor(
    */
   function hostScalars(
     count: Array,
-    leaves: readonly Leaf[],
+    usedGroups: ReadonlySet<number>,
     where: string,
   ): { rho: (number | undefined)[]; gradScale: number } {
     const base = resolved.base;
-    const usedGroups = new Set(leaves.map((l) => l.group));
     const needsStep =
       typeof base.gradScale === 'function' ||
       resolved.options.some((o, g) => usedGroups.has(g) && ((!o.relativeStep && lrIsFunction[g]) || o.decayOffset > 0));

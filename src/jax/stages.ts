@@ -10,7 +10,7 @@
  * it: each stage consumes its arguments, and an array used twice is passed as `a.ref` first.
  */
 import { type Array, numpy as np } from '@jax-js/jax';
-import { roundTo } from '../core/half.js';
+import { HALF_FORMATS, roundTo } from '../core/half.js';
 import type { ResolvedOptions } from '../core/options.js';
 import type { Geometry } from '../core/shape.js';
 import type { Slot } from '../state/tensors.js';
@@ -167,11 +167,6 @@ function timesPowerOfTwo(x: Array, n: Array): Array {
       .view(np.float32);
   return x.mul(power(a)).mul(power(b));
 }
-
-const HALF_FORMATS = {
-  bf16: { mantissaBits: 7, minExponent: -126, largest: 3.3895313892515355e38 },
-  f16: { mantissaBits: 10, minExponent: -14, largest: 65504 },
-} as const;
 
 /**
  * Stages 6 and 7, weight decay and apply, as the update optax adds to X: -(decay X + U), so that

@@ -9,6 +9,7 @@
  * Each returns new tensors and assigns nothing; `nextValues` composes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { HALF_FORMATS } from '../core/half.js';
 import type { ResolvedOptions } from '../core/options.js';
 import type { Geometry } from '../core/shape.js';
 import type { Slot } from '../state/tensors.js';
@@ -148,11 +149,6 @@ function roundToDtype(x: tf.Tensor, dtype: ResolvedOptions['momentumDtype']): tf
   // Zeros, infinities and NaN stay as they are.
   return tf.where(tf.logicalAnd(tf.greater(size, 0), tf.isFinite(x)), finite, x);
 }
-
-const HALF_FORMATS = {
-  bf16: { mantissaBits: 7, minExponent: -126, largest: 3.3895313892515355e38 },
-  f16: { mantissaBits: 10, minExponent: -14, largest: 65504 },
-} as const;
 
 /** Stage 6, weight decay: X - weightDecay * alpha_t * X (or weightDecay * X), times alpha_t / weightDecayMaxLr when corrected. */
 export function weightDecay(x: tf.Tensor, alpha: tf.Tensor, o: ResolvedOptions): tf.Tensor {
