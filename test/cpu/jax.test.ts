@@ -4,7 +4,9 @@
 import { type Array, defaultDevice, init, jit, numpy as np, tree } from '@jax-js/jax';
 import { describe, expect, it } from 'vitest';
 import type { AdafactorOptions } from '../../src/index.js';
+import { roundTo } from '../../src/core/half.js';
 import { adafactor } from '../../src/jax/index.js';
+import { roundToDtype } from '../../src/jax/stages.js';
 import { GroupReferences, expectClose, normals, random } from '../gpu/harness.js';
 import {
   GOLDEN_SUITES,
@@ -151,5 +153,51 @@ describe('jax entry: parameter groups by masks', () => {
     expect(Object.keys(state.moments['dense.bias'])).toEqual(['exp_avg_sq', 'exp_avg']);
     expect(Object.keys(state.moments['dense.kernel'])).toEqual(['exp_avg_sq_row', 'exp_avg_sq_col']);
     tree.dispose([params, state]);
+  });
+});
+
+describe('jax entry: a 16-bit first moment rounds as the library does', () => {
+  it('to nearest, ties to even, subnormals and overflow included: the same values as core/half.ts, with and without jit, on cpu and wasm', async () => {
+    const rand = random(17);
+    // Values around every binary exponent that matters to either format: halfway points, and just
+    // below them, among them.
+    const values: number[] = [0, -0, Infinity, -Infinity, NaN, 65504, 65520, 70000, 3.4e38, -1e39];
+    const fractions = [
+      1,
+      1.5,
+      1 + 2 ** -8,
+      1 + 2 ** -8 - 2 ** -23,
+      1 + 3 * 2 ** -8,
+      1 + 2 ** -11,
+      1 + 2 ** -11 - 2 ** -23,
+    ];
+    for (let e = -150; e <= 20; e++) {
+      for (const m of [...fractions, rand() + 1]) values.push(Math.fround((rand() < 0.5 ? -1 : 1) * m * 2 ** e));
+    }
+    // In a step the value to round is a product (beta1 M): jit fuses the rounding with it. Scaling
+    // by a power of two keeps the product exact, so that core/half.ts sees the same number.
+    for (const scale of [1, 2 ** -100]) {
+      const scaled = values.filter((v) => scale === 1 || Number.isFinite(Math.fround(v / scale)));
+      const inputs = Float32Array.from(scaled, (v) => v / scale);
+      for (const device of ['cpu', 'wasm'] as const) {
+        defaultDevice(device);
+        for (const dtype of ['bf16', 'f16'] as const) {
+          const expected = scaled.map((v) => roundTo(dtype, v));
+          const fused = jit((x: Array) => roundToDtype(x.mul(scale), dtype));
+          for (const [how, round] of [
+            ['eager', (x: Array) => roundToDtype(x.mul(scale), dtype)],
+            ['jit', fused],
+          ] as const) {
+            const actual: number[] = globalThis.Array.from(await round(np.array(inputs)).data());
+            const wrong = actual.findIndex((v, i) => !Object.is(v, expected[i]) && v !== expected[i]);
+            expect(
+              wrong,
+              `${device} ${how} ${dtype}, scale ${scale}: ${scaled[wrong]} rounds to ${actual[wrong]}, not ${expected[wrong]}`,
+            ).toBe(-1);
+          }
+          fused.dispose();
+        }
+      }
+    }
   });
 });
